@@ -1,0 +1,51 @@
+"""The devices an agent reports: static [device:<name>] sections, or simulated."""
+
+from agentsched import constants
+from agentsched.conf import agent as agent_conf
+
+
+def from_config(conf):
+    """Devices listed in [device:<name>] sections of the agent's config."""
+    devices = []
+    for name in agent_conf.register_device_groups(conf):
+        group = conf[agent_conf.DEVICE_GROUP_PREFIX + name]
+        devices.append({
+            'name': name,
+            'device_type': group.device_type,
+            'service_type': group.service_type,
+            'capabilities': _typed(group.capabilities),
+            'capacity': group.capacity,
+            'address': group.address,
+            'health': constants.HEALTH_UNKNOWN,
+            'load': 0,
+        })
+    return devices
+
+
+def simulated(host, count=2, service_type=constants.SERVICE_LOADBALANCER):
+    """noop devices for local agents of the embedded default and scale tests."""
+    return [{
+        'name': '%s-noop-%d' % (host, index),
+        'device_type': 'noop',
+        'service_type': service_type,
+        'capabilities': {},
+        'capacity': 100,
+        'address': '',
+        'health': constants.HEALTH_OK,
+        'load': 0,
+    } for index in range(count)]
+
+
+def _typed(capabilities):
+    """DictOpt gives strings; capability constraints compare typed values."""
+    typed = {}
+    for key, value in capabilities.items():
+        lowered = value.lower()
+        if lowered in ('true', 'false'):
+            typed[key] = lowered == 'true'
+        else:
+            try:
+                typed[key] = int(value)
+            except ValueError:
+                typed[key] = value
+    return typed

@@ -1,0 +1,134 @@
+"""The agent daemon: heartbeats, and an RPC endpoint the server casts to."""
+
+import threading
+
+from oslo_log import log as logging
+import oslo_messaging
+from oslo_service import service
+import tenacity
+
+from agentsched import constants
+from agentsched import messaging
+from agentsched.reports import reporter
+
+LOG = logging.getLogger(__name__)
+
+
+class AgentEndpoint:
+    """What the server casts to <agent topic>.<host>.
+
+    API version history:
+        1.0 - agent_updated
+    """
+
+    target = oslo_messaging.Target(version='1.0')
+
+    def __init__(self, agent):
+        self._agent = agent
+
+    def agent_updated(self, context, payload):
+        LOG.info('Server updated this agent: %s', payload)
+        self._agent.admin_state_up = payload.get('admin_state_up')
+
+
+class AgentService(service.Service):
+    """One agentsched-agent: reports its state and devices every interval."""
+
+    def __init__(self, conf, host, devices, service_name=None):
+        super().__init__()
+        self._conf = conf
+        self.host = host
+        self.devices = devices
+        service_name = service_name or conf.agent.service
+        identity = constants.AGENT_SERVICES[service_name]
+        self.agent_type = identity['agent_type']
+        self.topic = identity['topic']
+        self.admin_state_up = None
+        self._interval = conf.agent.report_interval
+        self._timeout = conf.agent.report_timeout or self._interval
+        self._retry_max_wait = conf.agent.retry_max_wait or self._interval
+        self._start_flag = True
+        self._stop = threading.Event()
+        self._thread = None
+        self._rpc_server = None
+        self.resync_hooks = [self._log_resync]
+        self.last_status = None
+
+    def agent_state(self):
+        return {
+            'agent_type': self.agent_type,
+            'binary': constants.AGENT_BINARY,
+            'host': self.host,
+            'topic': self.topic,
+            'availability_zone': self._conf.agent.availability_zone,
+            'configurations': {'devices': self.devices},
+            'start_flag': self._start_flag,
+        }
+
+    def start(self):
+        super().start()
+        self._reporter = reporter.StateReporter(self._conf, self._timeout)
+        self._rpc_server = messaging.get_server(
+            self._conf, self.topic, [AgentEndpoint(self)], server=self.host)
+        self._rpc_server.start()
+        self._thread = threading.Thread(
+            target=self._run, name='heartbeat-%s' % self.host, daemon=True)
+        self._thread.start()
+        LOG.info('Agent %s on %s started: %d devices, reporting every %d s',
+                 self.agent_type, self.host, len(self.devices),
+                 self._interval)
+
+    def stop(self, graceful=False):
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self._timeout + 1)
+        if self._rpc_server is not None:
+            self._rpc_server.stop()
+            self._rpc_server.wait()
+        super().stop(graceful)
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                self.report_once()
+            except Exception:
+                if self._stop.is_set():
+                    return
+                LOG.exception('Heartbeat failed unexpectedly')
+            self._stop.wait(self._interval)
+
+    def report_once(self):
+        """Send one heartbeat, retrying with capped back-off until it lands.
+
+        The timeout of each attempt is fixed (report_timeout) and the wait
+        between attempts grows to retry_max_wait at most, so an agent
+        reconnects within one interval of the bus coming back.
+        """
+        retrying = tenacity.Retrying(
+            wait=tenacity.wait_exponential_jitter(
+                initial=1, max=self._retry_max_wait),
+            retry=tenacity.retry_if_exception_type(Exception),
+            stop=tenacity.stop_when_event_set(self._stop),
+            sleep=self._stop.wait,
+            before_sleep=self._log_failure,
+            reraise=True)
+        status = retrying(self._reporter.report_state, self.agent_state())
+        # start_flag is dropped only once a report carrying it was taken.
+        self._start_flag = False
+        if status != self.last_status:
+            LOG.info('Server answered %s to agent %s on %s', status,
+                     self.agent_type, self.host)
+        self.last_status = status
+        if status == constants.AGENT_REVIVED:
+            for hook in self.resync_hooks:
+                hook()
+        return status
+
+    def _log_failure(self, retry_state):
+        LOG.warning('Heartbeat of %s failed (%s); retrying in %.1f s',
+                    self.host, retry_state.outcome.exception(),
+                    retry_state.next_action.sleep)
+
+    def _log_resync(self):
+        LOG.info('Server reports agent %s on %s revived: resyncing',
+                 self.agent_type, self.host)

@@ -1,0 +1,101 @@
+"""agentsched-manage: database migrations and admin chores."""
+
+import sys
+
+from oslo_config import cfg
+import oslo_messaging
+import sqlalchemy as sa
+
+from agentsched import conf as agentsched_conf
+from agentsched import constants
+from agentsched import messaging
+from agentsched.db import agents as agents_db
+from agentsched.db import engine as db_engine
+from agentsched.db import migration
+from agentsched.health import liveness
+
+
+def db_upgrade(conf):
+    engine = db_engine.create_engine(conf)
+    migration.upgrade(engine, conf.command.revision)
+    print('Database at %s' % migration.current(engine))
+
+
+def db_current(conf):
+    engine = db_engine.create_engine(conf)
+    current = migration.current(engine)
+    head = migration.head()
+    print('%s%s' % (current or 'none (not migrated)',
+                    ' (head)' if current == head else
+                    ', head is %s: run "agentsched-manage db upgrade"' % head))
+    return 0 if current == head else 1
+
+
+def agent_list(conf):
+    engine = _migrated_engine(conf)
+    with engine.connect() as connection:
+        rows = agents_db.list_all(connection)
+    now = liveness.utcnow()
+    header = ('id', 'agent_type', 'host', 'availability_zone', 'alive',
+              'admin_state_up', 'heartbeat_timestamp')
+    table = [header] + [(
+        row.id, row.agent_type, row.host, row.availability_zone or '',
+        ':-)' if liveness.is_alive(row.heartbeat_timestamp,
+                                   conf.agent_down_time, now) else 'xxx',
+        str(row.admin_state_up),
+        row.heartbeat_timestamp.strftime('%Y-%m-%d %H:%M:%S'))
+        for row in rows]
+    widths = [max(len(str(r[i])) for r in table) for i in range(len(header))]
+    for row in table:
+        print('  '.join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip())
+
+
+def _migrated_engine(conf):
+    engine = db_engine.create_engine(conf)
+    if migration.current(engine) is None:
+        sys.exit('The database at %s is not migrated: run "agentsched-manage '
+                 'db upgrade"' % engine.url.render_as_string(
+                     hide_password=True))
+    return engine
+
+
+def server_stats(conf):
+    client = messaging.get_client(conf, constants.PLUGIN_TOPIC, '1.0',
+                                  timeout=10)
+    try:
+        stats = client.prepare(namespace='status').call(
+            {}, 'get_report_stats')
+    except oslo_messaging.MessagingTimeout:
+        sys.exit('No agentsched-server answered on %s' % conf.transport_url)
+    for key, value in sorted(stats.items()):
+        print('%s: %s' % (key, value))
+
+
+def _add_commands(subparsers):
+    db = subparsers.add_parser('db', help='database schema').add_subparsers(
+        dest='db_command', required=True)
+    upgrade = db.add_parser('upgrade', help='migrate to a revision')
+    upgrade.add_argument('revision', nargs='?', default='head')
+    upgrade.set_defaults(func=db_upgrade)
+    db.add_parser('current', help='show the revision').set_defaults(
+        func=db_current)
+    agent = subparsers.add_parser('agent', help='agents').add_subparsers(
+        dest='agent_command', required=True)
+    agent.add_parser('list', help='agents with their alive state'
+                     ).set_defaults(func=agent_list)
+    server = subparsers.add_parser('server', help='running servers'
+                                   ).add_subparsers(dest='server_command',
+                                                    required=True)
+    server.add_parser('stats', help='heartbeat counters of one server'
+                      ).set_defaults(func=server_stats)
+
+
+def main(argv=None):
+    conf = agentsched_conf.CONF
+    conf.register_cli_opt(cfg.SubCommandOpt(
+        'command', title='commands', handler=_add_commands))
+    agentsched_conf.parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        return conf.command.func(conf) or 0
+    except sa.exc.OperationalError as exc:
+        sys.exit('Database error: %s' % exc.orig)

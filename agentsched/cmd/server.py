@@ -1,0 +1,63 @@
+"""agentsched-server: heartbeat intake (and, with --local-agents, agents)."""
+
+import sys
+
+from oslo_config import cfg
+import oslo_messaging
+from oslo_service import service
+import sqlalchemy as sa
+
+from agentsched import conf as agentsched_conf
+from agentsched.db import engine as db_engine
+from agentsched import messaging
+from agentsched import server
+
+cli_opts = [
+    cfg.IntOpt('local-agents', default=0, min=0,
+               help='Run this many agents with simulated devices inside the '
+                    'server process: the whole heartbeat path in one '
+                    'command.'),
+]
+
+
+def main(argv=None):
+    conf = agentsched_conf.CONF
+    conf.register_cli_opts(cli_opts)
+    agentsched_conf.parse_args(sys.argv[1:] if argv is None else argv)
+    print(_banner(conf), flush=True)
+    launcher = service.launch(
+        conf, server.ServerService(conf, local_agents=conf.local_agents),
+        workers=1)
+    return launcher.wait()
+
+
+def _banner(conf):
+    lines = ['agentsched-server starting on host %s' % conf.host]
+    if conf.database.connection:
+        url = sa.engine.make_url(conf.database.connection)
+        lines.append('  database:  %s' % url.render_as_string(
+            hide_password=True))
+    else:
+        lines.append('  database:  %s (embedded SQLite)' %
+                     db_engine.embedded_url(conf)[len('sqlite:///'):])
+    if messaging.is_in_process(conf):
+        lines.append('  messaging: in-process (no transport_url); only '
+                     '--local-agents can report')
+    else:
+        lines.append('  messaging: %s, exchange %s, topic %s' % (
+            _hide_password(conf.transport_url), conf.control_exchange,
+            conf.reports.topic))
+    if conf.local_agents:
+        lines.append('  agents:    %d local agents with simulated devices, '
+                     'reporting every %d s' % (conf.local_agents,
+                                                conf.agent.report_interval))
+    lines.append('  see agents: agentsched-manage%s agent list' % (
+        ''.join(' --config-file %s' % f for f in conf.config_file)))
+    lines.append('  stop:      Ctrl-C (SIGINT) or SIGTERM')
+    return '\n'.join(lines)
+
+
+def _hide_password(url):
+    parsed = oslo_messaging.TransportURL.parse(cfg.CONF, url)
+    hosts = ','.join('%s:%s' % (h.hostname, h.port) for h in parsed.hosts)
+    return '%s://%s/%s' % (parsed.transport, hosts, parsed.virtual_host or '')

@@ -1,0 +1,64 @@
+"""[agent] options: the agentsched-agent daemon."""
+
+from oslo_config import cfg
+
+from agentsched import constants
+
+GROUP = 'agent'
+
+opts = [
+    cfg.StrOpt(
+        'service', default=constants.AGENT_SERVICE_LBAAS,
+        choices=sorted(constants.AGENT_SERVICES),
+        help='Service this agent provides; it sets the agent_type, topic '
+             'and service type reported in heartbeats.'),
+    cfg.IntOpt(
+        'report_interval', default=30, min=1,
+        help='Seconds between heartbeats (Neutron\'s [AGENT] '
+             'report_interval).'),
+    cfg.StrOpt(
+        'availability_zone', default='nova',
+        help='Availability zone reported for this agent.'),
+    cfg.FloatOpt(
+        'report_timeout', min=0.1,
+        help='Seconds to wait for the server to answer one heartbeat. '
+             'Defaults to report_interval; the timeout never grows, so an '
+             'unreachable bus costs the same on every attempt.'),
+    cfg.FloatOpt(
+        'retry_max_wait', min=0.1,
+        help='Longest back-off, in seconds, between heartbeat attempts after '
+             'failures. Defaults to report_interval.'),
+]
+
+# Devices an agent manages are listed one per section, [device:<name>]; the
+# section name is the device's name. They are registered when found.
+DEVICE_GROUP_PREFIX = 'device:'
+device_opts = [
+    cfg.StrOpt('device_type', required=True,
+               help='Driver name for this device, e.g. haproxy, strongswan, '
+                    'noop.'),
+    cfg.StrOpt('service_type', default=constants.SERVICE_LOADBALANCER,
+               choices=constants.SERVICE_TYPES,
+               help='Service the device provides.'),
+    cfg.DictOpt('capabilities', default={},
+                help='Capabilities as key:value pairs, e.g. '
+                     'ssl_offload:true,max_connections:50000.'),
+    cfg.IntOpt('capacity', default=100, min=0,
+               help='Capacity in units that resources claim.'),
+    cfg.StrOpt('address', default='',
+               help='Address of the device (data or management plane).'),
+]
+
+
+def register_opts(conf):
+    conf.register_opts(opts, group=GROUP)
+
+
+def register_device_groups(conf):
+    """Register the options of every [device:<name>] section found."""
+    names = []
+    for section in conf.list_all_sections():
+        if section.startswith(DEVICE_GROUP_PREFIX):
+            conf.register_opts(device_opts, group=section)
+            names.append(section[len(DEVICE_GROUP_PREFIX):])
+    return names

@@ -1,0 +1,36 @@
+"""[reports] options: the server end of the heartbeat path."""
+
+from oslo_config import cfg
+
+from agentsched import constants
+
+GROUP = 'reports'
+
+opts = [
+    cfg.StrOpt(
+        'topic', default=constants.REPORTS_TOPIC,
+        help='Topic the server consumes heartbeats on. Neutron agents use '
+             'q-reports-plugin on the control_exchange "neutron".'),
+    cfg.FloatOpt(
+        'flush_interval', default=0.5, min=0.05, max=1.0,
+        help='Seconds between batched writes of heartbeats to the database. '
+             'Several reports of one agent within an interval cost one row '
+             'update.'),
+    cfg.FloatOpt(
+        'flush_retry_max_wait', default=5.0, min=0.1,
+        help='Longest back-off, in seconds, between attempts to write a '
+             'batch while the database is unreachable. Reports keep arriving '
+             'meanwhile; only the newest state per agent is kept.'),
+    cfg.ListOpt(
+        'load_keys', default=['load', 'instances'],
+        help='Keys of an agent\'s configurations read, in order, for its '
+             'load column (the first integer found wins; 0 otherwise).'),
+    cfg.IntOpt(
+        'stats_log_interval', default=60, min=0,
+        help='Seconds between log lines counting accepted and rejected '
+             'reports. 0 disables them.'),
+]
+
+
+def register_opts(conf):
+    conf.register_opts(opts, group=GROUP)

@@ -1,0 +1,73 @@
+"""The one home for agentsched's topics, statuses, types and limits."""
+
+# Topics and exchanges. Neutron agents report on q-reports-plugin and publish
+# on the 'neutron' control exchange.
+REPORTS_TOPIC = 'q-reports-plugin'
+PLUGIN_TOPIC = 'agentsched-plugin'
+DEFAULT_CONTROL_EXCHANGE = 'neutron'
+
+# In-process messaging for the embedded default: kombu's memory transport is
+# far faster than oslo.messaging's polling fake:// driver.
+IN_PROCESS_TRANSPORT_URL = 'kombu+memory:////'
+
+# Heartbeat replies (neutron_lib.agent.constants spells them the same way).
+AGENT_NEW = 'new'
+AGENT_ALIVE = 'alive'
+AGENT_REVIVED = 'revived'
+
+# Wire format of the agent's clock in a report (Neutron's ISO8601_TIME_FORMAT).
+REPORT_TIME_FORMAT = '%Y-%m-%dT%H:%M:%S.%f'
+
+# Service types a device serves.
+SERVICE_LOADBALANCER = 'LOADBALANCER'
+SERVICE_VPN = 'VPN'
+SERVICE_TYPES = (SERVICE_LOADBALANCER, SERVICE_VPN)
+
+# Agent services: what an agentsched-agent runs, and how it identifies itself.
+AGENT_SERVICE_LBAAS = 'lbaas'
+AGENT_SERVICE_VPN = 'vpn'
+AGENT_TYPE_LOADBALANCER = 'Loadbalancer agent'
+AGENT_TYPE_VPN = 'VPN agent'
+AGENT_BINARY = 'agentsched-agent'
+AGENT_SERVICES = {
+    AGENT_SERVICE_LBAAS: {'agent_type': AGENT_TYPE_LOADBALANCER,
+                          'topic': 'agentsched-lbaas-agent',
+                          'service_type': SERVICE_LOADBALANCER},
+    AGENT_SERVICE_VPN: {'agent_type': AGENT_TYPE_VPN,
+                        'topic': 'agentsched-vpn-agent',
+                        'service_type': SERVICE_VPN},
+}
+
+# Device health as agents report it.
+HEALTH_OK = 'OK'
+HEALTH_DEGRADED = 'DEGRADED'
+HEALTH_DOWN = 'DOWN'
+HEALTH_UNKNOWN = 'UNKNOWN'
+DEVICE_HEALTHS = (HEALTH_OK, HEALTH_DEGRADED, HEALTH_DOWN, HEALTH_UNKNOWN)
+
+# Where a device row came from.
+DEVICE_SOURCE_REPORTED = 'reported'
+DEVICE_SOURCE_ADMIN = 'admin'
+
+# Resource lifecycle.
+STATUS_PENDING_CREATE = 'PENDING_CREATE'
+STATUS_PENDING_UPDATE = 'PENDING_UPDATE'
+STATUS_PENDING_DELETE = 'PENDING_DELETE'
+STATUS_ACTIVE = 'ACTIVE'
+STATUS_ERROR = 'ERROR'
+
+# Bounds on a heartbeat report: a bad or hostile agent must not be able to
+# make the server store or parse without limit.
+MAX_STRING_LENGTH = 255
+MAX_CONFIGURATIONS_BYTES = 64 * 1024
+MAX_DEVICES_PER_REPORT = 1000
+
+# Stevedore namespaces, one per plugin kind.
+NS_ALGORITHMS = 'agentsched.algorithms'
+NS_FILTERS = 'agentsched.filters'
+NS_WEIGHERS = 'agentsched.weighers'
+NS_DEVICE_TYPES = 'agentsched.device_types'
+NS_DEVICE_DRIVERS = 'agentsched.device_drivers'
+NS_RESOURCE_TYPES = 'agentsched.resource_types'
+NS_AGENT_SERVICES = 'agentsched.agent_services'
+NS_API_EXTENSIONS = 'agentsched.api.extensions'

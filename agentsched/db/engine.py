@@ -1,0 +1,58 @@
+"""The database engine, built from [database] options."""
+
+import os
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+
+def state_path(conf):
+    """Directory for local state: state_path, else the XDG state dir."""
+    if conf.state_path:
+        return conf.state_path
+    base = os.environ.get('XDG_STATE_HOME') or os.path.join(
+        os.path.expanduser('~'), '.local', 'state')
+    return os.path.join(base, 'agentsched')
+
+
+def embedded_url(conf):
+    path = state_path(conf)
+    os.makedirs(path, exist_ok=True)
+    return 'sqlite:///' + os.path.join(path, 'agentsched.sqlite')
+
+
+def connection_url(conf):
+    return conf.database.connection or embedded_url(conf)
+
+
+def create_engine(conf, url=None):
+    url = sa.engine.make_url(url or connection_url(conf))
+    if url.get_backend_name() == 'sqlite':
+        return _sqlite_engine(url)
+    return sa.create_engine(
+        url,
+        pool_size=conf.database.max_pool_size,
+        max_overflow=conf.database.max_overflow,
+        pool_timeout=conf.database.pool_timeout,
+        pool_recycle=conf.database.connection_recycle_time,
+        # A restarted database leaves dead connections in the pool; test
+        # each one on checkout instead of failing the first statement.
+        pool_pre_ping=True,
+    )
+
+
+def _sqlite_engine(url):
+    engine = sa.create_engine(
+        url, connect_args={'check_same_thread': False, 'timeout': 30})
+
+    @event.listens_for(engine, 'connect')
+    def _pragmas(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        # WAL lets readers (agentsched-manage, the API) run beside the
+        # heartbeat writer; foreign keys are off in SQLite unless asked.
+        cursor.execute('PRAGMA journal_mode=WAL')
+        cursor.execute('PRAGMA foreign_keys=ON')
+        cursor.execute('PRAGMA synchronous=NORMAL')
+        cursor.close()
+
+    return engine

@@ -1,0 +1,122 @@
+"""Tables. Queries use SQLAlchemy Core on these tables (see db/agents.py)."""
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy import orm
+
+# MySQL's DATETIME keeps whole seconds unless asked; heartbeat lag and
+# ordering need microseconds.
+DateTime = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), 'mysql', 'mariadb')
+# JSON documents are stored as text we serialize ourselves: the heartbeat path
+# already has the string (it checks its size), so it is never encoded twice.
+JSONText = sa.Text().with_variant(mysql.MEDIUMTEXT(), 'mysql', 'mariadb')
+Name = sa.String(255)
+UUID = sa.String(36)
+
+
+class Base(orm.DeclarativeBase):
+    pass
+
+
+class Agent(Base):
+    """An agent daemon, as Neutron's agents table describes one."""
+    __tablename__ = 'agents'
+    __table_args__ = (
+        sa.UniqueConstraint('agent_type', 'host',
+                            name='uniq_agents0agent_type0host'),
+    )
+    id = sa.Column(UUID, primary_key=True)
+    agent_type = sa.Column(Name, nullable=False)
+    binary = sa.Column(Name, nullable=False)
+    topic = sa.Column(Name, nullable=False)
+    host = sa.Column(Name, nullable=False)
+    availability_zone = sa.Column(Name)
+    admin_state_up = sa.Column(sa.Boolean, nullable=False, default=True,
+                               server_default=sa.true())
+    created_at = sa.Column(DateTime, nullable=False)
+    started_at = sa.Column(DateTime, nullable=False)
+    heartbeat_timestamp = sa.Column(DateTime, nullable=False)
+    description = sa.Column(Name)
+    configurations = sa.Column(JSONText, nullable=False)
+    resource_versions = sa.Column(JSONText)
+    load = sa.Column(sa.Integer, nullable=False, default=0,
+                     server_default='0')
+    resources_synced = sa.Column(sa.Boolean)
+
+
+class Device(Base):
+    """An appliance that serves resources (first form; see issue 4)."""
+    __tablename__ = 'devices'
+    __table_args__ = (sa.UniqueConstraint('name', name='uniq_devices0name'),)
+    id = sa.Column(UUID, primary_key=True)
+    name = sa.Column(Name, nullable=False)
+    device_type = sa.Column(Name, nullable=False)
+    service_type = sa.Column(sa.String(32), nullable=False)
+    capabilities = sa.Column(JSONText, nullable=False)
+    capacity = sa.Column(sa.Integer, nullable=False, default=0)
+    used = sa.Column(sa.Integer, nullable=False, default=0,
+                     server_default='0')
+    physical_info = sa.Column(JSONText, nullable=False)
+    credentials = sa.Column(sa.Text)
+    admin_state_up = sa.Column(sa.Boolean, nullable=False, default=True,
+                               server_default=sa.true())
+    health = sa.Column(sa.String(16), nullable=False)
+    availability_zone = sa.Column(Name)
+    source = sa.Column(sa.String(16), nullable=False)
+    revision_number = sa.Column(sa.BigInteger, nullable=False, default=0,
+                                server_default='0')
+    created_at = sa.Column(DateTime, nullable=False)
+    updated_at = sa.Column(DateTime)
+
+
+class AgentDevice(Base):
+    """Which agent reaches which device (many-to-many)."""
+    __tablename__ = 'agent_devices'
+    agent_id = sa.Column(UUID, sa.ForeignKey('agents.id', ondelete='CASCADE'),
+                         primary_key=True)
+    device_id = sa.Column(UUID,
+                          sa.ForeignKey('devices.id', ondelete='CASCADE'),
+                          primary_key=True, index=True)
+    missing = sa.Column(sa.Boolean, nullable=False, default=False,
+                        server_default=sa.false())
+    health = sa.Column(sa.String(16))
+    load = sa.Column(sa.Integer)
+    updated_at = sa.Column(DateTime)
+
+
+class Resource(Base):
+    """A tenant's logical object (VIP, VPN connection) to be placed."""
+    __tablename__ = 'resources'
+    id = sa.Column(UUID, primary_key=True)
+    project_id = sa.Column(Name, nullable=False, index=True)
+    resource_type = sa.Column(sa.String(64), nullable=False)
+    name = sa.Column(Name)
+    spec = sa.Column(JSONText, nullable=False)
+    requirements = sa.Column(JSONText, nullable=False)
+    units = sa.Column(sa.Integer, nullable=False, default=1)
+    status = sa.Column(sa.String(16), nullable=False)
+    status_description = sa.Column(Name)
+    created_at = sa.Column(DateTime, nullable=False)
+    updated_at = sa.Column(DateTime)
+
+
+class Binding(Base):
+    """resource -> (device, agent, generation); generation fences moves."""
+    __tablename__ = 'bindings'
+    resource_id = sa.Column(UUID,
+                            sa.ForeignKey('resources.id', ondelete='CASCADE'),
+                            primary_key=True)
+    device_id = sa.Column(UUID, sa.ForeignKey('devices.id'), nullable=False,
+                          index=True)
+    agent_id = sa.Column(UUID, sa.ForeignKey('agents.id', ondelete='SET NULL'),
+                         index=True)
+    generation = sa.Column(sa.BigInteger, nullable=False, default=1)
+    created_at = sa.Column(DateTime, nullable=False)
+    updated_at = sa.Column(DateTime)
+
+
+agents = Agent.__table__
+devices = Device.__table__
+agent_devices = AgentDevice.__table__
+resources = Resource.__table__
+bindings = Binding.__table__

@@ -1,0 +1,67 @@
+"""The message bus: one RPC transport per process, servers and clients.
+
+Without transport_url the bus is in-process (kombu's memory transport), which
+only connects services running inside one process: the embedded default.
+"""
+
+import logging
+import threading
+
+from oslo_config import cfg
+import oslo_messaging
+
+from agentsched import constants
+
+_lock = threading.Lock()
+_transport = None
+
+
+def transport_url(conf):
+    # oslo.messaging's own default (rabbit:// on localhost) would make an
+    # unconfigured server look for a broker; unset means in-process here.
+    location = conf.get_location('transport_url')
+    if location is None or location.location == cfg.Locations.opt_default:
+        return constants.IN_PROCESS_TRANSPORT_URL
+    return conf.transport_url
+
+
+def is_in_process(conf):
+    return transport_url(conf).startswith('kombu+memory:')
+
+
+def get_transport(conf):
+    global _transport
+    with _lock:
+        if _transport is None:
+            if is_in_process(conf):
+                # The memory transport has no host and no AMQP heartbeat;
+                # kombu and the rabbit driver warn about both on every
+                # connection, which says nothing to a user of the embedded
+                # default.
+                for name in ('kombu.connection',
+                             'oslo.messaging._drivers.impl_rabbit'):
+                    logging.getLogger(name).setLevel(logging.ERROR)
+            _transport = oslo_messaging.get_rpc_transport(
+                conf, url=transport_url(conf))
+        return _transport
+
+
+def cleanup():
+    global _transport
+    with _lock:
+        if _transport is not None:
+            _transport.cleanup()
+            _transport = None
+
+
+def get_server(conf, topic, endpoints, server=None):
+    target = oslo_messaging.Target(topic=topic, server=server or conf.host)
+    return oslo_messaging.get_rpc_server(
+        get_transport(conf), target, endpoints, executor='threading')
+
+
+def get_client(conf, topic, version, timeout=None, server=None):
+    target = oslo_messaging.Target(topic=topic, version=version,
+                                   server=server)
+    return oslo_messaging.get_rpc_client(get_transport(conf), target,
+                                         timeout=timeout)

@@ -1,0 +1,18 @@
+"""Option lists for oslo-config-generator (see etc/agentsched/)."""
+
+import copy
+
+from agentsched.conf import agent
+from agentsched.conf import database
+from agentsched.conf import default
+from agentsched.conf import reports
+
+
+def list_opts():
+    return [
+        ('DEFAULT', copy.deepcopy(default.opts)),
+        (database.GROUP, copy.deepcopy(database.opts)),
+        (reports.GROUP, copy.deepcopy(reports.opts)),
+        (agent.GROUP, copy.deepcopy(agent.opts)),
+        ('device:example', copy.deepcopy(agent.device_opts)),
+    ]

@@ -1,0 +1,102 @@
+"""Server end of the heartbeat RPC, wire-compatible with Neutron agents."""
+
+import threading
+
+from oslo_log import log as logging
+import oslo_messaging
+
+from agentsched.health import liveness
+from agentsched.reports import schema
+
+LOG = logging.getLogger(__name__)
+
+
+class ReportStats:
+    """Counters of reports taken and refused, safe across RPC threads."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.accepted = 0
+        self.rejected = 0
+        self.failed = 0
+
+    def count(self, field):
+        with self._lock:
+            setattr(self, field, getattr(self, field) + 1)
+
+    def as_dict(self):
+        with self._lock:
+            return {'accepted': self.accepted, 'rejected': self.rejected,
+                    'failed': self.failed}
+
+
+class ReportsEndpoint:
+    """Processes agents' state reports (Neutron's AgentExtRpcCallback).
+
+    API version history (Neutron's numbering, so its agents can report here;
+    report_state's kwargs are the same in every version):
+        1.0 - report_state(agent_state, time)
+        1.1 - report_state returns 'new', 'alive' or 'revived'
+        1.2 - has_alive_neutron_server
+        1.3, 1.4 - Neutron's later revisions; nothing changes on this wire
+    """
+
+    # No namespace: Neutron's RPC_NAMESPACE_STATE is None.
+    target = oslo_messaging.Target(version='1.4')
+
+    def __init__(self, sink, agent_down_time, stats=None):
+        self._sink = sink
+        self._agent_down_time = agent_down_time
+        self.stats = stats or ReportStats()
+
+    @oslo_messaging.expected_exceptions(schema.InvalidReport)
+    def report_state(self, context, **kwargs):
+        """Record one heartbeat; return 'new', 'alive' or 'revived'."""
+        try:
+            report = schema.parse(kwargs)
+        except schema.InvalidReport as exc:
+            self.stats.count('rejected')
+            LOG.warning('Rejected heartbeat from %s: %s',
+                        _sender(context, kwargs), exc)
+            raise
+        now = liveness.utcnow()
+        if report.state.get('start_flag'):
+            self._check_clock(report, now)
+        try:
+            status = self._sink.record(report, now)
+        except Exception:
+            self.stats.count('failed')
+            LOG.exception('Could not record heartbeat from %s',
+                          _sender(context, kwargs))
+            raise
+        self.stats.count('accepted')
+        return status
+
+    def has_alive_neutron_server(self, context, **kwargs):
+        return True
+
+    def _check_clock(self, report, now):
+        skew = abs((now - report.agent_time).total_seconds())
+        if skew > self._agent_down_time:
+            LOG.warning(
+                'Agent %(agent_type)s on %(host)s has a clock %(skew).0f s '
+                'off the server\'s, more than agent_down_time '
+                '(%(down)d s): synchronize the clocks (NTP)',
+                {'agent_type': report.state['agent_type'],
+                 'host': report.state['host'], 'skew': skew,
+                 'down': self._agent_down_time})
+
+
+def _sender(context, kwargs):
+    """Best-effort name of whoever sent a report, for one log line."""
+    state = kwargs.get('agent_state')
+    if isinstance(state, dict) and isinstance(state.get('agent_state'), dict):
+        state = state['agent_state']
+        host, agent_type = state.get('host'), state.get('agent_type')
+        if isinstance(host, str) and isinstance(agent_type, str):
+            return 'host %r agent_type %r' % (host[:64], agent_type[:64])
+    if isinstance(context, dict):
+        for key in ('request_id', 'user_id', 'user'):
+            if context.get(key):
+                return '%s %r' % (key, str(context[key])[:64])
+    return 'an unidentified sender'

@@ -1,0 +1,140 @@
+"""What a heartbeat report may hold, and the check every report passes.
+
+Reports come from agents we do not control (any Neutron agent may report
+here), so everything is bounded: string lengths, the number of devices and
+the serialized size of configurations. Unknown keys are accepted and ignored,
+as Neutron does, so newer agents keep working.
+"""
+
+import datetime
+import json
+
+import fastjsonschema
+
+from agentsched import constants
+
+_NAME = {'type': 'string', 'minLength': 1,
+         'maxLength': constants.MAX_STRING_LENGTH}
+_TEXT = {'type': 'string', 'maxLength': constants.MAX_STRING_LENGTH}
+
+DEVICE_SCHEMA = {
+    'type': 'object',
+    'required': ['name', 'device_type'],
+    'properties': {
+        'name': _NAME,
+        'device_type': _NAME,
+        'service_type': {'enum': list(constants.SERVICE_TYPES)},
+        'capabilities': {'type': 'object'},
+        'capacity': {'type': 'integer', 'minimum': 0},
+        'address': _TEXT,
+        'health': {'enum': list(constants.DEVICE_HEALTHS)},
+        'load': {'type': 'number', 'minimum': 0},
+    },
+}
+
+AGENT_STATE_SCHEMA = {
+    'type': 'object',
+    'required': ['agent_type', 'binary', 'host', 'topic'],
+    'properties': {
+        'agent_type': _NAME,
+        'binary': _NAME,
+        'host': _NAME,
+        'topic': _NAME,
+        'availability_zone': {'type': ['string', 'null'],
+                              'maxLength': constants.MAX_STRING_LENGTH},
+        'start_flag': {'type': 'boolean'},
+        'uuid': _TEXT,
+        'resource_versions': {'type': 'object'},
+        'configurations': {
+            'type': 'object',
+            'properties': {
+                'devices': {'type': 'array',
+                            'maxItems': constants.MAX_DEVICES_PER_REPORT,
+                            'items': DEVICE_SCHEMA},
+            },
+        },
+    },
+}
+
+# Compiled to Python once: about 30x faster than jsonschema's interpreter on a
+# report with ten devices (13 us against 420 us here), and it runs on every
+# heartbeat.
+_validate = fastjsonschema.compile(AGENT_STATE_SCHEMA)
+
+
+class InvalidReport(ValueError):
+    """A report that is not stored. str() is the reason, for the log."""
+
+
+class Report:
+    """A validated report with its documents already serialized."""
+    __slots__ = ('state', 'agent_time', 'configurations_json',
+                 'resource_versions_json')
+
+    def __init__(self, state, agent_time, configurations_json,
+                 resource_versions_json):
+        self.state = state
+        self.agent_time = agent_time
+        self.configurations_json = configurations_json
+        self.resource_versions_json = resource_versions_json
+
+
+def parse(kwargs):
+    """Validate report_state's kwargs; return a Report or raise InvalidReport.
+
+    kwargs are Neutron's: agent_state={'agent_state': {...}}, time='...'.
+    """
+    wrapper = kwargs.get('agent_state')
+    if not isinstance(wrapper, dict) or not isinstance(
+            wrapper.get('agent_state'), dict):
+        raise InvalidReport("agent_state must be {'agent_state': {...}}")
+    state = wrapper['agent_state']
+    try:
+        _validate(state)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        raise InvalidReport(_short(exc.message.replace('data', 'agent_state', 1)))
+    agent_time = _parse_time(kwargs.get('time'))
+    configurations_json = _dump(state.get('configurations') or {})
+    if len(configurations_json) > constants.MAX_CONFIGURATIONS_BYTES:
+        raise InvalidReport(
+            'configurations: %d bytes serialized, more than the limit of %d'
+            % (len(configurations_json), constants.MAX_CONFIGURATIONS_BYTES))
+    resource_versions = state.get('resource_versions')
+    resource_versions_json = (_dump(resource_versions)
+                              if resource_versions else None)
+    if (resource_versions_json and
+            len(resource_versions_json) > constants.MAX_CONFIGURATIONS_BYTES):
+        raise InvalidReport('resource_versions: too large')
+    return Report(state, agent_time, configurations_json,
+                  resource_versions_json)
+
+
+def _parse_time(value):
+    if not isinstance(value, str):
+        raise InvalidReport('time: missing or not a string')
+    try:
+        return datetime.datetime.strptime(value, constants.REPORT_TIME_FORMAT)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidReport('time: %r is not %s' % (
+            _short(value), constants.REPORT_TIME_FORMAT))
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return parsed
+
+
+def _dump(document):
+    try:
+        # sort_keys: equal documents give equal strings, so the sink can tell
+        # an unchanged configuration by comparing strings.
+        return json.dumps(document, sort_keys=True, separators=(',', ':'))
+    except (TypeError, ValueError) as exc:
+        raise InvalidReport('not serializable as JSON: %s' % exc)
+
+
+def _short(text, limit=200):
+    text = str(text)
+    return text if len(text) <= limit else text[:limit] + '...'

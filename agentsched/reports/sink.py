@@ -1,0 +1,303 @@
+"""The heartbeat sink: an in-memory view of agents and batched DB writes.
+
+A heartbeat costs no SQL on the hot path: the endpoint records it in memory
+and a flusher thread writes all pending heartbeats every flush_interval in
+two executemany UPDATEs. Only a new agent is written at once (an INSERT), and
+only an agent that looks dead to this server costs a read: another server
+may have been taking its reports (competing consumers), so the database has
+the last word on 'revived'.
+
+While the database is unreachable the flusher retries with back-off; reports
+keep arriving and replace older pending state of the same agent, so only
+superseded reports are lost.
+"""
+
+import threading
+import uuid
+
+from oslo_log import log as logging
+import sqlalchemy as sa
+import tenacity
+
+from agentsched import constants
+from agentsched.db import agents as agents_db
+from agentsched.health import liveness
+
+LOG = logging.getLogger(__name__)
+
+
+class _View:
+    """What this server knows of one agent."""
+    __slots__ = ('id', 'heartbeat', 'configurations_json')
+
+    def __init__(self, agent_id, heartbeat, configurations_json):
+        self.id = agent_id
+        self.heartbeat = heartbeat
+        # Last configurations this server wrote (or read): an equal string
+        # in a report means the row already holds it.
+        self.configurations_json = configurations_json
+
+
+class _Pending:
+    """The newest not-yet-written state of one agent."""
+    __slots__ = ('state', 'heartbeat', 'load', 'configurations_json',
+                 'resource_versions_json', 'write_documents', 'started_at',
+                 'resources_synced')
+
+
+class HeartbeatSink:
+
+    def __init__(self, engine, agent_down_time, flush_interval,
+                 enable_new_agents=True, load_keys=('load',),
+                 flush_retry_max_wait=5.0):
+        self._engine = engine
+        self._agent_down_time = agent_down_time
+        self._flush_interval = flush_interval
+        self._enable_new_agents = enable_new_agents
+        self._load_keys = tuple(load_keys)
+        self._retry_max_wait = flush_retry_max_wait
+        self._lock = threading.Lock()
+        self._views = {}      # (agent_type, host) -> _View
+        self._pending = {}    # (agent_type, host) -> _Pending
+        self._stop = threading.Event()
+        self._thread = None
+        self.flushed_rows = 0
+        self.flush_failures = 0
+
+    # -- the hot path -------------------------------------------------------
+
+    def record(self, report, now=None):
+        """Take one validated report; return 'new', 'alive' or 'revived'."""
+        state = report.state
+        key = (state['agent_type'], state['host'])
+        now = now or liveness.utcnow()
+        with self._lock:
+            view = self._views.get(key)
+            if view is not None and liveness.is_alive(
+                    view.heartbeat, self._agent_down_time, now):
+                self._queue(key, view, report, now, revived=False)
+                return constants.AGENT_ALIVE
+        return self._record_unknown_or_stale(key, report, now)
+
+    def _record_unknown_or_stale(self, key, report, now):
+        try:
+            with self._engine.connect() as connection:
+                row = agents_db.get_view(connection, *key)
+            if row is None:
+                if self._insert(report, now):
+                    return constants.AGENT_NEW
+                with self._engine.connect() as connection:
+                    row = agents_db.get_view(connection, *key)
+        except sa.exc.DBAPIError:
+            with self._lock:
+                view = self._views.get(key)
+            if view is None:
+                raise
+            # The database cannot confirm; the view says dead. 'revived'
+            # makes the agent resync, the harmless answer.
+            LOG.warning('Database unreachable while checking agent %s on %s; '
+                        'answering revived from memory', *key)
+            row = None
+        with self._lock:
+            view = self._views.get(key)
+            if row is not None:
+                newest = row.heartbeat_timestamp
+                if view is not None and view.heartbeat > newest:
+                    newest = view.heartbeat
+                view = _View(row.id, newest, row.configurations)
+                self._views[key] = view
+            if view is None:
+                raise RuntimeError('agent %s on %s vanished while it '
+                                   'registered' % key)
+            alive = liveness.is_alive(view.heartbeat, self._agent_down_time,
+                                      now)
+            self._queue(key, view, report, now, revived=not alive)
+        return constants.AGENT_ALIVE if alive else constants.AGENT_REVIVED
+
+    def _queue(self, key, view, report, now, revived):
+        """Record a report of a known agent as pending (caller holds lock)."""
+        state = report.state
+        previous = self._pending.get(key)
+        pending = _Pending()
+        pending.state = state
+        pending.heartbeat = now
+        pending.load = self._load(state)
+        pending.configurations_json = report.configurations_json
+        pending.resource_versions_json = report.resource_versions_json
+        pending.write_documents = (
+            report.configurations_json != view.configurations_json or
+            report.resource_versions_json is not None or
+            (previous is not None and previous.write_documents))
+        start = state.get('start_flag') is True
+        pending.started_at = now if start else (
+            previous.started_at if previous else None)
+        pending.resources_synced = False if (start or revived) else (
+            previous.resources_synced if previous else None)
+        self._pending[key] = pending
+        view.heartbeat = now
+        view.configurations_json = report.configurations_json
+
+    def _insert(self, report, now):
+        """Insert a new agent; False if another server inserted it first."""
+        state = report.state
+        values = dict(
+            id=str(uuid.uuid4()), agent_type=state['agent_type'],
+            binary=state['binary'], topic=state['topic'], host=state['host'],
+            availability_zone=state.get('availability_zone'),
+            admin_state_up=self._enable_new_agents,
+            created_at=now, started_at=now, heartbeat_timestamp=now,
+            configurations=report.configurations_json,
+            resource_versions=report.resource_versions_json,
+            load=self._load(state), resources_synced=False)
+        try:
+            with self._engine.begin() as connection:
+                agents_db.insert(connection, values)
+        except sa.exc.IntegrityError:
+            # UNIQUE(agent_type, host): the same agent's first report reached
+            # two servers at once, and the other one won.
+            return False
+        with self._lock:
+            self._views[(state['agent_type'], state['host'])] = _View(
+                values['id'], now, report.configurations_json)
+        LOG.info('Registered new agent %(agent_type)s on %(host)s as %(id)s',
+                 values)
+        return True
+
+    def _load(self, state):
+        configurations = state.get('configurations') or {}
+        for key in self._load_keys:
+            value = configurations.get(key)
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+        return 0
+
+    # -- the flusher ---------------------------------------------------------
+
+    def load_views(self):
+        """Read every agent once, so known agents cost no read later."""
+        with self._engine.connect() as connection:
+            rows = agents_db.all_views(connection)
+        with self._lock:
+            for row in rows:
+                self._views[(row.agent_type, row.host)] = _View(
+                    row.id, row.heartbeat_timestamp, row.configurations)
+        return len(rows)
+
+    def pending_count(self):
+        with self._lock:
+            return len(self._pending)
+
+    def flush(self):
+        """Write every pending heartbeat; on failure keep them for later."""
+        with self._lock:
+            batch, self._pending = self._pending, {}
+            ids = {key: self._views[key].id for key in batch}
+        if not batch:
+            return 0
+        try:
+            self._write(batch, ids)
+        except Exception:
+            self.flush_failures += 1
+            with self._lock:
+                # Newer reports that came in meanwhile win.
+                for key, pending in batch.items():
+                    self._pending.setdefault(key, pending)
+            raise
+        self.flushed_rows += len(batch)
+        return len(batch)
+
+    def _write(self, batch, ids):
+        plain, documents = [], []
+        for key, pending in batch.items():
+            state = pending.state
+            params = {
+                'b_id': ids[key],
+                'b_heartbeat': pending.heartbeat,
+                'b_load': pending.load,
+                'b_topic': state['topic'],
+                'b_binary': state['binary'],
+                'b_availability_zone': state.get('availability_zone'),
+                'b_started_at': pending.started_at,
+                'b_resources_synced': pending.resources_synced,
+            }
+            if pending.write_documents:
+                params['b_configurations'] = pending.configurations_json
+                params['b_resource_versions'] = pending.resource_versions_json
+                documents.append(params)
+            else:
+                plain.append(params)
+        with self._engine.begin() as connection:
+            matched = 0
+            if plain:
+                matched += connection.execute(
+                    agents_db.UPDATE_HEARTBEAT, plain).rowcount
+            if documents:
+                matched += connection.execute(
+                    agents_db.UPDATE_HEARTBEAT_AND_DOCUMENTS,
+                    documents).rowcount
+            if 0 <= matched < len(batch):
+                self._reinsert_deleted(connection, batch, ids)
+
+    def _reinsert_deleted(self, connection, batch, ids):
+        """Agents deleted by an admin while reporting come back as new."""
+        found = agents_db.existing_ids(connection, ids.values())
+        for key, pending in batch.items():
+            if ids[key] in found:
+                continue
+            state = pending.state
+            agents_db.insert(connection, dict(
+                id=ids[key], agent_type=state['agent_type'],
+                binary=state['binary'], topic=state['topic'],
+                host=state['host'],
+                availability_zone=state.get('availability_zone'),
+                admin_state_up=self._enable_new_agents,
+                created_at=pending.heartbeat, started_at=pending.heartbeat,
+                heartbeat_timestamp=pending.heartbeat,
+                configurations=pending.configurations_json,
+                resource_versions=pending.resource_versions_json,
+                load=pending.load, resources_synced=False))
+            LOG.info('Agent %s on %s was deleted while reporting; '
+                     're-registered', *key)
+
+    def _flush_with_retry(self):
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(sa.exc.DBAPIError),
+            wait=tenacity.wait_exponential(multiplier=self._flush_interval,
+                                           max=self._retry_max_wait),
+            stop=tenacity.stop_never,
+            before_sleep=self._log_retry,
+            # Stopping mid-outage is fine: the pending state stays in memory
+            # and the final flush in stop() tries once more.
+            sleep=self._stop.wait)
+        for attempt in retrying:
+            with attempt:
+                if self._stop.is_set() and attempt.retry_state.attempt_number > 1:
+                    return
+                self.flush()
+
+    def _log_retry(self, retry_state):
+        LOG.warning('Writing %d heartbeats failed (%s); retrying in %.1f s',
+                    self.pending_count(), retry_state.outcome.exception(),
+                    retry_state.next_action.sleep)
+
+    def _run(self):
+        while not self._stop.wait(self._flush_interval):
+            try:
+                self._flush_with_retry()
+            except Exception:
+                LOG.exception('Heartbeat flush failed')
+
+    def start(self):
+        self._thread = threading.Thread(target=self._run,
+                                        name='heartbeat-sink', daemon=True)
+        self._thread.start()
+
+    def stop(self):
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        try:
+            self.flush()
+        except Exception:
+            LOG.warning('Final heartbeat flush failed; %d agents\' newest '
+                        'heartbeats are not written', self.pending_count())

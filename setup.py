@@ -1,0 +1,61 @@
+import setuptools
+
+setuptools.setup(
+    name='agentsched',
+    version='0.1.0',
+    description='Agent scheduler with heartbeat health for load-balancer and '
+                'VPN appliance fleets, in the OpenStack style',
+    long_description=open('README.md').read(),
+    long_description_content_type='text/markdown',
+    license='Apache-2.0',
+    python_requires='>=3.10',
+    packages=setuptools.find_packages(include=['agentsched', 'agentsched.*']),
+    package_data={'agentsched.db': ['migrations/*.py', 'migrations/*.mako',
+                                    'migrations/versions/*.py']},
+    install_requires=[
+        'oslo.config>=9.0,<11',
+        'oslo.log>=5.0,<9',
+        'oslo.messaging>=14.0,<19',
+        'oslo.service[threading]>=4.2,<5',
+        'SQLAlchemy>=2.0,<2.2',
+        'alembic>=1.13,<2',
+        'kombu>=5.3,<6',
+        'tenacity>=8.2,<10',
+        'stevedore>=5.0,<6',
+        'fastjsonschema>=2.19,<3',
+    ],
+    extras_require={
+        'postgresql': ['psycopg[binary]>=3.1,<4'],
+        'mysql': ['PyMySQL>=1.1,<2'],
+        'test': ['pytest>=8,<10', 'psycopg[binary]>=3.1,<4',
+                 'PyMySQL>=1.1,<2'],
+    },
+    entry_points={
+        'console_scripts': [
+            'agentsched-server = agentsched.cmd.server:main',
+            'agentsched-agent = agentsched.cmd.agent:main',
+            'agentsched-manage = agentsched.cmd.manage:main',
+        ],
+        'oslo.config.opts': [
+            'agentsched = agentsched.opts:list_opts',
+        ],
+        'oslo.config.opts.defaults': [
+            'agentsched = agentsched.conf:set_messaging_defaults',
+        ],
+        # Plugin namespaces (agentsched/constants.py NS_*); later work fills
+        # them: scheduling algorithms, their filters and weighers, device
+        # types and drivers, resource types, agent services, API extensions.
+        'agentsched.algorithms': [],
+        'agentsched.filters': [],
+        'agentsched.weighers': [],
+        'agentsched.device_types': [],
+        'agentsched.device_drivers': [],
+        'agentsched.resource_types': [],
+        'agentsched.agent_services': [],
+        'agentsched.api.extensions': [],
+    },
+    classifiers=[
+        'Programming Language :: Python :: 3',
+        'Environment :: OpenStack',
+    ],
+)
