@@ -56,8 +56,10 @@ def cleanup():
 
 def get_server(conf, topic, endpoints, server=None):
     target = oslo_messaging.Target(topic=topic, server=server or conf.host)
-    return oslo_messaging.get_rpc_server(
-        get_transport(conf), target, endpoints, executor='threading')
+    # No executor argument: oslo.messaging deprecated it and picks threads
+    # when eventlet is not monkey-patched, which agentsched never does.
+    return oslo_messaging.get_rpc_server(get_transport(conf), target,
+                                         endpoints)
 
 
 def get_client(conf, topic, version, timeout=None, server=None):

@@ -1,5 +1,6 @@
 """agentsched-manage: database migrations and admin chores."""
 
+import logging
 import sys
 
 from oslo_config import cfg
@@ -16,6 +17,8 @@ from agentsched.health import liveness
 
 
 def db_upgrade(conf):
+    # Which migrations ran is what an operator wants to see here.
+    logging.getLogger('alembic').setLevel(logging.INFO)
     engine = db_engine.create_engine(conf)
     migration.upgrade(engine, conf.command.revision)
     print('Database at %s' % migration.current(engine))
@@ -95,6 +98,8 @@ def main(argv=None):
     conf.register_cli_opt(cfg.SubCommandOpt(
         'command', title='commands', handler=_add_commands))
     agentsched_conf.parse_args(sys.argv[1:] if argv is None else argv)
+    # Alembic's "Context impl" lines would bury the output of every command.
+    logging.getLogger('alembic').setLevel(logging.WARNING)
     try:
         return conf.command.func(conf) or 0
     except sa.exc.OperationalError as exc:

@@ -1,0 +1,1 @@
+"""Benchmarks of agentsched's heartbeat path (python -m benchmarks.heartbeat)."""

@@ -1,0 +1,163 @@
+"""What every benchmark shares: a scratch database, configuration, agents.
+
+Each run gets its own PostgreSQL database (bench_<id>, dropped at the end)
+and its own RabbitMQ exchange and topics (bench_<id>...), so it never meets
+the tests or another run. Processes load their options from a config file
+written here into the global cfg.CONF: oslo.messaging drops casts silently
+on a private ConfigOpts.
+"""
+
+import datetime
+import os
+import random
+import tempfile
+import uuid
+
+import psycopg
+import sqlalchemy as sa
+
+from agentsched import constants
+
+PG_ADMIN = 'host=127.0.0.1 port=5432 user=postgres dbname=postgres'
+PG_URL = 'postgresql+psycopg://postgres@127.0.0.1:5432/%s'
+RABBIT_URL = 'rabbit://guest:guest@127.0.0.1:5672/'
+AGENT_TOPIC = constants.AGENT_SERVICES[constants.AGENT_SERVICE_LBAAS]['topic']
+
+_CONFIG = """\
+[DEFAULT]
+host = {run_id}-server
+transport_url = {rabbit}
+control_exchange = {run_id}
+agent_down_time = {agent_down_time}
+log_file = {log_file}
+
+[database]
+connection = {db_url}
+
+[reports]
+topic = {topic}
+stats_log_interval = 0
+"""
+
+
+class Run:
+    """Names, scratch directory and database of one benchmark run."""
+
+    def __init__(self, agent_down_time=75):
+        self.id = 'bench_%08x' % random.getrandbits(32)
+        self.agent_down_time = agent_down_time
+        self.dir = tempfile.mkdtemp(prefix='agentsched-%s-' % self.id)
+        self.db_url = PG_URL % self.id
+
+    def topic(self, phase):
+        return '%s-%s' % (self.id, phase)
+
+    def config_file(self, phase):
+        """Config for one phase; phases differ in their reports topic."""
+        path = os.path.join(self.dir, '%s.conf' % phase)
+        if not os.path.exists(path):
+            with open(path, 'w') as f:
+                f.write(_CONFIG.format(
+                    run_id=self.id, rabbit=RABBIT_URL,
+                    agent_down_time=self.agent_down_time,
+                    log_file=os.path.join(self.dir, '%s.log' % phase),
+                    db_url=self.db_url, topic=self.topic(phase)))
+        return path
+
+    def create_database(self):
+        with psycopg.connect(PG_ADMIN, autocommit=True) as connection:
+            connection.execute('CREATE DATABASE %s' % self.id)
+
+    def drop_database(self):
+        with psycopg.connect(PG_ADMIN, autocommit=True) as connection:
+            connection.execute('DROP DATABASE IF EXISTS %s WITH (FORCE)'
+                               % self.id)
+
+
+def load_conf(config_file):
+    """Parse config_file into the global cfg.CONF, as the commands do."""
+    from agentsched import conf
+    conf.parse_args(['--config-file', config_file])
+    return conf.CONF
+
+
+def host_name(run_id, index):
+    return '%s-agent-%05d' % (run_id, index)
+
+
+def devices(host, count):
+    """count devices with every field an agent reports."""
+    return [{
+        'name': '%s-lb-%d' % (host, index),
+        'device_type': 'haproxy',
+        'service_type': constants.SERVICE_LOADBALANCER,
+        'capabilities': {'ssl_offload': True, 'max_connections': 50000,
+                         'flavor': 'medium'},
+        'capacity': 100,
+        'address': '10.%d.%d.%d' % (index, len(host) % 250, index + 10),
+        'health': constants.HEALTH_OK,
+        'load': index * 3,
+    } for index in range(count)]
+
+
+def agent_state(host, device_count):
+    """One LBaaS agent's state, as agentsched-agent reports it."""
+    return {
+        'agent_type': constants.AGENT_TYPE_LOADBALANCER,
+        'binary': constants.AGENT_BINARY,
+        'host': host,
+        'topic': AGENT_TOPIC,
+        'availability_zone': 'nova',
+        'configurations': {'devices': devices(host, device_count)},
+    }
+
+
+def register_agents(engine, hosts, configurations_json='{}'):
+    """Insert agents directly (one executemany), heartbeat now.
+
+    Registration is not what is measured: the server finds them with
+    load_views, as it finds agents registered before a restart.
+    """
+    from agentsched.db import models
+    from agentsched.health import liveness
+    now = liveness.utcnow()
+    rows = [dict(id=str(uuid.uuid4()), agent_type=constants.AGENT_TYPE_LOADBALANCER,
+                 binary=constants.AGENT_BINARY, topic=AGENT_TOPIC, host=host,
+                 availability_zone='nova', admin_state_up=True,
+                 created_at=now, started_at=now, heartbeat_timestamp=now,
+                 configurations=configurations_json, load=0,
+                 resources_synced=True)
+            for host in hosts]
+    with engine.begin() as connection:
+        connection.execute(sa.delete(models.agents))
+        connection.execute(sa.insert(models.agents), rows)
+    return now
+
+
+def memory_mb(pid='self'):
+    """(resident, peak resident) in MB, from /proc/<pid>/status."""
+    values = {}
+    with open('/proc/%s/status' % pid) as f:
+        for line in f:
+            key, _, rest = line.partition(':')
+            if key in ('VmRSS', 'VmHWM'):
+                values[key] = int(rest.split()[0]) / 1024.0
+    return round(values['VmRSS'], 1), round(values['VmHWM'], 1)
+
+
+def utc_epoch(naive_utc):
+    """A naive-UTC timestamp column value as seconds since the epoch."""
+    return naive_utc.replace(tzinfo=datetime.timezone.utc).timestamp()
+
+
+def percentiles(values, points=(50, 90, 99)):
+    if not values:
+        return {}
+    ordered = sorted(values)
+    result = {}
+    for point in points:
+        index = min(len(ordered) - 1,
+                    max(0, int(round(point / 100.0 * len(ordered))) - 1))
+        result['p%d' % point] = round(ordered[index], 4)
+    result['max'] = round(ordered[-1], 4)
+    return result

@@ -1,0 +1,118 @@
+"""A real agentsched-agent heartbeats through RabbitMQ into a real server."""
+
+import json
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from agentsched.db import models
+from agentsched.health import liveness
+from tests import commands
+from tests import processes
+
+DOWN_TIME = 3
+
+
+@pytest.fixture
+def deployment(tmp_path, rabbit, server_database):
+    config = commands.write_config(
+        tmp_path / 'agentsched.conf', server_database.url, rabbit,
+        DEFAULT={'agent_down_time': DOWN_TIME},
+        reports={'flush_interval': 0.2, 'stats_log_interval': 1},
+        agent={'report_interval': 1, 'availability_zone': 'az1'},
+        **{'device:lb-1': {'device_type': 'haproxy', 'capacity': 50,
+                           'capabilities': 'ssl_offload:true,tier:gold',
+                           'address': '192.0.2.10'}})
+    commands.run('agentsched-manage', '--config-file', config, 'db',
+                 'upgrade')
+    started = []
+
+    def start(name, host, log_name):
+        process = processes.Process(
+            name, ['--config-file', config, '--config-file',
+                   commands.write_config(tmp_path / (log_name + '.conf'),
+                                         DEFAULT={'host': host})],
+            tmp_path / (log_name + '.log')).start()
+        started.append(process)
+        return process
+
+    yield start, server_database.engine(migrated=False), config
+    for process in started:
+        process.ensure_dead()
+
+
+def _agent(engine, host):
+    with engine.connect() as connection:
+        return connection.execute(sa.select(models.agents).where(
+            models.agents.c.host == host)).first()
+
+
+def _wait_alive(engine, host, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        row = _agent(engine, host)
+        if row is not None and liveness.is_alive(row.heartbeat_timestamp,
+                                                 DOWN_TIME):
+            return row
+        time.sleep(0.2)
+    raise AssertionError('agent %s never became alive' % host)
+
+
+def test_heartbeat_death_and_revival(deployment):
+    start, engine, config = deployment
+    server = start('agentsched-server', 'server-1', 'server')
+    server.wait_for_log('agentsched-server on server-1')
+    agent = start('agentsched-agent', 'agent-1', 'agent')
+    agent.wait_for_log('Server answered new')
+    row = _wait_alive(engine, 'agent-1')
+    assert row.agent_type == 'Loadbalancer agent'
+    assert row.binary == 'agentsched-agent'
+    assert row.availability_zone == 'az1'
+    devices = json.loads(row.configurations)['devices']
+    assert devices == [{
+        'name': 'lb-1', 'device_type': 'haproxy',
+        'service_type': 'LOADBALANCER',
+        'capabilities': {'ssl_offload': True, 'tier': 'gold'},
+        'capacity': 50, 'address': '192.0.2.10', 'health': 'UNKNOWN',
+        'load': 0}]
+    first_beat = row.heartbeat_timestamp
+    time.sleep(2.5)
+    assert _agent(engine, 'agent-1').heartbeat_timestamp > first_beat
+
+    agent.kill()  # kill -9: no goodbye
+    agent.popen.wait()
+    time.sleep(DOWN_TIME + 1.5)
+    row = _agent(engine, 'agent-1')
+    assert not liveness.is_alive(row.heartbeat_timestamp, DOWN_TIME)
+    listing = commands.run('agentsched-manage', '--config-file', config,
+                           'agent', 'list').stdout
+    assert 'agent-1' in listing and 'xxx' in listing and ':-)' not in listing
+
+    revived = start('agentsched-agent', 'agent-1', 'agent-again')
+    revived.wait_for_log('Server answered revived')
+    revived.wait_for_log('revived: resyncing')
+    _wait_alive(engine, 'agent-1')
+    listing = commands.run('agentsched-manage', '--config-file', config,
+                           'agent', 'list').stdout
+    assert ':-)' in listing
+
+    assert revived.stop() == 0
+    assert server.stop() == 0
+    server_log = server.log()
+    assert 'Traceback' not in server_log
+    assert 'Heartbeats:' in server_log  # the periodic counters line
+
+
+def test_agent_rides_out_an_absent_server(deployment):
+    """No server yet: the agent retries with capped back-off, then lands."""
+    start, engine, config = deployment
+    agent = start('agentsched-agent', 'agent-2', 'agent')
+    agent.wait_for_log('Heartbeat of agent-2 failed', timeout=20)
+    server = start('agentsched-server', 'server-1', 'server')
+    # The call that timed out before the server existed is still queued
+    # and a retry follows within retry_max_wait (= report_interval).
+    agent.wait_for_log('Server answered', timeout=20)
+    _wait_alive(engine, 'agent-2')
+    assert agent.stop() == 0
+    assert server.stop() == 0

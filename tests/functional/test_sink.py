@@ -1,0 +1,246 @@
+"""The heartbeat sink on SQLite, PostgreSQL and MariaDB."""
+
+import datetime
+import json
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from agentsched import constants
+from agentsched.db import models
+from agentsched.health import liveness
+from agentsched.reports import sink as reports_sink
+from tests import private_services
+from tests import report_factory
+
+DOWN = 3
+
+
+def _sink(engine, **kwargs):
+    kwargs.setdefault('flush_interval', 0.1)
+    return reports_sink.HeartbeatSink(engine, DOWN, **kwargs)
+
+
+def _rows(engine):
+    with engine.connect() as connection:
+        return {row.host: row for row in connection.execute(
+            sa.select(models.agents))}
+
+
+def _later(now, seconds):
+    return now + datetime.timedelta(seconds=seconds)
+
+
+def test_new_agent_is_inserted_at_once(database):
+    engine = database.engine()
+    sink = _sink(engine, enable_new_agents=False)
+    status = sink.record(report_factory.report(
+        'h1', configurations={'instances': 7}, start_flag=True))
+    assert status == constants.AGENT_NEW
+    row = _rows(engine)['h1']
+    assert row.admin_state_up is False
+    assert row.agent_type == constants.AGENT_TYPE_LOADBALANCER
+    assert json.loads(row.configurations) == {'instances': 7}
+    assert row.load == 0  # default load_keys: ('load',)
+    assert row.resources_synced is False
+    assert row.created_at == row.started_at == row.heartbeat_timestamp
+
+
+def test_heartbeats_are_coalesced_into_one_write(database):
+    engine = database.engine()
+    sink = _sink(engine, load_keys=['instances'])
+    now = liveness.utcnow()
+    sink.record(report_factory.report('h1'), now)
+    for second in range(1, 4):
+        status = sink.record(report_factory.report(
+            'h1', configurations={'instances': second}), _later(now, second))
+        assert status == constants.AGENT_ALIVE
+    assert _rows(engine)['h1'].heartbeat_timestamp == now
+    assert sink.pending_count() == 1
+    assert sink.flush() == 1
+    row = _rows(engine)['h1']
+    assert row.heartbeat_timestamp == _later(now, 3)
+    assert row.load == 3
+    assert json.loads(row.configurations) == {'instances': 3}
+    assert sink.flush() == 0
+
+
+def test_unchanged_configurations_keep_the_stored_document(database):
+    engine = database.engine()
+    sink = _sink(engine)
+    now = liveness.utcnow()
+    sink.record(report_factory.report('h1', configurations={'a': 1}), now)
+    # An admin or another server changed the stored document meanwhile; a
+    # report repeating what this server last wrote does not rewrite it.
+    with engine.begin() as connection:
+        connection.execute(sa.update(models.agents).values(
+            configurations='{"a":2}'))
+    sink.record(report_factory.report('h1', configurations={'a': 1}),
+                _later(now, 1))
+    sink.flush()
+    assert _rows(engine)['h1'].configurations == '{"a":2}'
+    sink.record(report_factory.report('h1', configurations={'a': 3}),
+                _later(now, 2))
+    sink.flush()
+    row = _rows(engine)['h1']
+    assert row.configurations == '{"a":3}'
+    assert row.heartbeat_timestamp == _later(now, 2)
+
+
+def test_revived_after_agent_down_time(database):
+    engine = database.engine()
+    sink = _sink(engine)
+    now = liveness.utcnow()
+    sink.record(report_factory.report('h1'), now)
+    sink.flush()
+    with engine.begin() as connection:
+        connection.execute(sa.update(models.agents).values(
+            resources_synced=True))
+    assert sink.record(report_factory.report('h1'),
+                       _later(now, DOWN)) == constants.AGENT_ALIVE
+    assert sink.record(report_factory.report('h1'),
+                       _later(now, 2 * DOWN + 0.5)) == constants.AGENT_REVIVED
+    assert sink.record(report_factory.report('h1'),
+                       _later(now, 2 * DOWN + 1)) == constants.AGENT_ALIVE
+    sink.flush()
+    row = _rows(engine)['h1']
+    assert row.resources_synced is False
+    assert row.heartbeat_timestamp == _later(now, 2 * DOWN + 1)
+
+
+def test_start_flag_sets_started_at(database):
+    engine = database.engine()
+    sink = _sink(engine)
+    now = liveness.utcnow()
+    sink.record(report_factory.report('h1', start_flag=True), now)
+    sink.record(report_factory.report('h1', start_flag=True), _later(now, 1))
+    sink.record(report_factory.report('h1'), _later(now, 2))
+    sink.flush()
+    row = _rows(engine)['h1']
+    assert row.started_at == _later(now, 1)
+    assert row.heartbeat_timestamp == _later(now, 2)
+
+
+def test_another_servers_heartbeats_count(database):
+    """Server A's memory says dead, B wrote a fresh heartbeat: alive."""
+    engine = database.engine()
+    server_a, server_b = _sink(engine), _sink(engine)
+    now = liveness.utcnow()
+    assert server_a.record(report_factory.report('h1'),
+                           now) == constants.AGENT_NEW
+    assert server_b.record(report_factory.report('h1'),
+                           _later(now, DOWN)) == constants.AGENT_ALIVE
+    server_b.flush()
+    assert server_a.record(report_factory.report('h1'),
+                           _later(now, DOWN + 2)) == constants.AGENT_ALIVE
+
+
+def test_known_agents_are_loaded_at_start(database):
+    engine = database.engine()
+    now = liveness.utcnow()
+    first = _sink(engine)
+    for index in range(5):
+        first.record(report_factory.report('h%d' % index), now)
+    second = _sink(engine)
+    assert second.load_views() == 5
+    assert second.record(report_factory.report('h1'),
+                         _later(now, 1)) == constants.AGENT_ALIVE
+    assert second.record(report_factory.report('h2'),
+                         _later(now, DOWN + 1)) == constants.AGENT_REVIVED
+
+
+def test_duplicate_first_report_from_two_servers_makes_one_row(database):
+    engine = database.engine()
+    servers = [_sink(engine) for _ in range(4)]
+    barrier = threading.Barrier(len(servers))
+    statuses = []
+
+    def first_report(sink):
+        barrier.wait()
+        statuses.append(sink.record(report_factory.report('dup')))
+
+    threads = [threading.Thread(target=first_report, args=(s,))
+               for s in servers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with engine.connect() as connection:
+        count = connection.execute(sa.select(sa.func.count()).select_from(
+            models.agents)).scalar()
+    assert count == 1
+    assert statuses.count(constants.AGENT_NEW) == 1
+    assert sorted(statuses) == [constants.AGENT_ALIVE] * 3 + [constants.AGENT_NEW]
+
+
+def test_agent_deleted_while_reporting_is_registered_again(database):
+    engine = database.engine()
+    sink = _sink(engine)
+    sink.record(report_factory.report('h1'))
+    sink.record(report_factory.report('h2'))
+    with engine.begin() as connection:
+        connection.execute(sa.delete(models.agents).where(
+            models.agents.c.host == 'h1'))
+    sink.record(report_factory.report('h1'))
+    sink.record(report_factory.report('h2'))
+    sink.flush()
+    assert sorted(_rows(engine)) == ['h1', 'h2']
+
+
+def test_flusher_thread_writes_within_the_interval(database):
+    engine = database.engine()
+    sink = _sink(engine, flush_interval=0.1)
+    sink.start()
+    try:
+        now = liveness.utcnow()
+        sink.record(report_factory.report('h1'), now)
+        sink.record(report_factory.report('h1'), _later(now, 1))
+        deadline = _later(liveness.utcnow(), 5)
+        while liveness.utcnow() < deadline:
+            if _rows(engine)['h1'].heartbeat_timestamp == _later(now, 1):
+                break
+        assert _rows(engine)['h1'].heartbeat_timestamp == _later(now, 1)
+    finally:
+        sink.stop()
+
+
+@pytest.fixture
+def private_postgres():
+    server = private_services.PrivatePostgres()
+    yield server
+    server.destroy()
+
+
+def test_database_outage_keeps_newest_state(private_postgres, parsed_conf):
+    from agentsched.db import engine as db_engine
+    from agentsched.db import migration
+    engine = db_engine.create_engine(parsed_conf, url=private_postgres.url)
+    migration.upgrade(engine)
+    sink = _sink(engine, flush_interval=0.1, flush_retry_max_wait=0.5,
+                 load_keys=['seq'])
+    now = liveness.utcnow()
+    for host in ('h1', 'h2'):
+        sink.record(report_factory.report(host), now)
+    sink.start()
+    try:
+        private_postgres.stop()
+        for seq in range(1, 30):
+            for host in ('h1', 'h2'):
+                status = sink.record(report_factory.report(
+                    host, configurations={'seq': seq}), _later(now, seq / 10))
+                assert status == constants.AGENT_ALIVE
+            threading.Event().wait(0.02)
+        assert sink.flush_failures > 0
+        assert sink.pending_count() == 2
+        private_postgres.start()
+        deadline = _later(liveness.utcnow(), 10)
+        while sink.pending_count() and liveness.utcnow() < deadline:
+            threading.Event().wait(0.1)
+    finally:
+        sink.stop()
+    rows = _rows(engine)
+    for host in ('h1', 'h2'):
+        assert rows[host].load == 29
+        assert rows[host].heartbeat_timestamp == _later(now, 2.9)
+    engine.dispose()
