@@ -64,7 +64,6 @@ def run_case(config_file, run_id, agents, rounds, device_count):
     calls = agents * rounds
     stats = endpoint.stats.as_dict()
     assert stats['accepted'] == calls + agents, stats
-    rss, peak = common.memory_mb()
     engine.dispose()
     return {
         'agents': agents,
@@ -75,8 +74,6 @@ def run_case(config_file, run_id, agents, rounds, device_count):
         'final_flush_s': round(flushed - calls_done, 3),
         'rows_written': sink.flushed_rows - rows_before,
         'configurations_bytes': len(endpoint_json(states[0])),
-        'process_rss_mb': rss,
-        'process_peak_rss_mb': peak,
     }
 
 

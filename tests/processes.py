@@ -10,10 +10,11 @@ from tests import commands
 
 class Process:
 
-    def __init__(self, name, args, log_path):
+    def __init__(self, name, args, log_path, env=None):
         self.name = name
         self.args = args
         self.log_path = str(log_path)
+        self.env = env
         self.popen = None
 
     def start(self):
@@ -22,7 +23,7 @@ class Process:
         # the group reaches both, as a host crash or systemd stop would.
         self.popen = subprocess.Popen(
             [commands.script(self.name)] + self.args, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True)
+            stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
         log.close()
         return self
 

@@ -1,0 +1,256 @@
+"""Figures a and c: heartbeats through RabbitMQ into one server process.
+
+The same stream is sent twice, each time by the same sender processes
+(every sender simulates a slice of the agents, distinct hosts, and casts
+report_state with agentsched's StateReporter as fast as it can):
+
+* noop: into an oslo.messaging RPC server whose report_state only counts.
+  Its rate, reports / (time the count reached all - first cast), is the
+  ceiling of RabbitMQ + oslo.messaging on this machine for this stream.
+* real: into agentsched's ServerService (ReportsEndpoint + HeartbeatSink on
+  PostgreSQL), with every agent registered beforehand. A report counts as
+  processed once the database shows it, or a newer report of the same agent
+  (the sink keeps only an agent's newest state between flushes). The rate is
+  reports / (time the database showed every agent's last report - first
+  cast).
+
+Lag: each report carries bench_seq and bench_sent (time.time() just before
+the cast) in its configurations. This process polls the agents table every
+poll_interval and notes, per agent, when a new heartbeat became visible.
+lag = end of the first poll that showed this report (or a newer one) -
+bench_sent: an upper bound, too high by at most one poll interval. As the
+configurations change with every report, every flush takes the heavier
+UPDATE that also writes configurations.
+
+False deaths: per agent, the longest time the database showed a heartbeat
+older than now (visible time of the next heartbeat - the previous one's
+heartbeat_timestamp, and end of run - the last); an agent whose longest
+staleness exceeds agent_down_time would have been judged dead.
+
+Figure c is the real server's resident memory after load_views, and after
+every agent's heartbeats were flushed.
+"""
+
+import time
+
+import amqp
+import sqlalchemy as sa
+
+from benchmarks import common
+from benchmarks import processes
+
+_CHANGED = sa.text(
+    "SELECT host, heartbeat_timestamp, "
+    "(configurations::json->>'bench_seq')::int AS seq "
+    "FROM agents WHERE heartbeat_timestamp > :since")
+
+
+class Poller:
+    """Watches the agents table for newly visible heartbeats."""
+
+    # Rows are re-read if their heartbeat is at most this much older than
+    # the newest seen: a flush commits heartbeats taken up to one flush
+    # interval (plus thread scheduling) before it.
+    MARGIN = 2.0
+
+    def __init__(self, engine, hosts, registered):
+        self._engine = engine
+        self.registered_epoch = common.utc_epoch(registered)
+        self.seen = {host: (0, self.registered_epoch) for host in hosts}
+        self.events = {host: [] for host in hosts}   # (visible, seq, hb)
+        self._since = registered
+        self.polls = 0
+
+    def poll(self, connection):
+        rows = connection.execute(_CHANGED, {'since': self._since}).all()
+        visible = time.time()
+        newest = None
+        for host, heartbeat, seq in rows:
+            hb = common.utc_epoch(heartbeat)
+            if (seq or 0, hb) != self.seen[host]:
+                self.seen[host] = (seq or 0, hb)
+                self.events[host].append((visible, seq or 0, hb))
+            if newest is None or heartbeat > newest:
+                newest = heartbeat
+        if newest is not None:
+            self._since = max(self._since, newest - _seconds(self.MARGIN))
+        self.polls += 1
+        return visible
+
+    def complete(self, rounds):
+        return sum(1 for seq, _ in self.seen.values() if seq >= rounds)
+
+
+def _seconds(value):
+    import datetime
+    return datetime.timedelta(seconds=value)
+
+
+def _phase(context, bench, mode, hosts, senders, rounds, device_count,
+           engine=None, poll_interval=0.1, timeout=300):
+    config_file = bench.config_file(mode)
+    counter = context.Value('q', 0)
+    ready, stop, go = context.Event(), context.Event(), context.Event()
+    registered = (common.register_agents(engine, hosts)
+                  if mode == 'real' else None)
+    server = context.Process(target=processes.server, name='bench-server',
+                             args=(config_file, mode, counter, ready, stop))
+    server.start()
+    if not ready.wait(60):
+        raise RuntimeError('%s server did not start' % mode)
+    result = {}
+    if mode == 'real':
+        rss, _ = common.memory_mb(server.pid)
+        result['server_rss_after_load_views_mb'] = rss
+
+    results = context.Queue()
+    workers = []
+    for index in range(senders):
+        sender_ready = context.Event()
+        worker = context.Process(
+            target=processes.sender, name='bench-sender-%d' % index,
+            args=(config_file, hosts[index::senders], rounds, device_count,
+                  sender_ready, go, results))
+        worker.start()
+        workers.append((worker, sender_ready))
+    for _, sender_ready in workers:
+        if not sender_ready.wait(60):
+            raise RuntimeError('sender did not start')
+
+    total = len(hosts) * rounds
+    poller = Poller(engine, hosts, registered) if mode == 'real' else None
+    cpu = time.process_time()
+    start = time.time()
+    go.set()
+    deadline = start + timeout
+    received = done = None
+    if poller is None:
+        while counter.value < total and time.time() < deadline:
+            time.sleep(0.002)
+        received = done = time.time()
+    else:
+        with engine.connect().execution_options(
+                isolation_level='AUTOCOMMIT') as connection:
+            while time.time() < deadline:
+                began = time.time()
+                visible = poller.poll(connection)
+                if received is None and counter.value >= total:
+                    received = visible
+                if poller.complete(rounds) == len(hosts):
+                    done = visible
+                    break
+                time.sleep(max(0.0, began + poll_interval - time.time()))
+    poller_cpu = time.process_time() - cpu
+    sent = [results.get(timeout=120) for _ in workers]
+    for worker, _ in workers:
+        worker.join()
+
+    result.update(_rates(total, start, sent, received, done, counter.value))
+    if poller is not None:
+        time.sleep(1.0)    # the flusher goes idle; RSS is what stays
+        rss, peak = common.memory_mb(server.pid)
+        result.update(server_rss_mb=rss, server_peak_rss_mb=peak,
+                      poller_cpu_s=round(poller_cpu, 2),
+                      polls=poller.polls)
+        result.update(_lag_and_staleness(poller, sent, rounds,
+                                         done or time.time(),
+                                         bench.agent_down_time))
+    stop.set()
+    server.join(60)
+    return result
+
+
+def _rates(total, start, sent, received, done, taken):
+    last_cast = max(batch['done'] for batch in sent)
+    figures = {
+        'reports': total,
+        'reports_taken_by_server': taken,
+        'send_s': round(last_cast - start, 2),
+        'sent_per_s': round(total / (last_cast - start)),
+        'completed': done is not None,
+    }
+    if received is not None:
+        figures['received_per_s'] = round(total / (received - start))
+    if done is not None:
+        figures['elapsed_s'] = round(done - start, 2)
+        figures['processed_per_s'] = round(total / (done - start))
+    return figures
+
+
+def _lag_and_staleness(poller, sent, rounds, end, agent_down_time):
+    lags, missing, staleness = [], 0, []
+    for batch in sent:
+        for index, host in enumerate(batch['hosts']):
+            events = poller.events[host]
+            # seq -> when the database first showed it or a newer report.
+            shown, highest = {}, 0
+            for visible, seq, _ in events:
+                while highest < seq:
+                    highest += 1
+                    shown[highest] = visible
+            for seq in range(1, rounds + 1):
+                if seq in shown:
+                    lags.append(shown[seq] - batch['sent'][seq - 1][index])
+                else:
+                    missing += 1
+            worst, last_hb = 0.0, poller.registered_epoch
+            for visible, _, hb in events:
+                worst = max(worst, visible - last_hb)
+                last_hb = hb
+            staleness.append(max(worst, end - last_hb))
+    return {
+        'lag_s': common.percentiles(lags),
+        'reports_never_visible': missing,
+        'max_staleness_s': round(max(staleness), 3),
+        'agent_down_time_s': agent_down_time,
+        'false_deaths': sum(1 for s in staleness if s > agent_down_time),
+    }
+
+
+def cleanup_broker(bench, phases):
+    """Delete the run's queues and exchanges (queues outlive consumers)."""
+    from agentsched import constants
+    names = []
+    for phase in phases:
+        for topic in (bench.topic(phase), constants.PLUGIN_TOPIC):
+            names.append(('queue', topic))
+            names.append(('queue', '%s.%s-server' % (topic, bench.id)))
+            names.append(('exchange', topic + '_fanout'))
+    names.append(('exchange', bench.id))
+    connection = amqp.Connection('127.0.0.1:5672', userid='guest',
+                                 password='guest')
+    connection.connect()
+    try:
+        for kind, name in names:
+            channel = connection.channel()
+            try:
+                if kind == 'queue':
+                    channel.queue_delete(name)
+                else:
+                    channel.exchange_delete(name)
+                channel.close()
+            except amqp.exceptions.AMQPError:
+                pass
+    finally:
+        connection.close()
+
+
+def run(context, bench, engine, agents, senders, rounds, device_count,
+        poll_interval=0.1):
+    hosts = [common.host_name(bench.id, i) for i in range(agents)]
+    shape = {'agents': agents, 'senders': senders, 'rounds': rounds,
+             'devices_per_agent': device_count,
+             'poll_interval_s': poll_interval}
+    try:
+        noop = _phase(context, bench, 'noop', hosts, senders, rounds,
+                      device_count)
+        real = _phase(context, bench, 'real', hosts, senders, rounds,
+                      device_count, engine=engine,
+                      poll_interval=poll_interval)
+    finally:
+        cleanup_broker(bench, ('noop', 'real'))
+    ratio = None
+    if real.get('processed_per_s') and noop.get('processed_per_s'):
+        ratio = round(real['processed_per_s'] / noop['processed_per_s'], 3)
+    return {'shape': shape, 'noop': noop, 'real': real,
+            'ratio_real_to_noop': ratio}

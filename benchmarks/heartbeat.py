@@ -1,0 +1,148 @@
+"""The heartbeat benchmark: python -m benchmarks.heartbeat [--quick].
+
+Prints one JSON document with every figure (see docs/benchmarks.md):
+  a. bus: reports/s through RabbitMQ into one real server, against a no-op
+     server on the same stream; lag to the database; false deaths.
+  b. handler: ReportsEndpoint + HeartbeatSink in-process on PostgreSQL.
+  c. server RSS with all agents registered and heartbeating.
+Needs RabbitMQ (guest/guest) and PostgreSQL (user postgres, trust) on
+127.0.0.1; creates and drops its own database bench_<id>.
+"""
+
+import argparse
+import datetime
+import json
+import multiprocessing
+import platform
+import shutil
+import sys
+import time
+
+from benchmarks import bus
+from benchmarks import common
+from benchmarks import handler
+
+FULL = {'handler_agents': 10000, 'handler_rounds': 5,
+        'bus_agents': 10000, 'bus_senders': 2, 'bus_rounds': 4,
+        'bus_devices': 2}
+QUICK = {'handler_agents': 10000, 'handler_rounds': 1,
+         'bus_agents': 10000, 'bus_senders': 2, 'bus_rounds': 1,
+         'bus_devices': 2}
+
+TARGETS = {'bus_ratio_min': 0.90, 'false_deaths_max': 0,
+           'handler_reports_per_s_min': 7200, 'server_rss_mb_max': 150}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--quick', action='store_true',
+                        help='one round of each: a smoke check (< 1 min)')
+    parser.add_argument('--keep-logs', action='store_true',
+                        help='keep the scratch directory with server logs')
+    args = parser.parse_args(argv)
+    shape = QUICK if args.quick else FULL
+    context = multiprocessing.get_context('spawn')
+    bench = common.Run()
+    began = time.time()
+    bench.create_database()
+    try:
+        from agentsched.db import engine as db_engine
+        from agentsched.db import migration
+        conf = common.load_conf(bench.config_file('real'))
+        engine = db_engine.create_engine(conf)
+        migration.upgrade(engine)
+        report = {'quick': args.quick, 'environment': _environment(engine)}
+        report['handler'] = handler.run(
+            context, bench, shape['handler_agents'], shape['handler_rounds'],
+            (0, 10))
+        report['bus'] = bus.run(
+            context, bench, engine, shape['bus_agents'],
+            shape['bus_senders'], shape['bus_rounds'], shape['bus_devices'])
+        engine.dispose()
+    finally:
+        bench.drop_database()
+        if not args.keep_logs:
+            shutil.rmtree(bench.dir, ignore_errors=True)
+    report['targets'] = _verdicts(report)
+    report['duration_s'] = round(time.time() - began, 1)
+    if args.keep_logs:
+        report['logs'] = bench.dir
+    json.dump(report, sys.stdout, indent=2)
+    sys.stdout.write('\n')
+    return 0
+
+
+def _verdicts(report):
+    real = report['bus']['real']
+    ratio = report['bus']['ratio_real_to_noop']
+    slowest = min(case['reports_per_s'] for case in report['handler'])
+    rss = real.get('server_rss_mb')
+    return {
+        'bus_ratio': {'value': ratio, 'target': '>= %.2f'
+                      % TARGETS['bus_ratio_min'],
+                      'met': ratio is not None
+                      and ratio >= TARGETS['bus_ratio_min']},
+        'false_deaths': {'value': real.get('false_deaths'), 'target': '0',
+                         'met': real.get('false_deaths') == 0},
+        'handler_reports_per_s': {
+            'value': slowest,
+            'target': '>= %d' % TARGETS['handler_reports_per_s_min'],
+            'met': slowest >= TARGETS['handler_reports_per_s_min']},
+        'server_rss_mb': {'value': rss,
+                          'target': '<= %d' % TARGETS['server_rss_mb_max'],
+                          'met': rss is not None
+                          and rss <= TARGETS['server_rss_mb_max']},
+    }
+
+
+def _environment(engine):
+    import oslo_messaging  # noqa: F401 (version lookup below)
+    from importlib import metadata
+    import sqlalchemy as sa
+    with engine.connect() as connection:
+        postgres = connection.execute(sa.text('SHOW server_version')).scalar()
+    connection = bus.amqp.Connection('127.0.0.1:5672', userid='guest',
+                                     password='guest')
+    connection.connect()
+    rabbitmq = connection.server_properties.get('version')
+    connection.close()
+    if isinstance(rabbitmq, bytes):
+        rabbitmq = rabbitmq.decode()
+    return {
+        'date': datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec='seconds'),
+        'nproc': _nproc(),
+        'cpu': _cpu_model(),
+        'ram_gb': round(_mem_total_kb() / 1024.0 / 1024.0, 1),
+        'python': platform.python_version(),
+        'postgresql': postgres,
+        'rabbitmq': rabbitmq,
+        'oslo.messaging': metadata.version('oslo.messaging'),
+        'sqlalchemy': metadata.version('SQLAlchemy'),
+        'psycopg': metadata.version('psycopg'),
+    }
+
+
+def _nproc():
+    import os
+    return len(os.sched_getaffinity(0))
+
+
+def _cpu_model():
+    with open('/proc/cpuinfo') as f:
+        for line in f:
+            if line.startswith('model name'):
+                return line.split(':', 1)[1].strip()
+    return platform.processor()
+
+
+def _mem_total_kb():
+    with open('/proc/meminfo') as f:
+        for line in f:
+            if line.startswith('MemTotal:'):
+                return int(line.split()[1])
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
