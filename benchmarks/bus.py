@@ -120,6 +120,7 @@ def _phase(context, bench, mode, hosts, senders, rounds, device_count,
     total = len(hosts) * rounds
     poller = Poller(engine, hosts, registered) if mode == 'real' else None
     cpu = time.process_time()
+    cpu_before, busy_before = common.cpu_snapshot(), common.machine_busy()
     start = time.time()
     go.set()
     deadline = start + timeout
@@ -141,11 +142,18 @@ def _phase(context, bench, mode, hosts, senders, rounds, device_count,
                     break
                 time.sleep(max(0.0, began + poll_interval - time.time()))
     poller_cpu = time.process_time() - cpu
+    cpu_after, busy_after = common.cpu_snapshot(), common.machine_busy()
     sent = [results.get(timeout=120) for _ in workers]
     for worker, _ in workers:
         worker.join()
 
     result.update(_rates(total, start, sent, received, done, counter.value))
+    result['cpu_s'] = _cpu(cpu_before, cpu_after, server.pid, workers, sent)
+    result['machine_busy_pct'] = round(
+        100.0 * (busy_after[0] - busy_before[0])
+        / max(1, busy_after[1] - busy_before[1]), 1)
+    result['server_cpu_ms_per_report'] = round(
+        1000.0 * result['cpu_s']['server'] / total, 3)
     if poller is not None:
         time.sleep(1.0)    # the flusher goes idle; RSS is what stays
         rss, peak = common.memory_mb(server.pid)
@@ -158,6 +166,19 @@ def _phase(context, bench, mode, hosts, senders, rounds, device_count,
     stop.set()
     server.join(60)
     return result
+
+
+def _cpu(before, after, server_pid, workers, sent):
+    """CPU seconds per process group from first cast to completion."""
+    import os
+    used = common.cpu_used(before, after, {
+        'server': {server_pid}, 'harness_poller': {os.getpid()},
+        'senders': {worker.pid for worker, _ in workers},
+        'postgres': 'postgres', 'rabbitmq': 'beam.smp'})
+    # Senders may have exited before the last snapshot: they report their
+    # own CPU time.
+    used['senders'] = round(sum(batch['cpu_s'] for batch in sent), 1)
+    return used
 
 
 def _rates(total, start, sent, received, done, taken):
@@ -214,7 +235,7 @@ def cleanup_broker(bench, phases):
     for phase in phases:
         for topic in (bench.topic(phase), constants.PLUGIN_TOPIC):
             names.append(('queue', topic))
-            names.append(('queue', '%s.%s-server' % (topic, bench.id)))
+            names.append(('queue', '%s.%s' % (topic, bench.host)))
             names.append(('exchange', topic + '_fanout'))
     names.append(('exchange', bench.id))
     connection = amqp.Connection('127.0.0.1:5672', userid='guest',

@@ -25,7 +25,7 @@ AGENT_TOPIC = constants.AGENT_SERVICES[constants.AGENT_SERVICE_LBAAS]['topic']
 
 _CONFIG = """\
 [DEFAULT]
-host = {run_id}-server
+host = {host}
 transport_url = {rabbit}
 control_exchange = {run_id}
 agent_down_time = {agent_down_time}
@@ -48,6 +48,7 @@ class Run:
         self.agent_down_time = agent_down_time
         self.dir = tempfile.mkdtemp(prefix='agentsched-%s-' % self.id)
         self.db_url = PG_URL % self.id
+        self.host = self.id.replace('_', '-') + '-server'
 
     def topic(self, phase):
         return '%s-%s' % (self.id, phase)
@@ -58,7 +59,7 @@ class Run:
         if not os.path.exists(path):
             with open(path, 'w') as f:
                 f.write(_CONFIG.format(
-                    run_id=self.id, rabbit=RABBIT_URL,
+                    run_id=self.id, host=self.host, rabbit=RABBIT_URL,
                     agent_down_time=self.agent_down_time,
                     log_file=os.path.join(self.dir, '%s.log' % phase),
                     db_url=self.db_url, topic=self.topic(phase)))
@@ -161,3 +162,52 @@ def percentiles(values, points=(50, 90, 99)):
         result['p%d' % point] = round(ordered[index], 4)
     result['max'] = round(ordered[-1], 4)
     return result
+
+
+_TICKS = os.sysconf('SC_CLK_TCK')
+
+
+def cpu_snapshot():
+    """{pid: (command name, CPU seconds so far)} of every process."""
+    snapshot = {}
+    for name in os.listdir('/proc'):
+        if not name.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % name) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        comm = stat[stat.index('(') + 1:stat.rindex(')')]
+        fields = stat[stat.rindex(')') + 2:].split()
+        # utime and stime are fields 14 and 15 of stat (1-based).
+        snapshot[int(name)] = (comm, (int(fields[11]) + int(fields[12]))
+                               / _TICKS)
+    return snapshot
+
+
+def cpu_used(before, after, groups):
+    """CPU seconds between two snapshots, summed per group.
+
+    groups maps a group name to a set of pids or to a command name; what
+    matches none is 'other'.
+    """
+    used = {name: 0.0 for name in groups}
+    used['other'] = 0.0
+    for pid, (comm, seconds) in after.items():
+        spent = seconds - before.get(pid, (comm, 0.0))[1]
+        for name, match in groups.items():
+            if pid in match if isinstance(match, set) else comm == match:
+                used[name] += spent
+                break
+        else:
+            used['other'] += spent
+    return {name: round(value, 1) for name, value in used.items()}
+
+
+def machine_busy():
+    """(busy, total) jiffies of all CPUs since boot, from /proc/stat."""
+    with open('/proc/stat') as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)

@@ -68,6 +68,7 @@ def sender(config_file, hosts, rounds, device_count, ready, go, results):
         {}, 'report_state')
     ready.set()
     go.wait()
+    cpu = time.process_time()
     sent = []
     for seq in range(1, rounds + 1):
         times = []
@@ -78,5 +79,6 @@ def sender(config_file, hosts, rounds, device_count, ready, go, results):
             client.report_state(state, use_call=False)
             times.append(now)
         sent.append(times)
-    results.put({'hosts': hosts, 'sent': sent, 'done': time.time()})
+    results.put({'hosts': hosts, 'sent': sent, 'done': time.time(),
+                 'cpu_s': time.process_time() - cpu})
     messaging.cleanup()

@@ -140,15 +140,9 @@ class HeartbeatSink:
     def _insert(self, report, now):
         """Insert a new agent; False if another server inserted it first."""
         state = report.state
-        values = dict(
-            id=str(uuid.uuid4()), agent_type=state['agent_type'],
-            binary=state['binary'], topic=state['topic'], host=state['host'],
-            availability_zone=state.get('availability_zone'),
-            admin_state_up=self._enable_new_agents,
-            created_at=now, started_at=now, heartbeat_timestamp=now,
-            configurations=report.configurations_json,
-            resource_versions=report.resource_versions_json,
-            load=self._load(state), resources_synced=False)
+        values = self._new_row(str(uuid.uuid4()), state, now,
+                               report.configurations_json,
+                               report.resource_versions_json)
         try:
             with self._engine.begin() as connection:
                 agents_db.insert(connection, values)
@@ -162,6 +156,18 @@ class HeartbeatSink:
         LOG.info('Registered new agent %(agent_type)s on %(host)s as %(id)s',
                  values)
         return True
+
+    def _new_row(self, agent_id, state, now, configurations_json,
+                 resource_versions_json):
+        return dict(
+            id=agent_id, agent_type=state['agent_type'],
+            binary=state['binary'], topic=state['topic'], host=state['host'],
+            availability_zone=state.get('availability_zone'),
+            admin_state_up=self._enable_new_agents,
+            created_at=now, started_at=now, heartbeat_timestamp=now,
+            configurations=configurations_json,
+            resource_versions=resource_versions_json,
+            load=self._load(state), resources_synced=False)
 
     def _load(self, state):
         configurations = state.get('configurations') or {}
@@ -244,18 +250,9 @@ class HeartbeatSink:
         for key, pending in batch.items():
             if ids[key] in found:
                 continue
-            state = pending.state
-            agents_db.insert(connection, dict(
-                id=ids[key], agent_type=state['agent_type'],
-                binary=state['binary'], topic=state['topic'],
-                host=state['host'],
-                availability_zone=state.get('availability_zone'),
-                admin_state_up=self._enable_new_agents,
-                created_at=pending.heartbeat, started_at=pending.heartbeat,
-                heartbeat_timestamp=pending.heartbeat,
-                configurations=pending.configurations_json,
-                resource_versions=pending.resource_versions_json,
-                load=pending.load, resources_synced=False))
+            agents_db.insert(connection, self._new_row(
+                ids[key], pending.state, pending.heartbeat,
+                pending.configurations_json, pending.resource_versions_json))
             LOG.info('Agent %s on %s was deleted while reporting; '
                      're-registered', *key)
 
