@@ -23,6 +23,14 @@ setuptools.setup(
         'tenacity>=8.2,<10',
         'stevedore>=5.0,<6',
         'fastjsonschema>=2.19,<3',
+        'Flask>=3.0,<4',
+        'cheroot>=10,<12',
+        'orjson>=3.9,<4',
+        'oslo.context>=5.0,<7',
+        'oslo.middleware>=6.0,<9',
+        'oslo.policy>=4.0,<7',
+        'keystonemiddleware>=10.0,<14',
+        'bcrypt>=4.0,<6',
     ],
     extras_require={
         'postgresql': ['psycopg[binary]>=3.1,<4'],
@@ -52,7 +60,12 @@ setuptools.setup(
         'agentsched.device_drivers': [],
         'agentsched.resource_types': [],
         'agentsched.agent_services': [],
-        'agentsched.api.extensions': [],
+        'agentsched.api.extensions': [
+            'agent = agentsched.extensions.agents:EXTENSION',
+        ],
+        'oslo.policy.policies': [
+            'agentsched = agentsched.api.policy:list_rules',
+        ],
     },
     classifiers=[
         'Programming Language :: Python :: 3',

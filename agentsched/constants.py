@@ -10,6 +10,11 @@ DEFAULT_CONTROL_EXCHANGE = 'neutron'
 # far faster than oslo.messaging's polling fake:// driver.
 IN_PROCESS_TRANSPORT_URL = 'kombu+memory:////'
 
+# REST API. Neutron's API uses 9696; agentsched takes the next free
+# neighbour so both can run on one host.
+DEFAULT_API_PORT = 9797
+API_VERSION = 'v2.0'
+
 # Heartbeat replies (neutron_lib.agent.constants spells them the same way).
 AGENT_NEW = 'new'
 AGENT_ALIVE = 'alive'

@@ -3,6 +3,7 @@
 import copy
 
 from agentsched.conf import agent
+from agentsched.conf import api
 from agentsched.conf import database
 from agentsched.conf import default
 from agentsched.conf import reports
@@ -10,7 +11,8 @@ from agentsched.conf import reports
 
 def list_opts():
     return [
-        ('DEFAULT', copy.deepcopy(default.opts)),
+        ('DEFAULT', copy.deepcopy(default.opts + api.default_opts)),
+        (api.GROUP, copy.deepcopy(api.opts)),
         (database.GROUP, copy.deepcopy(database.opts)),
         (reports.GROUP, copy.deepcopy(reports.opts)),
         (agent.GROUP, copy.deepcopy(agent.opts)),

@@ -1,5 +1,6 @@
 """agentsched-server's service: heartbeat intake, status RPC, local agents."""
 
+import socket
 import threading
 
 from oslo_log import log as logging
@@ -10,15 +11,23 @@ from agentsched import constants
 from agentsched import messaging
 from agentsched.agents import devices as agent_devices
 from agentsched.agents import service as agent_service
+from agentsched.api import app as api_app
+from agentsched.api import auth as api_auth
+from agentsched.api import serving as api_serving
 from agentsched.db import engine as db_engine
 from agentsched.db import migration
 from agentsched.reports import endpoint as reports_endpoint
 from agentsched.reports import sink as reports_sink
+from agentsched.services import agent_notifier
 
 LOG = logging.getLogger(__name__)
 
 
 class SchemaNotCurrent(RuntimeError):
+    pass
+
+
+class PortInUse(RuntimeError):
     pass
 
 
@@ -46,12 +55,13 @@ class ServerService(service.Service):
         self.local_agents = []
         self._rpc_servers = []
         self._stop = threading.Event()
+        self.api = None
 
     def start(self):
         super().start()
         conf = self._conf
         self.engine = db_engine.create_engine(conf)
-        _check_schema(self.engine)
+        check_schema(self.engine)
         self.sink = reports_sink.HeartbeatSink(
             self.engine, conf.agent_down_time, conf.reports.flush_interval,
             enable_new_agents=conf.enable_new_agents,
@@ -71,6 +81,12 @@ class ServerService(service.Service):
         LOG.info('agentsched-server on %s: %d agents known, heartbeats on '
                  'topic %s, exchange %s', conf.host, known,
                  conf.reports.topic, conf.control_exchange)
+        if conf.api.enabled:
+            self.api = api_serving.APIServer(
+                api_app.make_app(conf, self.engine,
+                                 agent_notifier.AgentNotifier(conf)),
+                conf.bind_host, conf.bind_port, conf.api_workers)
+            self.api.start()
         if conf.reports.stats_log_interval:
             threading.Thread(target=self._log_stats, name='report-stats',
                              daemon=True).start()
@@ -83,6 +99,8 @@ class ServerService(service.Service):
 
     def stop(self, graceful=False):
         self._stop.set()
+        if self.api is not None:
+            self.api.stop()
         for agent in self.local_agents:
             agent.stop()
         for rpc_server in self._rpc_servers:
@@ -106,7 +124,37 @@ class ServerService(service.Service):
                      self.report_stats())
 
 
-def _check_schema(engine):
+def preflight(conf):
+    """Checks that would otherwise fail inside the worker, again and again.
+
+    Raises SchemaNotCurrent, PortInUse or UnsafeNoAuth with a message for
+    the operator.
+    """
+    if conf.api.enabled and conf.auth_strategy == 'noauth':
+        api_auth.check_noauth(conf)
+    if conf.api.enabled and conf.bind_port:
+        _check_port_free(conf.bind_host, conf.bind_port)
+    engine = db_engine.create_engine(conf)
+    try:
+        check_schema(engine)
+    finally:
+        engine.dispose()
+
+
+def _check_port_free(host, port):
+    family = socket.AF_INET6 if ':' in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise PortInUse('cannot listen on %s:%d for the REST API (%s): '
+                            'is another agentsched-server running? Set '
+                            'bind_port, or [api] enabled = false' % (
+                                host, port, exc.strerror))
+
+
+def check_schema(engine):
     if engine.url.get_backend_name() == 'sqlite':
         # The embedded default keeps itself current; nobody runs
         # agentsched-manage for a try-out.

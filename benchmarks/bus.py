@@ -51,7 +51,7 @@ class Poller:
     # Rows are re-read if their heartbeat is at most this much older than
     # the newest seen: a flush commits heartbeats taken up to one flush
     # interval (plus thread scheduling) before it.
-    MARGIN = 2.0
+    MARGIN = 1.5
 
     def __init__(self, engine, hosts, registered):
         self._engine = engine
@@ -87,7 +87,7 @@ def _seconds(value):
 
 
 def _phase(context, bench, mode, hosts, senders, rounds, device_count,
-           engine=None, poll_interval=0.1, timeout=300):
+           engine=None, poll_interval=0.2, timeout=300):
     config_file = bench.config_file(mode)
     counter = context.Value('q', 0)
     ready, stop, go = context.Event(), context.Event(), context.Event()
@@ -257,7 +257,7 @@ def cleanup_broker(bench, phases):
 
 
 def run(context, bench, engine, agents, senders, rounds, device_count,
-        poll_interval=0.1):
+        poll_interval=0.2):
     hosts = [common.host_name(bench.id, i) for i in range(agents)]
     shape = {'agents': agents, 'senders': senders, 'rounds': rounds,
              'devices_per_agent': device_count,

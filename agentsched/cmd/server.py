@@ -8,6 +8,7 @@ from oslo_service import service
 import sqlalchemy as sa
 
 from agentsched import conf as agentsched_conf
+from agentsched.api import auth as api_auth
 from agentsched.db import engine as db_engine
 from agentsched import messaging
 from agentsched import server
@@ -24,6 +25,11 @@ def main(argv=None):
     conf = agentsched_conf.CONF
     conf.register_cli_opts(cli_opts)
     agentsched_conf.parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        server.preflight(conf)
+    except (server.SchemaNotCurrent, server.PortInUse,
+            api_auth.UnsafeNoAuth) as exc:
+        sys.exit('agentsched-server: %s' % exc)
     print(_banner(conf), flush=True)
     launcher = service.launch(
         conf, server.ServerService(conf, local_agents=conf.local_agents),
@@ -51,6 +57,9 @@ def _banner(conf):
         lines.append('  agents:    %d local agents with simulated devices, '
                      'reporting every %d s' % (conf.local_agents,
                                                 conf.agent.report_interval))
+    if conf.api.enabled:
+        lines.append('  REST API:  http://%s:%d/ (auth_strategy %s)' % (
+            conf.bind_host, conf.bind_port, conf.auth_strategy))
     lines.append('  see agents: agentsched-manage%s agent list' % (
         ''.join(' --config-file %s' % f for f in conf.config_file)))
     lines.append('  stop:      Ctrl-C (SIGINT) or SIGTERM')

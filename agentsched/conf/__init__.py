@@ -11,13 +11,14 @@ import oslo_messaging
 
 from agentsched import constants
 from agentsched.conf import agent
+from agentsched.conf import api
 from agentsched.conf import database
 from agentsched.conf import default
 from agentsched.conf import reports
 
 CONF = cfg.CONF
 
-_MODULES = (default, database, reports, agent)
+_MODULES = (default, database, reports, agent, api)
 
 
 def register_opts(conf=CONF):

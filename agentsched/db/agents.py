@@ -60,3 +60,99 @@ def existing_ids(connection, ids):
 def list_all(connection):
     return connection.execute(
         sa.select(_agents).order_by(_agents.c.agent_type, _agents.c.host)).all()
+
+
+# -- the REST API's queries --------------------------------------------------
+
+# Columns a list may be sorted by. Nullable text sorts as '' so that keyset
+# paging (WHERE (keys) > (marker's keys)) never compares with NULL.
+SORT_COLUMNS = {
+    'id': _agents.c.id,
+    'agent_type': _agents.c.agent_type,
+    'binary': _agents.c.binary,
+    'topic': _agents.c.topic,
+    'host': _agents.c.host,
+    'admin_state_up': _agents.c.admin_state_up,
+    'availability_zone': sa.func.coalesce(_agents.c.availability_zone, ''),
+    'description': sa.func.coalesce(_agents.c.description, ''),
+    'created_at': _agents.c.created_at,
+    'started_at': _agents.c.started_at,
+    'heartbeat_timestamp': _agents.c.heartbeat_timestamp,
+    'load': _agents.c.load,
+}
+FILTER_COLUMNS = ('id', 'agent_type', 'binary', 'topic', 'host',
+                  'admin_state_up', 'availability_zone', 'description')
+
+
+def get(connection, agent_id):
+    return connection.execute(
+        sa.select(_agents).where(_agents.c.id == agent_id)).first()
+
+
+def query(connection, filters=None, alive_since=None, dead_since=None,
+          sort=(('id', True),), limit=None, marker=None, reverse=False):
+    """Agents matching filters, in pages.
+
+    filters: {column: [values]}; alive_since / dead_since: heartbeat cutoffs
+    (the liveness rule, applied in SQL so pages are full); sort: [(key,
+    ascending)], id is appended to make the order total; marker: the row the
+    previous page ended on; reverse: the page before the marker instead.
+    """
+    statement = sa.select(_agents)
+    for name, values in (filters or {}).items():
+        statement = statement.where(_agents.c[name].in_(values))
+    if alive_since is not None:
+        statement = statement.where(
+            _agents.c.heartbeat_timestamp >= alive_since)
+    if dead_since is not None:
+        statement = statement.where(
+            _agents.c.heartbeat_timestamp < dead_since)
+    keys = list(sort)
+    if 'id' not in [key for key, _ in keys]:
+        keys.append(('id', keys[0][1] if keys else True))
+    if reverse:
+        keys = [(key, not ascending) for key, ascending in keys]
+    if marker is not None:
+        statement = statement.where(_after(marker, keys))
+    statement = statement.order_by(*[
+        SORT_COLUMNS[key].asc() if ascending else SORT_COLUMNS[key].desc()
+        for key, ascending in keys])
+    if limit is not None:
+        statement = statement.limit(limit)
+    rows = connection.execute(statement).all()
+    return rows[::-1] if reverse else rows
+
+
+def _after(marker, keys):
+    """Rows strictly after the marker row in the order of keys."""
+    clauses = []
+    for index, (key, ascending) in enumerate(keys):
+        equal = [SORT_COLUMNS[k] == _marker_value(marker, k)
+                 for k, _ in keys[:index]]
+        column, value = SORT_COLUMNS[key], _marker_value(marker, key)
+        clauses.append(sa.and_(*equal, column > value if ascending
+                               else column < value))
+    return sa.or_(*clauses)
+
+
+def _marker_value(marker, key):
+    value = getattr(marker, key)
+    if value is None and key in ('availability_zone', 'description'):
+        return ''
+    return value
+
+
+def update(connection, agent_id, values):
+    return connection.execute(sa.update(_agents).where(
+        _agents.c.id == agent_id).values(**values)).rowcount
+
+
+def delete(connection, agent_id):
+    return connection.execute(
+        sa.delete(_agents).where(_agents.c.id == agent_id)).rowcount
+
+
+def bound_resource_count(connection, agent_id):
+    bindings = models.bindings
+    return connection.execute(sa.select(sa.func.count()).select_from(
+        bindings).where(bindings.c.agent_id == agent_id)).scalar()

@@ -1,0 +1,156 @@
+"""The WSGI application: routes, error handling and middleware, built in code.
+
+The routing table is root.ROUTES plus the ROUTES of each extension loaded
+from the agentsched.api.extensions namespace; GET /v2.0/openapi.json shows
+the whole of it.
+"""
+
+import time
+
+import flask
+from oslo_log import log as logging
+from oslo_middleware import healthcheck
+from oslo_middleware import http_proxy_to_wsgi
+from oslo_middleware import request_id
+from oslo_middleware import sizelimit
+import stevedore
+from werkzeug import exceptions as http_exceptions
+
+from agentsched import constants
+from agentsched.api import auth
+from agentsched.api import errors
+from agentsched.api import policy
+from agentsched.api import request
+from agentsched.api import root
+
+LOG = logging.getLogger(__name__)
+
+HEALTHCHECK_PATH = '/healthcheck'
+
+
+def load_extensions():
+    manager = stevedore.ExtensionManager(
+        constants.NS_API_EXTENSIONS, invoke_on_load=False,
+        on_load_failure_callback=_extension_failed)
+    return sorted((ext.plugin for ext in manager), key=lambda e: e.alias)
+
+
+def _extension_failed(_manager, entry_point, exc):
+    raise RuntimeError('API extension %s failed to load: %s' % (
+        entry_point.name, exc))
+
+
+def routes(extensions):
+    table = dict(root.ROUTES)
+    for extension in extensions:
+        table.update(extension.routes)
+    return table
+
+
+def collections(table):
+    prefix = '/%s/' % constants.API_VERSION
+    names = set()
+    for path in table:
+        rest = path[len(prefix):] if path.startswith(prefix) else ''
+        if rest and '/' not in rest and '.' not in rest and \
+                rest != 'extensions':
+            names.add(rest)
+    return sorted(names)
+
+
+def build_flask_app(conf, engine, notifier=None, extensions=None):
+    extensions = load_extensions() if extensions is None else extensions
+    app = flask.Flask('agentsched')
+    table = routes(extensions)
+    for path, methods in table.items():
+        for method, handler in methods.items():
+            app.add_url_rule(path, endpoint='%s %s' % (method, path),
+                             view_func=handler, methods=[method])
+    app.config.update(conf=conf, engine=engine, notifier=notifier,
+                      extensions=extensions, authorizer=policy.Authorizer(conf),
+                      collections=collections(table))
+    app.register_error_handler(errors.APIError, _api_error)
+    app.register_error_handler(http_exceptions.HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+    app.before_request(_start)
+    app.after_request(_log_request)
+    return app
+
+
+def _start():
+    flask.g.started = time.monotonic()
+    request.context()  # request id into the log context from here on
+
+
+def _log_request(response):
+    req = flask.request
+    LOG.info('%(method)s %(path)s status: %(status)s len: %(length)s '
+             'time: %(time).4f', {
+                 'method': req.method, 'path': req.full_path.rstrip('?'),
+                 'status': response.status_code,
+                 'length': response.content_length,
+                 'time': time.monotonic() - flask.g.get('started',
+                                                        time.monotonic())})
+    return response
+
+
+def _error_response(status, type_, message, headers=None):
+    return flask.Response(errors.body(type_, message), status=status,
+                          headers=headers, mimetype='application/json')
+
+
+def _api_error(exc):
+    return _error_response(exc.status, exc.type, exc.message, exc.headers)
+
+
+def _http_error(exc):
+    headers = {}
+    if isinstance(exc, http_exceptions.MethodNotAllowed):
+        headers['Allow'] = ', '.join(exc.valid_methods or ())
+    message = exc.description
+    if exc.code == 404:
+        message = 'The resource could not be found.'
+    return _error_response(exc.code, errors.HTTP_TYPES.get(
+        exc.code, 'HTTPError'), message, headers)
+
+
+def _unexpected_error(exc):
+    LOG.exception('Unexpected error in %s %s', flask.request.method,
+                  flask.request.path)
+    return _error_response(500, 'HTTPInternalServerError',
+                           'Request Failed: internal server error while '
+                           'processing your request.')
+
+
+class _PublicPaths:
+    """Paths served without authentication: /healthcheck for load balancers
+    and monitoring, and version discovery (GET /), as Neutron does."""
+
+    def __init__(self, authenticated, public, health):
+        self._authenticated = authenticated
+        self._public = public
+        self._health = health
+
+    def __call__(self, environ, start_response):
+        path = environ.get('PATH_INFO', '')
+        if path == HEALTHCHECK_PATH:
+            return self._health(environ, start_response)
+        if path in ('/', '') and \
+                environ.get('REQUEST_METHOD') in ('GET', 'HEAD'):
+            return self._public(environ, start_response)
+        return self._authenticated(environ, start_response)
+
+
+def make_app(conf, engine, notifier=None, extensions=None):
+    """The full WSGI pipeline, outermost middleware last.
+
+    proxy headers -> request id -> body size limit ->
+    (/healthcheck | GET / | authentication -> Flask app)
+    """
+    flask_app = build_flask_app(conf, engine, notifier, extensions)
+    app = _PublicPaths(auth.wrap(flask_app, conf), flask_app,
+                       healthcheck.Healthcheck(None, conf))
+    app = sizelimit.RequestBodySizeLimiter(app, conf)
+    app = request_id.RequestId(app)
+    app = http_proxy_to_wsgi.HTTPProxyToWSGI(app, conf)
+    return app

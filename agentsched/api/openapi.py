@@ -1,0 +1,116 @@
+"""The OpenAPI 3 document of the whole API, from root's and extensions' parts.
+
+Each extension carries the OpenAPI path items of its own routes (OPENAPI on
+the Extension); a test checks that every route has one and no more.
+"""
+
+from agentsched import constants
+
+ERROR = {
+    'type': 'object', 'required': ['NeutronError'],
+    'properties': {'NeutronError': {
+        'type': 'object', 'required': ['type', 'message', 'detail'],
+        'properties': {'type': {'type': 'string'},
+                       'message': {'type': 'string'},
+                       'detail': {'type': 'string'}}}},
+}
+
+LINK = {'type': 'object', 'required': ['rel', 'href'],
+        'properties': {'rel': {'type': 'string'},
+                       'href': {'type': 'string'}}}
+
+EXTENSION = {
+    'type': 'object',
+    'required': ['alias', 'name', 'description', 'updated', 'links'],
+    'properties': {'alias': {'type': 'string'}, 'name': {'type': 'string'},
+                   'description': {'type': 'string'},
+                   'updated': {'type': 'string'},
+                   'links': {'type': 'array', 'items': LINK}},
+}
+
+
+def error_responses(*statuses):
+    reasons = {400: 'Bad request', 401: 'Not authenticated',
+               403: 'Forbidden by policy', 404: 'Not found',
+               405: 'Method not allowed', 409: 'Conflict',
+               412: 'Precondition failed', 413: 'Body too large',
+               415: 'Body is not JSON'}
+    return {str(status): {
+        'description': reasons[status],
+        'content': {'application/json': {
+            'schema': {'$ref': '#/components/schemas/Error'}}}}
+        for status in statuses}
+
+
+def json_response(description, schema):
+    return {'description': description,
+            'content': {'application/json': {'schema': schema}}}
+
+
+ROOT_PATHS = {
+    '/': {'get': {
+        'operationId': 'listVersions', 'summary': 'API versions',
+        'security': [],
+        'responses': {'200': json_response('Versions', {
+            'type': 'object', 'required': ['versions'],
+            'properties': {'versions': {'type': 'array', 'items': {
+                'type': 'object', 'required': ['id', 'status', 'links'],
+                'properties': {'id': {'type': 'string'},
+                               'status': {'type': 'string'},
+                               'links': {'type': 'array',
+                                         'items': LINK}}}}}})}}},
+    '/v2.0/': {'get': {
+        'operationId': 'listResources', 'summary': 'Collections of v2.0',
+        'responses': {'200': json_response('Collections', {
+            'type': 'object', 'required': ['resources'],
+            'properties': {'resources': {'type': 'array', 'items': {
+                'type': 'object',
+                'required': ['name', 'collection', 'links']}}}}),
+            **error_responses(401)}}},
+    '/v2.0/extensions': {'get': {
+        'operationId': 'listExtensions', 'summary': 'Loaded extensions',
+        'responses': {'200': json_response('Extensions', {
+            'type': 'object', 'required': ['extensions'],
+            'properties': {'extensions': {
+                'type': 'array',
+                'items': {'$ref': '#/components/schemas/Extension'}}}}),
+            **error_responses(400, 401)}}},
+    '/v2.0/extensions/{alias}': {'get': {
+        'operationId': 'showExtension', 'summary': 'One extension',
+        'parameters': [{'name': 'alias', 'in': 'path', 'required': True,
+                        'schema': {'type': 'string'}}],
+        'responses': {'200': json_response('Extension', {
+            'type': 'object', 'required': ['extension'],
+            'properties': {'extension': {
+                '$ref': '#/components/schemas/Extension'}}}),
+            **error_responses(401, 404)}}},
+    '/v2.0/openapi.json': {'get': {
+        'operationId': 'showOpenAPI', 'summary': 'This document',
+        'responses': {'200': json_response('OpenAPI document',
+                                           {'type': 'object'}),
+                      **error_responses(401, 403)}}},
+}
+
+
+def document(extensions, base_url=''):
+    paths = dict(ROOT_PATHS)
+    schemas = {'Error': ERROR, 'Extension': EXTENSION, 'Link': LINK}
+    for extension in extensions:
+        paths.update(extension.openapi['paths'])
+        schemas.update(extension.openapi.get('schemas', {}))
+    return {
+        'openapi': '3.0.3',
+        'info': {'title': 'agentsched', 'version': constants.API_VERSION,
+                 'description': 'Agents, devices and scheduling of '
+                                'load-balancer and VPN resources; '
+                                'Neutron-compatible agent API.'},
+        'servers': [{'url': base_url or '/'}],
+        'paths': paths,
+        'components': {
+            'schemas': schemas,
+            'securitySchemes': {
+                'keystone': {'type': 'apiKey', 'in': 'header',
+                             'name': 'X-Auth-Token'},
+                'http_basic': {'type': 'http', 'scheme': 'basic'}}},
+        'security': [{'keystone': []}, {'http_basic': []}, {}],
+    }

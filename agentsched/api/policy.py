@@ -1,0 +1,55 @@
+"""API policy: rules defined in code (oslo.policy), overridable by file."""
+
+from oslo_policy import policy
+
+from agentsched.api import errors
+
+ADMIN = 'rule:admin_only'
+
+_BASE = [
+    policy.RuleDefault('context_is_admin', 'role:admin',
+                       description='Who counts as an admin.'),
+    policy.RuleDefault('admin_only', 'rule:context_is_admin',
+                       description='Rule of the admin-only routes.'),
+]
+
+# Neutron's rule names for the agent routes, so existing policy files read
+# the same.
+_AGENTS = [
+    policy.DocumentedRuleDefault(
+        'get_agent', ADMIN, 'List agents or show one agent.',
+        [{'method': 'GET', 'path': '/v2.0/agents'},
+         {'method': 'GET', 'path': '/v2.0/agents/{id}'}]),
+    policy.DocumentedRuleDefault(
+        'update_agent', ADMIN, 'Update an agent.',
+        [{'method': 'PUT', 'path': '/v2.0/agents/{id}'}]),
+    policy.DocumentedRuleDefault(
+        'delete_agent', ADMIN, 'Delete an agent.',
+        [{'method': 'DELETE', 'path': '/v2.0/agents/{id}'}]),
+    policy.DocumentedRuleDefault(
+        'get_openapi', 'rule:admin_only',
+        'Read the OpenAPI document of the API.',
+        [{'method': 'GET', 'path': '/v2.0/openapi.json'}]),
+]
+
+
+def list_rules():
+    """Every rule, for oslopolicy-sample-generator and the enforcer."""
+    return _BASE + _AGENTS
+
+
+class Authorizer:
+    """Checks a request context against one named rule."""
+
+    def __init__(self, conf):
+        self._enforcer = policy.Enforcer(conf)
+        self._enforcer.register_defaults(list_rules())
+
+    def authorize(self, context, rule, target=None):
+        credentials = context.to_policy_values()
+        target = target or {'project_id': context.project_id}
+        try:
+            self._enforcer.authorize(rule, target, credentials,
+                                     do_raise=True)
+        except policy.PolicyNotAuthorized:
+            raise errors.Forbidden('rule:%s is disallowed by policy' % rule)

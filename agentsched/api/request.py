@@ -1,0 +1,88 @@
+"""What handlers need from a request: its context, query and JSON body."""
+
+import fastjsonschema
+import flask
+from oslo_context import context as oslo_context
+import orjson
+
+from agentsched.api import errors
+
+_TRUE = ('True', 'true', '1')
+_FALSE = ('False', 'false', '0')
+
+
+def context():
+    """The request context built from the identity headers auth set."""
+    ctx = flask.g.get('context')
+    if ctx is None:
+        ctx = oslo_context.RequestContext.from_environ(flask.request.environ)
+        flask.g.context = ctx
+    return ctx
+
+
+def authorize(rule, target=None):
+    flask.current_app.config['authorizer'].authorize(context(), rule, target)
+
+
+def conf():
+    return flask.current_app.config['conf']
+
+
+def engine():
+    return flask.current_app.config['engine']
+
+
+def boolean(name, value):
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise errors.BadRequest("Invalid value %r for %s: expected one of %s" % (
+        value, name, ', '.join(_TRUE + _FALSE)))
+
+
+def integer(name, value, minimum=0):
+    try:
+        number = int(value)
+    except ValueError:
+        number = None
+    if number is None or number < minimum:
+        raise errors.BadRequest('Invalid value %r for %s: expected an '
+                                'integer >= %d' % (value, name, minimum))
+    return number
+
+
+def check_query(allowed):
+    unknown = sorted(set(flask.request.args) - set(allowed))
+    if unknown:
+        raise errors.BadRequest('Unknown query parameter(s) %s; accepted: '
+                                '%s' % (', '.join(unknown),
+                                        ', '.join(sorted(allowed))))
+
+
+def json_body(validator):
+    """The request body, parsed and checked by a compiled JSON schema."""
+    request = flask.request
+    if not request.content_type or not request.content_type.startswith(
+            'application/json'):
+        raise errors.APIError('Request body must be application/json',
+                              'HTTPUnsupportedMediaType', 415)
+    try:
+        document = orjson.loads(request.get_data())
+    except orjson.JSONDecodeError as exc:
+        raise errors.BadRequest('Request body is not valid JSON: %s' % exc)
+    try:
+        validator(document)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        raise errors.BadRequest('Invalid request body: %s' %
+                                exc.message.replace('data', 'body', 1))
+    return document
+
+
+def respond(document, status=200, headers=None):
+    return flask.Response(orjson.dumps(document), status=status,
+                          headers=headers, mimetype='application/json')
+
+
+def no_content():
+    return flask.Response(status=204)

@@ -1,0 +1,58 @@
+"""REST API options ([DEFAULT] names are Neutron's; the rest in [api])."""
+
+from oslo_config import cfg
+
+from agentsched import constants
+
+GROUP = 'api'
+
+default_opts = [
+    cfg.HostAddressOpt(
+        'bind_host', default='127.0.0.1',
+        help='Address the REST API listens on. The default keeps the API on '
+             'loopback; set 0.0.0.0 (or a management address) to serve '
+             'other hosts.'),
+    cfg.PortOpt(
+        'bind_port', default=constants.DEFAULT_API_PORT,
+        help='Port the REST API listens on (Neutron\'s API uses 9696; '
+             'agentsched defaults to %d so both fit on one host). 0 picks a '
+             'free port, which is logged.' % constants.DEFAULT_API_PORT),
+    cfg.StrOpt(
+        'auth_strategy', default='noauth',
+        choices=[('keystone', 'Keystone tokens, validated by '
+                              'keystonemiddleware ([keystone_authtoken])'),
+                 ('http_basic', 'HTTP basic auth against an htpasswd file '
+                                'of bcrypt entries ([api] '
+                                'http_basic_auth_user_file); every user is '
+                                'an admin'),
+                 ('noauth', 'No authentication: every request is an admin. '
+                            'Refused unless bind_host is a loopback '
+                            'address')],
+        help='How API requests are authenticated.'),
+    cfg.IntOpt(
+        'api_workers', default=8, min=1,
+        help='Threads serving API requests in each agentsched-server '
+             'process. (Neutron\'s api_workers counts processes; run more '
+             'agentsched-server processes behind a load balancer to scale '
+             'out.)'),
+]
+
+opts = [
+    cfg.BoolOpt(
+        'enabled', default=True,
+        help='Serve the REST API from agentsched-server. Disable on servers '
+             'that should only take heartbeats.'),
+    cfg.StrOpt(
+        'http_basic_auth_user_file', default='/etc/agentsched/htpasswd',
+        help='htpasswd file with bcrypt entries (htpasswd -B) for '
+             'auth_strategy = http_basic.'),
+    cfg.IntOpt(
+        'pagination_max_limit', default=1000, min=1,
+        help='Largest page a list request returns, whatever its limit. A '
+             'request without limit gets every row.'),
+]
+
+
+def register_opts(conf):
+    conf.register_opts(default_opts)
+    conf.register_opts(opts, group=GROUP)
