@@ -152,6 +152,10 @@ def _phase(context, bench, mode, hosts, senders, rounds, device_count,
     result['machine_busy_pct'] = round(
         100.0 * (busy_after[0] - busy_before[0])
         / max(1, busy_after[1] - busy_before[1]), 1)
+    # CPU of processes that are not part of the benchmark (another test run
+    # on the machine) makes both phases slower, and their ratio unreliable.
+    result['interference'] = (
+        result['cpu_s']['other'] > 0.05 * 2 * (time.time() - start))
     result['server_cpu_ms_per_report'] = round(
         1000.0 * result['cpu_s']['server'] / total, 3)
     if poller is not None:

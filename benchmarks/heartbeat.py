@@ -120,7 +120,25 @@ def _environment(engine):
         'oslo.messaging': metadata.version('oslo.messaging'),
         'sqlalchemy': metadata.version('SQLAlchemy'),
         'psycopg': metadata.version('psycopg'),
+        'agentsched_commit': _git_head(),
     }
+
+
+def _git_head():
+    """Commit measured; '+dirty' if agentsched/ has uncommitted changes."""
+    import os
+    import subprocess
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        head = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'],
+                              cwd=root, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(['git', 'status', '--porcelain', 'agentsched'],
+                               cwd=root, capture_output=True, text=True,
+                               check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ('+dirty' if dirty else '')
 
 
 def _nproc():

@@ -13,7 +13,8 @@ def script(name):
 
 def write_config(path, database_url=None, bus=None, **sections):
     """An agentsched.conf; sections map a group to {option: value}."""
-    groups = {'DEFAULT': {}}
+    # A free port for each server's REST API; it is logged at start.
+    groups = {'DEFAULT': {'bind_port': 0}}
     if database_url:
         groups['database'] = {'connection': database_url}
     if bus is not None:

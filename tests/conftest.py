@@ -54,6 +54,8 @@ def _port_open(host, port):
 def parsed_conf():
     """The global cfg.CONF, parsed once with no files (agentsched's way)."""
     agentsched_conf.parse_args([], default_config_files=[])
+    # In-process servers must not fight over the default API port.
+    agentsched_conf.CONF.set_override('bind_port', 0)
     return agentsched_conf.CONF
 
 
