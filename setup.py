@@ -31,18 +31,24 @@ setuptools.setup(
         'oslo.policy>=4.0,<7',
         'keystonemiddleware>=10.0,<14',
         'bcrypt>=4.0,<6',
+        'cliff>=4.0,<5',
+        'keystoneauth1>=5.0,<6',
     ],
     extras_require={
         'postgresql': ['psycopg[binary]>=3.1,<4'],
         'mysql': ['PyMySQL>=1.1,<2'],
         'test': ['pytest>=8,<10', 'psycopg[binary]>=3.1,<4',
-                 'PyMySQL>=1.1,<2'],
+                 'PyMySQL>=1.1,<2', 'fixtures>=4,<5',
+                 # Real clients for the acceptance tests.
+                 'python-openstackclient>=7,<11', 'openstacksdk>=4,<5',
+                 'schemathesis>=4,<5'],
     },
     entry_points={
         'console_scripts': [
             'agentsched-server = agentsched.cmd.server:main',
             'agentsched-agent = agentsched.cmd.agent:main',
             'agentsched-manage = agentsched.cmd.manage:main',
+            'agentsched = agentsched.cmd.cli:main',
         ],
         'oslo.config.opts': [
             'agentsched = agentsched.opts:list_opts',
@@ -62,6 +68,18 @@ setuptools.setup(
         'agentsched.agent_services': [],
         'agentsched.api.extensions': [
             'agent = agentsched.extensions.agents:EXTENSION',
+        ],
+        # Commands of the agentsched CLI (cliff turns '_' into ' '); the
+        # hyphenated names are neutronclient's spellings.
+        'agentsched.cli': [
+            'agent_list = agentsched.cli.agents:ListAgent',
+            'agent_show = agentsched.cli.agents:ShowAgent',
+            'agent_set = agentsched.cli.agents:SetAgent',
+            'agent_delete = agentsched.cli.agents:DeleteAgent',
+            'agent-list = agentsched.cli.agents:ListAgent',
+            'agent-show = agentsched.cli.agents:ShowAgent',
+            'agent-update = agentsched.cli.agents:UpdateAgent',
+            'agent-delete = agentsched.cli.agents:DeleteAgent',
         ],
         'oslo.policy.policies': [
             'agentsched = agentsched.api.policy:list_rules',
