@@ -6,9 +6,9 @@ REPORTS_TOPIC = 'q-reports-plugin'
 PLUGIN_TOPIC = 'agentsched-plugin'
 DEFAULT_CONTROL_EXCHANGE = 'neutron'
 
-# In-process messaging for the embedded default: kombu's memory transport is
-# far faster than oslo.messaging's polling fake:// driver.
-IN_PROCESS_TRANSPORT_URL = 'kombu+memory:////'
+# In-process messaging for the embedded default: kombu's memory transport
+# (see in_process_transport.py) is far faster than oslo.messaging's fake://.
+IN_PROCESS_TRANSPORT_URL = 'kombu+agentsched-memory:////'
 
 # REST API. Neutron's API uses 9696; agentsched takes the next free
 # neighbour so both can run on one host.

@@ -11,6 +11,7 @@ from oslo_config import cfg
 import oslo_messaging
 
 from agentsched import constants
+from agentsched import in_process_transport
 
 _lock = threading.Lock()
 _transport = None
@@ -26,7 +27,7 @@ def transport_url(conf):
 
 
 def is_in_process(conf):
-    return transport_url(conf).startswith('kombu+memory:')
+    return transport_url(conf) == constants.IN_PROCESS_TRANSPORT_URL
 
 
 def get_transport(conf):
@@ -41,6 +42,7 @@ def get_transport(conf):
                 for name in ('kombu.connection',
                              'oslo.messaging._drivers.impl_rabbit'):
                     logging.getLogger(name).setLevel(logging.ERROR)
+                in_process_transport.register()
             _transport = oslo_messaging.get_rpc_transport(
                 conf, url=transport_url(conf))
         return _transport

@@ -7,6 +7,7 @@ from agentsched.conf import api
 from agentsched.conf import database
 from agentsched.conf import default
 from agentsched.conf import reports
+from agentsched.conf import secrets
 
 
 def list_opts():
@@ -16,5 +17,6 @@ def list_opts():
         (database.GROUP, copy.deepcopy(database.opts)),
         (reports.GROUP, copy.deepcopy(reports.opts)),
         (agent.GROUP, copy.deepcopy(agent.opts)),
+        (secrets.GROUP, copy.deepcopy(secrets.opts)),
         ('device:example', copy.deepcopy(agent.device_opts)),
     ]

@@ -71,13 +71,13 @@ class ServerService(service.Service):
         self.sink.start()
         self.reports = reports_endpoint.ReportsEndpoint(
             self.sink, conf.agent_down_time)
-        self._rpc_servers = [
-            messaging.get_server(conf, conf.reports.topic, [self.reports]),
-            messaging.get_server(conf, constants.PLUGIN_TOPIC,
-                                 [StatusEndpoint(self)]),
-        ]
-        for rpc_server in self._rpc_servers:
-            rpc_server.start()
+        reports_server = messaging.get_server(conf, conf.reports.topic,
+                                              [self.reports])
+        reports_server.start(override_pool_size=conf.reports.executor_threads)
+        status_server = messaging.get_server(conf, constants.PLUGIN_TOPIC,
+                                             [StatusEndpoint(self)])
+        status_server.start()
+        self._rpc_servers = [reports_server, status_server]
         LOG.info('agentsched-server on %s: %d agents known, heartbeats on '
                  'topic %s, exchange %s', conf.host, known,
                  conf.reports.topic, conf.control_exchange)

@@ -7,7 +7,9 @@ fails: CI must not pass with the service-backed tests skipped.
 """
 
 import os
+import shutil
 import socket
+import subprocess
 import uuid
 
 import pytest
@@ -135,15 +137,37 @@ def postgresql_database(tmp_path):
 class Bus:
     """Names on the shared RabbitMQ that belong to one test."""
 
-    def __init__(self):
+    def __init__(self, url):
         suffix = uuid.uuid4().hex[:10]
-        self.url = RABBIT_URL
+        self.url = url
         self.exchange = 'agentsched-test-%s' % suffix
         self.reports_topic = 'q-reports-plugin-%s' % suffix
 
 
-@pytest.fixture
-def rabbit():
+def _rabbitmqctl(*args):
+    return subprocess.run(['rabbitmqctl'] + list(args), capture_output=True,
+                          timeout=60).returncode == 0
+
+
+@pytest.fixture(scope='session')
+def rabbit_vhost_url():
+    """A vhost for this test run: queues are named by topic whatever the
+    exchange, so only a vhost keeps another run's servers (or a leftover
+    queue) away from ours. Deleting it at the end removes every queue."""
     if not _port_open('127.0.0.1', 5672):
         unavailable('RabbitMQ unreachable on 127.0.0.1:5672')
-    return Bus()
+    if os.environ.get('AGENTSCHED_TEST_RABBIT') or not shutil.which(
+            'rabbitmqctl'):
+        yield RABBIT_URL
+        return
+    vhost = 'agentsched-test-%s' % uuid.uuid4().hex[:8]
+    if not (_rabbitmqctl('add_vhost', vhost) and _rabbitmqctl(
+            'set_permissions', '-p', vhost, 'guest', '.*', '.*', '.*')):
+        unavailable('rabbitmqctl could not create vhost %s' % vhost)
+    yield RABBIT_URL.rstrip('/') + '/' + vhost
+    _rabbitmqctl('delete_vhost', vhost)
+
+
+@pytest.fixture
+def rabbit(rabbit_vhost_url):
+    return Bus(rabbit_vhost_url)

@@ -4,15 +4,28 @@ from agentsched import constants
 from agentsched.conf import agent as agent_conf
 
 
+class InvalidDeviceConfig(ValueError):
+    pass
+
+
 def from_config(conf):
-    """Devices listed in [device:<name>] sections of the agent's config."""
+    """Devices listed in [device:<name>] sections of the agent's config.
+
+    A device's service_type defaults to the one of the agent's service.
+    """
+    service_type = constants.AGENT_SERVICES[conf.agent.service][
+        'service_type']
     devices = []
     for name in agent_conf.register_device_groups(conf):
-        group = conf[agent_conf.DEVICE_GROUP_PREFIX + name]
+        section = agent_conf.DEVICE_GROUP_PREFIX + name
+        group = conf[section]
+        if not group.device_type:
+            raise InvalidDeviceConfig('[%s] needs device_type (e.g. haproxy, '
+                                      'strongswan, noop)' % section)
         devices.append({
             'name': name,
             'device_type': group.device_type,
-            'service_type': group.service_type,
+            'service_type': group.service_type or service_type,
             'capabilities': _typed(group.capabilities),
             'capacity': group.capacity,
             'address': group.address,

@@ -107,12 +107,21 @@ class AgentService(service.Service):
         retrying = tenacity.Retrying(
             wait=tenacity.wait_exponential_jitter(
                 initial=1, max=self._retry_max_wait),
-            retry=tenacity.retry_if_exception_type(Exception),
+            retry=tenacity.retry_if_not_exception_type(
+                oslo_messaging.RemoteError),
             stop=tenacity.stop_when_event_set(self._stop),
             sleep=self._stop.wait,
             before_sleep=self._log_failure,
             reraise=True)
-        status = retrying(self._reporter.report_state, self.agent_state())
+        try:
+            status = retrying(self._reporter.report_state,
+                              self.agent_state())
+        except oslo_messaging.RemoteError as exc:
+            # The server refused this report (InvalidReport names why);
+            # sending it again at once would be refused again.
+            LOG.error('Server refused the heartbeat of %s: %s: %s',
+                      self.host, exc.exc_type, exc.value)
+            return None
         # start_flag is dropped only once a report carrying it was taken.
         self._start_flag = False
         if status != self.last_status:

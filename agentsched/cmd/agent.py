@@ -18,6 +18,9 @@ def main(argv=None):
                  'rabbit://user:pass@host:5672/) to reach the server; '
                  'in-process messaging only works for '
                  'agentsched-server --local-agents')
-    agent = agent_service.AgentService(conf, conf.host,
-                                       devices.from_config(conf))
+    try:
+        device_list = devices.from_config(conf)
+    except devices.InvalidDeviceConfig as exc:
+        sys.exit('agentsched-agent: %s' % exc)
+    agent = agent_service.AgentService(conf, conf.host, device_list)
     return service.launch(conf, agent, workers=1).wait()

@@ -63,13 +63,18 @@ def _migrated_engine(conf):
 
 
 def server_stats(conf):
+    if messaging.is_in_process(conf):
+        sys.exit('transport_url is not set: the embedded server\'s '
+                 'messaging is inside its own process; its counters are in '
+                 'its log ("Heartbeats: ...")')
     client = messaging.get_client(conf, constants.PLUGIN_TOPIC, '1.0',
                                   timeout=10)
     try:
         stats = client.prepare(namespace='status').call(
             {}, 'get_report_stats')
     except oslo_messaging.MessagingTimeout:
-        sys.exit('No agentsched-server answered on %s' % conf.transport_url)
+        sys.exit('No agentsched-server answered on the %s topic within 10 '
+                 's' % constants.PLUGIN_TOPIC)
     for key, value in sorted(stats.items()):
         print('%s: %s' % (key, value))
 

@@ -15,10 +15,11 @@ from agentsched.conf import api
 from agentsched.conf import database
 from agentsched.conf import default
 from agentsched.conf import reports
+from agentsched.conf import secrets
 
 CONF = cfg.CONF
 
-_MODULES = (default, database, reports, agent, api)
+_MODULES = (default, database, reports, agent, api, secrets)
 
 
 def register_opts(conf=CONF):

@@ -10,8 +10,9 @@ opts = [
     cfg.StrOpt(
         'service', default=constants.AGENT_SERVICE_LBAAS,
         choices=sorted(constants.AGENT_SERVICES),
-        help='Service this agent provides; it sets the agent_type, topic '
-             'and service type reported in heartbeats.'),
+        help='Service this agent provides; it sets the agent_type and '
+             'topic reported in heartbeats, and the default service_type of '
+             'its devices.'),
     cfg.IntOpt(
         'report_interval', default=30, min=1,
         help='Seconds between heartbeats (Neutron\'s [AGENT] '
@@ -37,9 +38,9 @@ device_opts = [
     cfg.StrOpt('device_type', required=True,
                help='Driver name for this device, e.g. haproxy, strongswan, '
                     'noop.'),
-    cfg.StrOpt('service_type', default=constants.SERVICE_LOADBALANCER,
-               choices=constants.SERVICE_TYPES,
-               help='Service the device provides.'),
+    cfg.StrOpt('service_type', choices=constants.SERVICE_TYPES,
+               help='Service the device provides. Defaults to the one of '
+                    'the agent\'s [agent] service.'),
     cfg.DictOpt('capabilities', default={},
                 help='Capabilities as key:value pairs, e.g. '
                      'ssl_offload:true,max_connections:50000.'),

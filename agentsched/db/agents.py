@@ -13,24 +13,84 @@ _HEARTBEAT_VALUES = dict(
     binary=sa.bindparam('b_binary'),
     availability_zone=sa.bindparam('b_availability_zone'),
     # Optional per row: NULL keeps the stored value.
-    started_at=sa.func.coalesce(sa.bindparam('b_started_at', type_=models.DateTime),
-                                _agents.c.started_at),
+    started_at=sa.func.coalesce(
+        sa.bindparam('b_started_at', type_=models.DateTime),
+        _agents.c.started_at),
     resources_synced=sa.func.coalesce(
         sa.bindparam('b_resources_synced', type_=sa.Boolean),
         _agents.c.resources_synced),
 )
 
-# One statement for heartbeats that only move the timestamp and load, one for
-# those that also carry new configurations: rows of an executemany must share
-# their parameters, and most heartbeats repeat the last configurations.
-UPDATE_HEARTBEAT = (
+# executemany needs one parameter set for all rows: one statement for
+# heartbeats that repeat the stored documents (most of them), one for those
+# that bring new ones.
+_UPDATE_HEARTBEAT = (
     sa.update(_agents).where(_agents.c.id == sa.bindparam('b_id'))
     .values(**_HEARTBEAT_VALUES))
-UPDATE_HEARTBEAT_AND_DOCUMENTS = (
+_UPDATE_HEARTBEAT_AND_DOCUMENTS = (
     sa.update(_agents).where(_agents.c.id == sa.bindparam('b_id'))
     .values(configurations=sa.bindparam('b_configurations'),
             resource_versions=sa.bindparam('b_resource_versions'),
             **_HEARTBEAT_VALUES))
+
+# PostgreSQL takes a whole batch in one statement, its rows passed as arrays:
+# one plan and one round trip per flush instead of one execution per row,
+# which costs several times less CPU in both the server and the database.
+_PG_UPDATE_HEARTBEATS = sa.text("""
+UPDATE agents SET
+    heartbeat_timestamp = v.heartbeat,
+    load = v.load,
+    topic = v.topic,
+    "binary" = v.binary,
+    availability_zone = v.availability_zone,
+    started_at = COALESCE(v.started_at, agents.started_at),
+    resources_synced = COALESCE(v.resources_synced, agents.resources_synced),
+    configurations = COALESCE(v.configurations, agents.configurations),
+    resource_versions = COALESCE(v.resource_versions,
+                                 agents.resource_versions)
+FROM unnest(CAST(:id AS text[]), CAST(:heartbeat AS timestamp[]),
+            CAST(:load AS integer[]), CAST(:topic AS text[]),
+            CAST(:binary AS text[]), CAST(:availability_zone AS text[]),
+            CAST(:started_at AS timestamp[]),
+            CAST(:resources_synced AS boolean[]),
+            CAST(:configurations AS text[]),
+            CAST(:resource_versions AS text[]))
+    AS v(id, heartbeat, load, topic, "binary", availability_zone, started_at,
+         resources_synced, configurations, resource_versions)
+WHERE agents.id = v.id
+""")
+HEARTBEAT_FIELDS = ('id', 'heartbeat', 'load', 'topic', 'binary',
+                    'availability_zone', 'started_at', 'resources_synced',
+                    'configurations', 'resource_versions')
+
+
+def update_heartbeats(connection, rows):
+    """Write a batch of heartbeats; return how many agents matched.
+
+    rows: dicts with HEARTBEAT_FIELDS; a None started_at, resources_synced
+    or configurations keeps the stored value (configurations and
+    resource_versions are written together, when configurations is set).
+    """
+    if connection.dialect.name == 'postgresql':
+        columns = {field: [row[field] for row in rows]
+                   for field in HEARTBEAT_FIELDS}
+        return connection.execute(_PG_UPDATE_HEARTBEATS, columns).rowcount
+    plain, documents = [], []
+    for row in rows:
+        params = {'b_' + key: row[key] for key in HEARTBEAT_FIELDS}
+        if row['configurations'] is None:
+            del params['b_configurations'], params['b_resource_versions']
+            plain.append(params)
+        else:
+            documents.append(params)
+    matched = 0
+    if plain:
+        matched += connection.execute(_UPDATE_HEARTBEAT, plain).rowcount
+    if documents:
+        matched += connection.execute(_UPDATE_HEARTBEAT_AND_DOCUMENTS,
+                                      documents).rowcount
+    return matched
+
 
 _VIEW_COLUMNS = (_agents.c.id, _agents.c.agent_type, _agents.c.host,
                  _agents.c.heartbeat_timestamp, _agents.c.configurations)

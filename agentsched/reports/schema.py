@@ -112,10 +112,8 @@ def parse(kwargs):
 def _parse_time(value):
     if not isinstance(value, str):
         raise InvalidReport('time: missing or not a string')
-    try:
-        return datetime.datetime.strptime(value, constants.REPORT_TIME_FORMAT)
-    except ValueError:
-        pass
+    # fromisoformat reads Neutron's '%Y-%m-%dT%H:%M:%S.%f' too, at a tenth
+    # of strptime's cost.
     try:
         parsed = datetime.datetime.fromisoformat(value)
     except ValueError:

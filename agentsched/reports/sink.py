@@ -213,34 +213,26 @@ class HeartbeatSink:
         return len(batch)
 
     def _write(self, batch, ids):
-        plain, documents = [], []
+        rows = []
         for key, pending in batch.items():
             state = pending.state
-            params = {
-                'b_id': ids[key],
-                'b_heartbeat': pending.heartbeat,
-                'b_load': pending.load,
-                'b_topic': state['topic'],
-                'b_binary': state['binary'],
-                'b_availability_zone': state.get('availability_zone'),
-                'b_started_at': pending.started_at,
-                'b_resources_synced': pending.resources_synced,
-            }
-            if pending.write_documents:
-                params['b_configurations'] = pending.configurations_json
-                params['b_resource_versions'] = pending.resource_versions_json
-                documents.append(params)
-            else:
-                plain.append(params)
+            documents = pending.write_documents
+            rows.append({
+                'id': ids[key],
+                'heartbeat': pending.heartbeat,
+                'load': pending.load,
+                'topic': state['topic'],
+                'binary': state['binary'],
+                'availability_zone': state.get('availability_zone'),
+                'started_at': pending.started_at,
+                'resources_synced': pending.resources_synced,
+                'configurations': (pending.configurations_json
+                                   if documents else None),
+                'resource_versions': (pending.resource_versions_json
+                                      if documents else None),
+            })
         with self._engine.begin() as connection:
-            matched = 0
-            if plain:
-                matched += connection.execute(
-                    agents_db.UPDATE_HEARTBEAT, plain).rowcount
-            if documents:
-                matched += connection.execute(
-                    agents_db.UPDATE_HEARTBEAT_AND_DOCUMENTS,
-                    documents).rowcount
+            matched = agents_db.update_heartbeats(connection, rows)
             if 0 <= matched < len(batch):
                 self._reinsert_deleted(connection, batch, ids)
 
