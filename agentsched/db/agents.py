@@ -3,6 +3,7 @@
 import sqlalchemy as sa
 
 from agentsched.db import models
+from agentsched.db import paging
 
 _agents = models.agents
 
@@ -151,12 +152,10 @@ def get(connection, agent_id):
 
 def query(connection, filters=None, alive_since=None, dead_since=None,
           sort=(('id', True),), limit=None, marker=None, reverse=False):
-    """Agents matching filters, in pages.
+    """Agents matching filters, in pages (see db/paging.py).
 
     filters: {column: [values]}; alive_since / dead_since: heartbeat cutoffs
-    (the liveness rule, applied in SQL so pages are full); sort: [(key,
-    ascending)], id is appended to make the order total; marker: the row the
-    previous page ended on; reverse: the page before the marker instead.
+    (the liveness rule, applied in SQL so pages are full).
     """
     statement = sa.select(_agents)
     for name, values in (filters or {}).items():
@@ -167,39 +166,10 @@ def query(connection, filters=None, alive_since=None, dead_since=None,
     if dead_since is not None:
         statement = statement.where(
             _agents.c.heartbeat_timestamp < dead_since)
-    keys = list(sort)
-    if 'id' not in [key for key, _ in keys]:
-        keys.append(('id', keys[0][1] if keys else True))
-    if reverse:
-        keys = [(key, not ascending) for key, ascending in keys]
-    if marker is not None:
-        statement = statement.where(_after(marker, keys))
-    statement = statement.order_by(*[
-        SORT_COLUMNS[key].asc() if ascending else SORT_COLUMNS[key].desc()
-        for key, ascending in keys])
-    if limit is not None:
-        statement = statement.limit(limit)
+    statement = paging.page(statement, SORT_COLUMNS, sort, marker, limit,
+                            reverse)
     rows = connection.execute(statement).all()
     return rows[::-1] if reverse else rows
-
-
-def _after(marker, keys):
-    """Rows strictly after the marker row in the order of keys."""
-    clauses = []
-    for index, (key, ascending) in enumerate(keys):
-        equal = [SORT_COLUMNS[k] == _marker_value(marker, k)
-                 for k, _ in keys[:index]]
-        column, value = SORT_COLUMNS[key], _marker_value(marker, key)
-        clauses.append(sa.and_(*equal, column > value if ascending
-                               else column < value))
-    return sa.or_(*clauses)
-
-
-def _marker_value(marker, key):
-    value = getattr(marker, key)
-    if value is None and key in ('availability_zone', 'description'):
-        return ''
-    return value
 
 
 def update(connection, agent_id, values):
