@@ -1,0 +1,1 @@
+"""The agentsched admin CLI: cliff commands over the REST API."""

@@ -1,0 +1,31 @@
+"""What every API command shares."""
+
+from agentsched.cli import client as api_client
+
+
+class APICommand:
+    """Mixin before a cliff command class: self.client, and any unexpected
+    failure turned into one line (cliff would print only str(exc), which for
+    a KeyError is just the key)."""
+
+    @property
+    def client(self):
+        return self.app.client
+
+    def get_epilog(self):
+        # cliff's own maps every installed module to its distribution, a
+        # second with a full OpenStack client installed, only to name the
+        # plugin a command comes from: these all come from agentsched.
+        return self._epilog or ''
+
+    def run(self, parsed_args):
+        try:
+            return super().run(parsed_args)
+        except api_client.CLIError:
+            raise
+        except Exception as exc:
+            if self.app.options.debug:
+                raise
+            raise api_client.CLIError(
+                'Unexpected error: %s: %s (--debug shows the traceback)' % (
+                    type(exc).__name__, api_client.one_line(exc))) from exc
