@@ -31,6 +31,7 @@ setuptools.setup(
         'oslo.policy>=4.0,<7',
         'keystonemiddleware>=10.0,<14',
         'bcrypt>=4.0,<6',
+        'cryptography>=41,<51',
         'cliff>=4.0,<5',
         'keystoneauth1>=5.0,<6',
     ],
@@ -62,7 +63,12 @@ setuptools.setup(
         'agentsched.algorithms': [],
         'agentsched.filters': [],
         'agentsched.weighers': [],
-        'agentsched.device_types': [],
+        'agentsched.device_types': [
+            'haproxy = agentsched.services.device_types.haproxy:HAProxy',
+            'strongswan = '
+            'agentsched.services.device_types.strongswan:StrongSwan',
+            'noop = agentsched.services.device_types.noop:Noop',
+        ],
         'agentsched.device_drivers': [],
         'agentsched.resource_types': [],
         'agentsched.agent_services': [],

@@ -43,6 +43,9 @@ AGENT_SERVICES = {
                         'service_type': SERVICE_VPN},
 }
 
+SERVICE_BY_AGENT_TYPE = {identity['agent_type']: identity['service_type']
+                         for identity in AGENT_SERVICES.values()}
+
 # Device health as agents report it.
 HEALTH_OK = 'OK'
 HEALTH_DEGRADED = 'DEGRADED'

@@ -16,6 +16,7 @@ from agentsched.api import auth as api_auth
 from agentsched.api import serving as api_serving
 from agentsched.db import engine as db_engine
 from agentsched.db import migration
+from agentsched.reports import device_sync
 from agentsched.reports import endpoint as reports_endpoint
 from agentsched.reports import sink as reports_sink
 from agentsched.services import agent_notifier
@@ -66,7 +67,8 @@ class ServerService(service.Service):
             self.engine, conf.agent_down_time, conf.reports.flush_interval,
             enable_new_agents=conf.enable_new_agents,
             load_keys=conf.reports.load_keys,
-            flush_retry_max_wait=conf.reports.flush_retry_max_wait)
+            flush_retry_max_wait=conf.reports.flush_retry_max_wait,
+            device_sync=device_sync.DeviceSync())
         known = self.sink.load_views()
         self.sink.start()
         self.reports = reports_endpoint.ReportsEndpoint(

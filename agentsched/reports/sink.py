@@ -42,15 +42,16 @@ class _Pending:
     """The newest not-yet-written state of one agent."""
     __slots__ = ('state', 'heartbeat', 'load', 'configurations_json',
                  'resource_versions_json', 'write_documents', 'started_at',
-                 'resources_synced')
+                 'resources_synced', 'sync_devices')
 
 
 class HeartbeatSink:
 
     def __init__(self, engine, agent_down_time, flush_interval,
                  enable_new_agents=True, load_keys=('load',),
-                 flush_retry_max_wait=5.0):
+                 flush_retry_max_wait=5.0, device_sync=None):
         self._engine = engine
+        self._device_sync = device_sync
         self._agent_down_time = agent_down_time
         self._flush_interval = flush_interval
         self._enable_new_agents = enable_new_agents
@@ -114,8 +115,11 @@ class HeartbeatSink:
             self._queue(key, view, report, now, revived=not alive)
         return constants.AGENT_ALIVE if alive else constants.AGENT_REVIVED
 
-    def _queue(self, key, view, report, now, revived):
-        """Record a report of a known agent as pending (caller holds lock)."""
+    def _queue(self, key, view, report, now, revived, new=False):
+        """Record a report of a known agent as pending (caller holds lock).
+
+        new: the agent was just inserted; its devices still need syncing.
+        """
         state = report.state
         previous = self._pending.get(key)
         pending = _Pending()
@@ -124,10 +128,15 @@ class HeartbeatSink:
         pending.load = self._load(state)
         pending.configurations_json = report.configurations_json
         pending.resource_versions_json = report.resource_versions_json
+        configurations_changed = (
+            report.configurations_json != view.configurations_json)
         pending.write_documents = (
-            report.configurations_json != view.configurations_json or
+            configurations_changed or
             report.resource_versions_json is not None or
             (previous is not None and previous.write_documents))
+        pending.sync_devices = (
+            new or configurations_changed or
+            (previous is not None and previous.sync_devices))
         start = state.get('start_flag') is True
         pending.started_at = now if start else (
             previous.started_at if previous else None)
@@ -150,9 +159,11 @@ class HeartbeatSink:
             # UNIQUE(agent_type, host): the same agent's first report reached
             # two servers at once, and the other one won.
             return False
+        key = (state['agent_type'], state['host'])
         with self._lock:
-            self._views[(state['agent_type'], state['host'])] = _View(
-                values['id'], now, report.configurations_json)
+            view = _View(values['id'], now, report.configurations_json)
+            self._views[key] = view
+            self._queue(key, view, report, now, revived=False, new=True)
         LOG.info('Registered new agent %(agent_type)s on %(host)s as %(id)s',
                  values)
         return True
@@ -235,6 +246,26 @@ class HeartbeatSink:
             matched = agents_db.update_heartbeats(connection, rows)
             if 0 <= matched < len(batch):
                 self._reinsert_deleted(connection, batch, ids)
+        if self._device_sync is not None:
+            for key, pending in batch.items():
+                if pending.sync_devices:
+                    self._sync_devices(key, ids[key], pending)
+
+    def _sync_devices(self, key, agent_id, pending):
+        """One agent's devices, in a transaction of their own: a failure
+        here must not hold back the heartbeats of everyone else."""
+        try:
+            with self._engine.begin() as connection:
+                self._device_sync.sync(connection, agent_id, pending.state,
+                                       pending.heartbeat)
+        except Exception:
+            LOG.exception('Could not update the devices of agent %s on %s; '
+                          'will retry with its next report', *key)
+            with self._lock:
+                view = self._views.get(key)
+                if view is not None:
+                    # Its next report then counts as changed again.
+                    view.configurations_json = None
 
     def _reinsert_deleted(self, connection, batch, ids):
         """Agents deleted by an admin while reporting come back as new."""

@@ -1,0 +1,148 @@
+"""Queries on devices and on agent_devices, the agent-device association."""
+
+import sqlalchemy as sa
+
+from agentsched.db import models
+from agentsched.db import paging
+
+_devices = models.devices
+_links = models.agent_devices
+_agents = models.agents
+
+SORT_COLUMNS = {
+    'id': _devices.c.id,
+    'name': _devices.c.name,
+    'device_type': _devices.c.device_type,
+    'service_type': _devices.c.service_type,
+    'capacity': _devices.c.capacity,
+    'used': _devices.c.used,
+    'health': _devices.c.health,
+    'admin_state_up': _devices.c.admin_state_up,
+    'availability_zone': sa.func.coalesce(_devices.c.availability_zone, ''),
+    'source': _devices.c.source,
+    'created_at': _devices.c.created_at,
+}
+FILTER_COLUMNS = ('id', 'name', 'device_type', 'service_type', 'health',
+                  'admin_state_up', 'availability_zone', 'source')
+
+
+class RevisionMismatch(Exception):
+    """The device changed since the revision the caller knew."""
+
+
+def insert(connection, values):
+    connection.execute(sa.insert(_devices).values(**values))
+
+
+def get(connection, device_id):
+    return connection.execute(
+        sa.select(_devices).where(_devices.c.id == device_id)).first()
+
+
+def by_names(connection, names):
+    rows = connection.execute(
+        sa.select(_devices).where(_devices.c.name.in_(list(names))))
+    return {row.name: row for row in rows}
+
+
+def query(connection, filters=None, sort=(('id', True),), limit=None,
+          marker=None, reverse=False, agent_id=None):
+    """Devices matching filters, in pages; agent_id: only that agent's."""
+    statement = sa.select(_devices)
+    if agent_id is not None:
+        statement = statement.join(_links, _links.c.device_id ==
+                                   _devices.c.id).where(
+            _links.c.agent_id == agent_id)
+    for name, values in (filters or {}).items():
+        statement = statement.where(_devices.c[name].in_(values))
+    statement = paging.page(statement, SORT_COLUMNS, sort, marker, limit,
+                            reverse)
+    rows = connection.execute(statement).all()
+    return rows[::-1] if reverse else rows
+
+
+def update(connection, device_id, values, if_revision=None):
+    """Change a device and bump its revision_number, as one UPDATE.
+
+    if_revision: only if the stored revision is this one (If-Match);
+    RevisionMismatch otherwise. Returns False if there is no such device.
+    """
+    statement = sa.update(_devices).where(_devices.c.id == device_id).values(
+        revision_number=_devices.c.revision_number + 1, **values)
+    if if_revision is not None:
+        statement = statement.where(
+            _devices.c.revision_number == if_revision)
+    if connection.execute(statement).rowcount == 1:
+        return True
+    if if_revision is not None and get(connection, device_id) is not None:
+        raise RevisionMismatch()
+    return False
+
+
+def delete(connection, device_id):
+    return connection.execute(
+        sa.delete(_devices).where(_devices.c.id == device_id)).rowcount
+
+
+def bound_resource_count(connection, device_id):
+    bindings = models.bindings
+    return connection.execute(sa.select(sa.func.count()).select_from(
+        bindings).where(bindings.c.device_id == device_id)).scalar()
+
+
+# -- the association -------------------------------------------------------
+
+def links_of_agent(connection, agent_id):
+    """{device_id: link row} of one agent."""
+    rows = connection.execute(
+        sa.select(_links).where(_links.c.agent_id == agent_id))
+    return {row.device_id: row for row in rows}
+
+
+def link(connection, agent_id, device_id, now, health=None, load=None):
+    connection.execute(sa.insert(_links).values(
+        agent_id=agent_id, device_id=device_id, missing=False,
+        health=health, load=load, updated_at=now))
+
+
+def update_link(connection, agent_id, device_id, values):
+    return connection.execute(sa.update(_links).where(
+        _links.c.agent_id == agent_id,
+        _links.c.device_id == device_id).values(**values)).rowcount
+
+
+def unlink(connection, agent_id, device_id):
+    return connection.execute(sa.delete(_links).where(
+        _links.c.agent_id == agent_id,
+        _links.c.device_id == device_id)).rowcount
+
+
+def agents_of_device(connection, device_id):
+    """(agent row, link row) pairs of the agents that reach a device."""
+    rows = connection.execute(
+        sa.select(_agents, _links.c.missing, _links.c.health.label(
+            'link_health'), _links.c.load.label('link_load'))
+        .join(_links, _links.c.agent_id == _agents.c.id)
+        .where(_links.c.device_id == device_id)
+        .order_by(_agents.c.host))
+    return rows.all()
+
+
+def live_agents_of_device(connection, device_id, alive_since,
+                          except_agent=None):
+    """How many alive, admin-up agents still list a device."""
+    statement = (sa.select(sa.func.count()).select_from(
+        _links.join(_agents, _links.c.agent_id == _agents.c.id))
+        .where(_links.c.device_id == device_id,
+               _links.c.missing == sa.false(),
+               _agents.c.admin_state_up == sa.true(),
+               _agents.c.heartbeat_timestamp >= alive_since))
+    if except_agent is not None:
+        statement = statement.where(_agents.c.id != except_agent)
+    return connection.execute(statement).scalar()
+
+
+def set_health(connection, device_id, health):
+    return connection.execute(sa.update(_devices).where(
+        _devices.c.id == device_id, _devices.c.health != health).values(
+        health=health)).rowcount

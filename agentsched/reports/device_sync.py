@@ -1,0 +1,131 @@
+"""Devices from heartbeats: the inventory kept in step with what agents report.
+
+Runs only when an agent's reported documents changed (the sink compares
+them as strings), once per agent, in its own transaction. A device an agent
+stops reporting is marked missing for that agent: never deleted, never moved
+by that alone. Devices registered by an admin keep the admin's description;
+a report only links them to the agent and carries health and load.
+"""
+
+import json
+import uuid
+
+from oslo_log import log as logging
+import sqlalchemy as sa
+
+from agentsched import constants
+from agentsched.db import devices as devices_db
+from agentsched.services import device_types
+
+LOG = logging.getLogger(__name__)
+
+# The best health any live link reports is the device's health: a device one
+# agent still reaches is not down.
+_HEALTH_RANK = {constants.HEALTH_OK: 3, constants.HEALTH_DEGRADED: 2,
+                constants.HEALTH_DOWN: 1, constants.HEALTH_UNKNOWN: 0}
+
+
+def _dump(document):
+    return json.dumps(document, sort_keys=True, separators=(',', ':'))
+
+
+def _described(device, agent_service_type, availability_zone):
+    """The columns a report describes, as stored."""
+    physical_info = {'address': device['address']} if device.get(
+        'address') else {}
+    return {
+        'device_type': device['device_type'],
+        'service_type': device.get('service_type') or agent_service_type,
+        'capabilities': _dump(device.get('capabilities') or {}),
+        'capacity': device.get('capacity', 0),
+        'physical_info': _dump(physical_info),
+        'availability_zone': availability_zone,
+    }
+
+
+class DeviceSync:
+
+    def __init__(self, registry=None):
+        self._registry = registry or device_types.Registry()
+
+    def sync(self, connection, agent_id, state, now):
+        """Make the inventory match one agent's reported device list."""
+        reported = (state.get('configurations') or {}).get('devices') or []
+        service_type = constants.SERVICE_BY_AGENT_TYPE.get(
+            state['agent_type'], constants.SERVICE_LOADBALANCER)
+        valid = {}
+        for device in reported:
+            described = _described(device, service_type,
+                                   state.get('availability_zone'))
+            try:
+                self._registry.get(device['device_type']).validate(
+                    described['service_type'],
+                    json.loads(described['physical_info']))
+            except device_types.InvalidDevice as exc:
+                LOG.warning('Agent %s on %s reported device %r, ignored: %s',
+                            state['agent_type'], state['host'],
+                            device['name'], exc)
+                continue
+            valid[device['name']] = (device, described)
+        existing = devices_db.by_names(connection, valid)
+        links = devices_db.links_of_agent(connection, agent_id)
+        touched = set()
+        for name, (device, described) in valid.items():
+            row = existing.get(name) or self._create(connection, name, device,
+                                                     described, now)
+            if row.source == constants.DEVICE_SOURCE_REPORTED:
+                changed = {k: v for k, v in described.items()
+                           if getattr(row, k) != v}
+                if changed:
+                    devices_db.update(connection, row.id,
+                                      dict(changed, updated_at=now))
+            self._link(connection, agent_id, row.id, links.get(row.id),
+                       device, now)
+            touched.add(row.id)
+        for device_id, link in links.items():
+            if device_id not in touched and not link.missing:
+                devices_db.update_link(connection, agent_id, device_id,
+                                       {'missing': True, 'updated_at': now})
+                LOG.info('Agent %s on %s no longer reports device %s; '
+                         'marked missing for it', state['agent_type'],
+                         state['host'], device_id)
+                touched.add(device_id)
+        for device_id in touched:
+            self._update_health(connection, device_id)
+
+    def _create(self, connection, name, device, described, now):
+        values = dict(described, id=str(uuid.uuid4()), name=name,
+                      health=device.get('health', constants.HEALTH_UNKNOWN),
+                      source=constants.DEVICE_SOURCE_REPORTED,
+                      admin_state_up=True, used=0, revision_number=0,
+                      created_at=now, updated_at=now)
+        try:
+            # A savepoint: two agents (HA pair) may report a new shared
+            # device at once; the loser links to the winner's row.
+            with connection.begin_nested():
+                devices_db.insert(connection, values)
+        except sa.exc.IntegrityError:
+            return devices_db.by_names(connection, [name])[name]
+        LOG.info('Registered device %s (%s) reported by agent %s', name,
+                 described['device_type'], values['id'])
+        return devices_db.get(connection, values['id'])
+
+    def _link(self, connection, agent_id, device_id, link, device, now):
+        health = device.get('health', constants.HEALTH_UNKNOWN)
+        load = device.get('load')
+        load = int(load) if load is not None else None
+        if link is None:
+            devices_db.link(connection, agent_id, device_id, now, health,
+                            load)
+        elif link.missing or link.health != health or link.load != load:
+            devices_db.update_link(connection, agent_id, device_id, {
+                'missing': False, 'health': health, 'load': load,
+                'updated_at': now})
+
+    def _update_health(self, connection, device_id):
+        healths = [row.link_health for row in
+                   devices_db.agents_of_device(connection, device_id)
+                   if not row.missing and row.link_health]
+        best = max(healths, key=_HEALTH_RANK.get,
+                   default=constants.HEALTH_UNKNOWN)
+        devices_db.set_health(connection, device_id, best)

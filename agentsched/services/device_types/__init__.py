@@ -1,0 +1,73 @@
+"""Device types: what each kind of appliance needs described and kept secret.
+
+A device type is a plugin (entry point namespace agentsched.device_types).
+It declares JSON schemas for a device's physical info and credentials, so a
+vendor adds the fields its device needs without adding columns for everyone.
+"""
+
+import fastjsonschema
+import stevedore
+
+from agentsched import constants
+
+
+class InvalidDevice(ValueError):
+    """str() says which field is wrong and why."""
+
+
+class UnknownDeviceType(InvalidDevice):
+    pass
+
+
+class DeviceType:
+    """Base of device types. Subclasses set the class attributes."""
+
+    name = None
+    service_types = constants.SERVICE_TYPES
+    physical_info_schema = {'type': 'object'}
+    credentials_schema = {'type': 'object', 'maxProperties': 0}
+
+    def __init__(self):
+        self._check_physical_info = fastjsonschema.compile(
+            self.physical_info_schema)
+        self._check_credentials = fastjsonschema.compile(
+            self.credentials_schema)
+
+    def validate(self, service_type=None, physical_info=None,
+                 credentials=None):
+        if service_type is not None and \
+                service_type not in self.service_types:
+            raise InvalidDevice(
+                'device_type %s serves %s, not %s' % (
+                    self.name, ', '.join(self.service_types), service_type))
+        for label, check, document in (
+                ('physical_info', self._check_physical_info, physical_info),
+                ('credentials', self._check_credentials, credentials)):
+            if document is None:
+                continue
+            try:
+                check(document)
+            except fastjsonschema.JsonSchemaValueException as exc:
+                raise InvalidDevice('%s for device_type %s: %s' % (
+                    label, self.name, exc.message.replace('data', label, 1)))
+
+
+class Registry:
+    """The installed device types, by name."""
+
+    def __init__(self, types=None):
+        if types is None:
+            manager = stevedore.ExtensionManager(
+                constants.NS_DEVICE_TYPES, invoke_on_load=True)
+            types = [extension.obj for extension in manager]
+        self._types = {device_type.name: device_type for device_type in types}
+
+    def names(self):
+        return sorted(self._types)
+
+    def get(self, name):
+        try:
+            return self._types[name]
+        except KeyError:
+            raise UnknownDeviceType('Unknown device_type %r; known: %s' % (
+                name, ', '.join(self.names())))
