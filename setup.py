@@ -74,6 +74,7 @@ setuptools.setup(
         'agentsched.agent_services': [],
         'agentsched.api.extensions': [
             'agent = agentsched.extensions.agents:EXTENSION',
+            'agent-devices = agentsched.extensions.devices:EXTENSION',
         ],
         # Commands of the agentsched CLI (cliff turns '_' into ' '); the
         # hyphenated names are neutronclient's spellings.

@@ -20,6 +20,8 @@ from agentsched.reports import device_sync
 from agentsched.reports import endpoint as reports_endpoint
 from agentsched.reports import sink as reports_sink
 from agentsched.services import agent_notifier
+from agentsched.services import agent_sync
+from agentsched.services import secrets
 
 LOG = logging.getLogger(__name__)
 
@@ -63,6 +65,10 @@ class ServerService(service.Service):
         conf = self._conf
         self.engine = db_engine.create_engine(conf)
         check_schema(self.engine)
+        # The embedded default keeps its own key; others configure theirs.
+        self.secret_box = secrets.from_conf(
+            conf, embedded_directory=None if conf.database.connection
+            else db_engine.state_path(conf))
         self.sink = reports_sink.HeartbeatSink(
             self.engine, conf.agent_down_time, conf.reports.flush_interval,
             enable_new_agents=conf.enable_new_agents,
@@ -76,17 +82,20 @@ class ServerService(service.Service):
         reports_server = messaging.get_server(conf, conf.reports.topic,
                                               [self.reports])
         reports_server.start(override_pool_size=conf.reports.executor_threads)
-        status_server = messaging.get_server(conf, constants.PLUGIN_TOPIC,
-                                             [StatusEndpoint(self)])
-        status_server.start()
-        self._rpc_servers = [reports_server, status_server]
+        plugin_server = messaging.get_server(
+            conf, constants.PLUGIN_TOPIC,
+            [StatusEndpoint(self),
+             agent_sync.AgentSyncEndpoint(self.engine, self.secret_box)])
+        plugin_server.start()
+        self._rpc_servers = [reports_server, plugin_server]
         LOG.info('agentsched-server on %s: %d agents known, heartbeats on '
                  'topic %s, exchange %s', conf.host, known,
                  conf.reports.topic, conf.control_exchange)
         if conf.api.enabled:
             self.api = api_serving.APIServer(
                 api_app.make_app(conf, self.engine,
-                                 agent_notifier.AgentNotifier(conf)),
+                                 agent_notifier.AgentNotifier(conf),
+                                 secret_box=self.secret_box),
                 conf.bind_host, conf.bind_port, conf.api_workers)
             self.api.start()
         if conf.reports.stats_log_interval:

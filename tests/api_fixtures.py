@@ -19,9 +19,13 @@ class RecordingNotifier:
     def agent_updated(self, agent, admin_state_up):
         self.calls.append((agent.host, admin_state_up))
 
+    def devices_updated(self, agent):
+        self.calls.append((agent.host, 'devices_updated'))
 
-def client(conf, engine, notifier=None):
-    app = api_app.make_app(conf, engine, notifier or RecordingNotifier())
+
+def client(conf, engine, notifier=None, secret_box=None):
+    app = api_app.make_app(conf, engine, notifier or RecordingNotifier(),
+                           secret_box=secret_box)
     return werkzeug_test.Client(app)
 
 

@@ -9,6 +9,7 @@ import tenacity
 
 from agentsched import constants
 from agentsched import messaging
+from agentsched.agents import server_api
 from agentsched.reports import reporter
 
 LOG = logging.getLogger(__name__)
@@ -18,7 +19,7 @@ class AgentEndpoint:
     """What the server casts to <agent topic>.<host>.
 
     API version history:
-        1.0 - agent_updated
+        1.0 - agent_updated, devices_updated
     """
 
     target = oslo_messaging.Target(version='1.0')
@@ -29,6 +30,10 @@ class AgentEndpoint:
     def agent_updated(self, context, payload):
         LOG.info('Server updated this agent: %s', payload)
         self._agent.admin_state_up = payload.get('admin_state_up')
+
+    def devices_updated(self, context):
+        LOG.info('Server says the devices of this agent changed')
+        self._agent.sync()
 
 
 class AgentService(service.Service):
@@ -51,8 +56,12 @@ class AgentService(service.Service):
         self._stop = threading.Event()
         self._thread = None
         self._rpc_server = None
-        self.resync_hooks = [self._log_resync]
+        self.resync_hooks = [self._log_resync, self.sync]
         self.last_status = None
+        # What the server says this agent manages (sync), credentials
+        # included: kept in memory only, never logged.
+        self.managed_devices = []
+        self._sync_lock = threading.Lock()
 
     def agent_state(self):
         return {
@@ -68,6 +77,7 @@ class AgentService(service.Service):
     def start(self):
         super().start()
         self._reporter = reporter.StateReporter(self._conf, self._timeout)
+        self._server = server_api.ServerAPI(self._conf, self._timeout)
         self._rpc_server = messaging.get_server(
             self._conf, self.topic, [AgentEndpoint(self)], server=self.host)
         self._rpc_server.start()
@@ -123,7 +133,9 @@ class AgentService(service.Service):
                       self.host, exc.exc_type, exc.value)
             return None
         # start_flag is dropped only once a report carrying it was taken.
-        self._start_flag = False
+        if self._start_flag:
+            self._start_flag = False
+            self.sync()
         if status != self.last_status:
             LOG.info('Server answered %s to agent %s on %s', status,
                      self.agent_type, self.host)
@@ -132,6 +144,22 @@ class AgentService(service.Service):
             for hook in self.resync_hooks:
                 hook()
         return status
+
+    def sync(self):
+        """Learn from the server what this agent manages now."""
+        with self._sync_lock:
+            try:
+                answer = self._server.sync(self.agent_type, self.host)
+            except oslo_messaging.MessagingException as exc:
+                LOG.warning('Sync of %s failed (%s); the next start, '
+                            'revival or device change retries', self.host,
+                            exc)
+                return False
+            self.managed_devices = answer['devices']
+        LOG.info('Agent %s on %s manages %d devices: %s', self.agent_type,
+                 self.host, len(self.managed_devices),
+                 ', '.join(d['name'] for d in self.managed_devices))
+        return True
 
     def _log_failure(self, retry_state):
         LOG.warning('Heartbeat of %s failed (%s); retrying in %.1f s',

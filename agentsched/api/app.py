@@ -22,6 +22,7 @@ from agentsched.api import errors
 from agentsched.api import policy
 from agentsched.api import request
 from agentsched.api import root
+from agentsched.services import secrets
 
 LOG = logging.getLogger(__name__)
 
@@ -58,7 +59,8 @@ def collections(table):
     return sorted(names)
 
 
-def build_flask_app(conf, engine, notifier=None, extensions=None):
+def build_flask_app(conf, engine, notifier=None, extensions=None,
+                    secret_box=None):
     extensions = load_extensions() if extensions is None else extensions
     app = flask.Flask('agentsched')
     table = routes(extensions)
@@ -68,7 +70,8 @@ def build_flask_app(conf, engine, notifier=None, extensions=None):
                              view_func=handler, methods=[method])
     app.config.update(conf=conf, engine=engine, notifier=notifier,
                       extensions=extensions, authorizer=policy.Authorizer(conf),
-                      collections=collections(table))
+                      collections=collections(table),
+                      secrets=secret_box or secrets.from_conf(conf))
     app.register_error_handler(errors.APIError, _api_error)
     app.register_error_handler(http_exceptions.HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
@@ -141,13 +144,14 @@ class _PublicPaths:
         return self._authenticated(environ, start_response)
 
 
-def make_app(conf, engine, notifier=None, extensions=None):
+def make_app(conf, engine, notifier=None, extensions=None, secret_box=None):
     """The full WSGI pipeline, outermost middleware last.
 
     proxy headers -> request id -> body size limit ->
     (/healthcheck | GET / | authentication -> Flask app)
     """
-    flask_app = build_flask_app(conf, engine, notifier, extensions)
+    flask_app = build_flask_app(conf, engine, notifier, extensions,
+                                secret_box)
     app = _PublicPaths(auth.wrap(flask_app, conf), flask_app,
                        healthcheck.Healthcheck(None, conf))
     app = sizelimit.RequestBodySizeLimiter(app, conf)

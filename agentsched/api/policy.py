@@ -33,9 +33,37 @@ _AGENTS = [
 ]
 
 
+_DEVICES = [
+    policy.DocumentedRuleDefault(
+        'get_device', ADMIN, 'List devices, show one, list its agents or '
+        'an agent\'s devices.',
+        [{'method': 'GET', 'path': '/v2.0/devices'},
+         {'method': 'GET', 'path': '/v2.0/devices/{id}'},
+         {'method': 'GET', 'path': '/v2.0/devices/{id}/agents'},
+         {'method': 'GET', 'path': '/v2.0/agents/{id}/devices'}]),
+    policy.DocumentedRuleDefault(
+        'create_device', ADMIN, 'Register a device.',
+        [{'method': 'POST', 'path': '/v2.0/devices'}]),
+    policy.DocumentedRuleDefault(
+        'update_device', ADMIN, 'Update a device (credentials included).',
+        [{'method': 'PUT', 'path': '/v2.0/devices/{id}'}]),
+    policy.DocumentedRuleDefault(
+        'delete_device', ADMIN, 'Delete a device.',
+        [{'method': 'DELETE', 'path': '/v2.0/devices/{id}'}]),
+    policy.DocumentedRuleDefault(
+        'add_device_to_agent', ADMIN,
+        'Associate a device with an agent (or create and associate one).',
+        [{'method': 'POST', 'path': '/v2.0/agents/{id}/devices'}]),
+    policy.DocumentedRuleDefault(
+        'remove_device_from_agent', ADMIN,
+        'Dissociate a device from an agent.',
+        [{'method': 'DELETE', 'path': '/v2.0/agents/{id}/devices/{device_id}'}]),
+]
+
+
 def list_rules():
     """Every rule, for oslopolicy-sample-generator and the enforcer."""
-    return _BASE + _AGENTS
+    return _BASE + _AGENTS + _DEVICES
 
 
 class Authorizer:

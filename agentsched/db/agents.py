@@ -186,3 +186,8 @@ def bound_resource_count(connection, agent_id):
     bindings = models.bindings
     return connection.execute(sa.select(sa.func.count()).select_from(
         bindings).where(bindings.c.agent_id == agent_id)).scalar()
+
+
+def get_by_type_and_host(connection, agent_type, host):
+    return connection.execute(sa.select(_agents).where(
+        _agents.c.agent_type == agent_type, _agents.c.host == host)).first()

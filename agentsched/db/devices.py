@@ -146,3 +146,11 @@ def set_health(connection, device_id, health):
     return connection.execute(sa.update(_devices).where(
         _devices.c.id == device_id, _devices.c.health != health).values(
         health=health)).rowcount
+
+
+def devices_of_agent(connection, agent_id):
+    """The devices an agent reaches now (links not missing), by name."""
+    return connection.execute(
+        sa.select(_devices).join(_links, _links.c.device_id == _devices.c.id)
+        .where(_links.c.agent_id == agent_id, _links.c.missing == sa.false())
+        .order_by(_devices.c.name)).all()

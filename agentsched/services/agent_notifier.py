@@ -30,3 +30,14 @@ class AgentNotifier:
         except oslo_messaging.MessagingException as exc:
             LOG.warning('Could not tell agent %s on %s of its new admin '
                         'state: %s', agent.agent_type, agent.host, exc)
+
+    def devices_updated(self, agent):
+        """Tell an agent its device list or a device changed; it calls sync
+        to learn the new list (credentials travel on the bus: use TLS)."""
+        client = messaging.get_client(self._conf, agent.topic,
+                                      AGENT_API_VERSION, server=agent.host)
+        try:
+            client.cast({}, 'devices_updated')
+        except oslo_messaging.MessagingException as exc:
+            LOG.warning('Could not tell agent %s on %s its devices changed: '
+                        '%s', agent.agent_type, agent.host, exc)

@@ -42,15 +42,15 @@ def test_versions_extensions_and_resources(api):
         'id': 'v2.0', 'status': 'CURRENT', 'links': [{
             'rel': 'self', 'href': 'http://api.example:9797/v2.0/'}]}]}
     extensions = client.get('/v2.0/extensions').json['extensions']
-    assert [e['alias'] for e in extensions] == ['agent']
+    assert [e['alias'] for e in extensions] == ['agent', 'agent-devices']
     assert set(extensions[0]) == {'alias', 'name', 'description',
                                   'updated', 'links'}
     assert client.get('/v2.0/extensions/agent').json['extension'][
         'name'] == 'agent'
     _error(client.get('/v2.0/extensions/nope'), 404, 'ExtensionNotFound')
     resources = client.get('/v2.0/').json['resources']
-    assert {'name': 'agent', 'collection': 'agents'}.items() <= \
-        resources[0].items()
+    assert [(r['name'], r['collection']) for r in resources] == [
+        ('agent', 'agents'), ('device', 'devices')]
 
 
 def test_show_has_neutrons_fields_and_formats(api):

@@ -1,0 +1,114 @@
+"""List requests in Neutron's dialect: filters, fields, sorting and paging.
+
+Every collection reads its query the same way; the handler names its
+columns and gets back what db/paging.py and the response need.
+"""
+
+import urllib.parse
+
+import flask
+
+from agentsched.api import errors
+from agentsched.api import request
+
+PAGING_PARAMS = ('fields', 'sort_key', 'sort_dir', 'limit', 'marker',
+                 'page_reverse')
+
+
+def fields(known):
+    """The fields= asked for (in order, once each), or None for all."""
+    asked = flask.request.args.getlist('fields')
+    unknown = sorted(set(asked) - set(known))
+    if unknown:
+        raise errors.BadRequest('Unknown field(s) %s; known: %s' % (
+            ', '.join(unknown), ', '.join(known)))
+    return list(dict.fromkeys(asked)) or None
+
+
+def filters(columns, booleans=()):
+    """{column: [values]} from repeated query parameters."""
+    args = flask.request.args
+    found = {}
+    for name in columns:
+        values = args.getlist(name)
+        if not values:
+            continue
+        if name in booleans:
+            values = list({request.boolean(name, v) for v in values})
+        found[name] = values
+    return found
+
+
+def sort(sortable):
+    """[(key, ascending)] from sort_key/sort_dir pairs; by id if none."""
+    args = flask.request.args
+    keys, directions = args.getlist('sort_key'), args.getlist('sort_dir')
+    if directions and len(directions) != len(keys):
+        raise errors.BadRequest('The number of sort_keys and sort_dirs '
+                                'must be same')
+    for key in keys:
+        if key not in sortable:
+            raise errors.BadRequest('%s is invalid attribute for sort_key; '
+                                    'sortable: %s' % (key, ', '.join(
+                                        sorted(sortable))))
+    for direction in directions:
+        if direction not in ('asc', 'desc'):
+            raise errors.BadRequest("%s is invalid value for sort_dir; "
+                                    "valid values are 'asc' and 'desc'"
+                                    % direction)
+    directions = directions or ['asc'] * len(keys)
+    return [(k, d == 'asc') for k, d in zip(keys, directions)] or \
+        [('id', True)]
+
+
+def limit(conf):
+    value = flask.request.args.get('limit')
+    if value is None:
+        return None
+    number = request.integer('limit', value)
+    # Neutron's rule: 0 means no limit; the maximum still applies.
+    if number == 0 or number > conf.api.pagination_max_limit:
+        return conf.api.pagination_max_limit
+    return number
+
+
+def reverse():
+    return request.boolean(
+        'page_reverse', flask.request.args.get('page_reverse', 'False'))
+
+
+def marker(connection, get, what):
+    """The marker row, by id, or None; a 400 if it does not exist."""
+    marker_id = flask.request.args.get('marker')
+    if marker_id is None:
+        return None
+    row = get(connection, marker_id)
+    if row is None:
+        raise errors.BadRequest('marker %s is not %s id' % (marker_id, what))
+    return row
+
+
+def links(rows, page_limit, page_reverse):
+    """<collection>_links as Neutron builds them: next and previous."""
+    if page_limit is None or not rows:
+        return []
+    url = flask.request.base_url
+    query = [(k, v) for k, v in flask.request.args.items(multi=True)
+             if k not in ('marker', 'page_reverse')]
+    found = []
+    if not (len(rows) < page_limit and not page_reverse):
+        found.append({'rel': 'next', 'href': '%s?%s' % (
+            url, urllib.parse.urlencode(query + [('marker', rows[-1].id)]))})
+    if not (len(rows) < page_limit and page_reverse):
+        found.append({'rel': 'previous', 'href': '%s?%s' % (
+            url, urllib.parse.urlencode(query + [
+                ('marker', rows[0].id), ('page_reverse', 'True')]))})
+    return found
+
+
+def respond(collection, items, rows, page_limit, page_reverse):
+    body = {collection: items}
+    found = links(rows, page_limit, page_reverse)
+    if found:
+        body[collection + '_links'] = found
+    return request.respond(body)

@@ -1,0 +1,56 @@
+"""The server end of the agent's sync call: what the agent should manage.
+
+Agents keep no inventory of their own (the seed thread is explicit): at
+start, on 'revived' and when told that its devices changed, an agent asks
+here and gets its devices with physical info and decrypted credentials.
+Credentials cross the bus in clear inside the message: production buses
+must use TLS (docs/deployment.md).
+"""
+
+import json
+
+from oslo_log import log as logging
+import oslo_messaging
+
+from agentsched.db import agents as agents_db
+from agentsched.db import devices as devices_db
+
+LOG = logging.getLogger(__name__)
+
+
+class AgentSyncEndpoint:
+    """Calls from agents, on the agentsched-plugin topic.
+
+    API version history:
+        1.0 - sync(agent_type, host)
+    """
+    target = oslo_messaging.Target(namespace='agent', version='1.0')
+
+    def __init__(self, engine, secret_box):
+        self._engine = engine
+        self._secrets = secret_box
+
+    def sync(self, context, agent_type, host):
+        with self._engine.begin() as connection:
+            agent = agents_db.get_by_type_and_host(connection, agent_type,
+                                                   host)
+            if agent is None:
+                return {'devices': [], 'resources': []}
+            rows = devices_db.devices_of_agent(connection, agent.id)
+            agents_db.update(connection, agent.id, {'resources_synced': True})
+        devices = [self._device(row) for row in rows]
+        LOG.info('Agent %s on %s synced: %d devices', agent_type, host,
+                 len(devices))
+        return {'devices': devices, 'resources': []}
+
+    def _device(self, row):
+        return {
+            'id': row.id, 'name': row.name, 'device_type': row.device_type,
+            'service_type': row.service_type,
+            'capabilities': json.loads(row.capabilities),
+            'capacity': row.capacity,
+            'physical_info': json.loads(row.physical_info),
+            'credentials': (self._secrets.decrypt(row.credentials)
+                            if row.credentials else None),
+            'admin_state_up': row.admin_state_up, 'health': row.health,
+        }
