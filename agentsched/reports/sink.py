@@ -77,8 +77,16 @@ class HeartbeatSink:
             if view is not None and liveness.is_alive(
                     view.heartbeat, self._agent_down_time, now):
                 self._queue(key, view, report, now, revived=False)
-                return constants.AGENT_ALIVE
-        return self._record_unknown_or_stale(key, report, now)
+                status = constants.AGENT_ALIVE
+            else:
+                status = None
+        if status is None:
+            status = self._record_unknown_or_stale(key, report, now)
+        if status != constants.AGENT_ALIVE or state.get('start_flag'):
+            # The agent syncs right after this answer: its devices must be
+            # in the inventory by then, not at the next flush.
+            self._sync_devices_now(key)
+        return status
 
     def _record_unknown_or_stale(self, key, report, now):
         try:
@@ -250,6 +258,17 @@ class HeartbeatSink:
             for key, pending in batch.items():
                 if pending.sync_devices:
                     self._sync_devices(key, ids[key], pending)
+
+    def _sync_devices_now(self, key):
+        if self._device_sync is None:
+            return
+        with self._lock:
+            pending = self._pending.get(key)
+            if pending is None or not pending.sync_devices:
+                return
+            pending.sync_devices = False
+            agent_id = self._views[key].id
+        self._sync_devices(key, agent_id, pending)
 
     def _sync_devices(self, key, agent_id, pending):
         """One agent's devices, in a transaction of their own: a failure
