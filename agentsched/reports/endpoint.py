@@ -54,6 +54,8 @@ class ReportsEndpoint:
         """Record one heartbeat; return 'new', 'alive' or 'revived'."""
         try:
             report = schema.parse(kwargs)
+            if not self._sink.knows_configurations(report):
+                schema.check_configurations(report)
         except schema.InvalidReport as exc:
             self.stats.count('rejected')
             LOG.warning('Rejected heartbeat from %s: %s',

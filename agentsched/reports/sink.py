@@ -88,6 +88,15 @@ class HeartbeatSink:
             self._sync_devices_now(key)
         return status
 
+    def knows_configurations(self, report):
+        """Whether this agent's configurations are the ones last stored
+        (and so were checked in full before)."""
+        state = report.state
+        with self._lock:
+            view = self._views.get((state['agent_type'], state['host']))
+            return (view is not None and
+                    view.configurations_json == report.configurations_json)
+
     def _record_unknown_or_stale(self, key, report, now):
         try:
             with self._engine.connect() as connection:

@@ -13,8 +13,12 @@ from tests import report_factory
 
 
 class RecordingSink:
-    def __init__(self):
+    def __init__(self, known=()):
         self.reports = []
+        self.known = set(known)
+
+    def knows_configurations(self, report):
+        return report.configurations_json in self.known
 
     def record(self, report, now):
         self.reports.append(report)
@@ -84,3 +88,18 @@ def test_good_report_reaches_the_sink():
     assert sink.reports[0].state['host'] == 'h1'
     assert reports.stats.as_dict()['accepted'] == 1
     assert reports.has_alive_neutron_server({}) is True
+
+
+def test_known_configurations_skip_the_device_check():
+    """A document stored before was checked then; the check is the
+    costliest part of a heartbeat, so it runs only on changed documents."""
+    bad_devices = {'devices': [{'name': 'd', 'device_type': 'x',
+                                'capacity': -1}]}
+    kwargs = report_factory.report_kwargs('h1', configurations=bad_devices)
+    with pytest.raises(oslo_messaging.ExpectedException):
+        endpoint.ReportsEndpoint(RecordingSink(), 75).report_state({},
+                                                                   **kwargs)
+    known = schema.parse(kwargs).configurations_json
+    sink = RecordingSink(known=[known])
+    endpoint.ReportsEndpoint(sink, 75).report_state({}, **kwargs)
+    assert len(sink.reports) == 1

@@ -23,9 +23,16 @@ def _device(**fields):
     return device
 
 
+def _full_check(kwargs):
+    """What the endpoint does with a report whose configurations are new."""
+    report = schema.parse(kwargs)
+    schema.check_configurations(report)
+    return report
+
+
 def _reason(kwargs):
     with pytest.raises(schema.InvalidReport) as info:
-        schema.parse(kwargs)
+        _full_check(kwargs)
     return str(info.value)
 
 
@@ -87,7 +94,7 @@ def test_time_accepts_iso_with_zone():
 def test_device_fields_are_checked():
     reason = _reason(_kwargs(configurations={'devices': [
         _device(), _device(capacity=-1)]}))
-    assert 'devices[1].capacity' in reason
+    assert 'agent_state.configurations.devices[1].capacity' in reason
     assert 'health' in _reason(_kwargs(configurations={'devices': [
         _device(health='FINE')]}))
     assert 'name' in _reason(_kwargs(configurations={'devices': [
@@ -100,7 +107,7 @@ def test_device_count_is_bounded():
                for i in range(constants.MAX_DEVICES_PER_REPORT + 1)]
     assert 'devices must contain less than or equal to 1000' in _reason(
         _kwargs(configurations={'devices': devices}))
-    schema.parse(_kwargs(configurations={'devices': devices[:-1]}))
+    _full_check(_kwargs(configurations={'devices': devices[:-1]}))
 
 
 def test_configurations_size_is_bounded():
