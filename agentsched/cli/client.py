@@ -16,6 +16,7 @@ _STATUS_TEXT = {
     404: 'Not found',
     405: 'Method not allowed',
     409: 'Conflict',
+    412: 'Precondition failed',
     413: 'Request too large',
     500: 'Server error',
     503: 'Service unavailable',
@@ -123,14 +124,20 @@ class Client:
                 getattr(exc, 'message', None) or exc)) from exc
         self._authenticated = True
 
-    def request(self, method, path, params=None, body=None):
+    def request(self, method, path, params=None, body=None, headers=None,
+                secret=False):
+        """secret: the body carries credentials; keystoneauth1 would log it
+        verbatim at debug level (--debug, -v -v), so the exchange is not
+        logged at all."""
         self._authenticate()
         kwargs = {'raise_exc': False, 'endpoint_override': self.url,
-                  'headers': {'Accept': 'application/json'}}
+                  'headers': dict(headers or {}, Accept='application/json')}
         if params:
             kwargs['params'] = params
         if body is not None:
             kwargs['json'] = body
+        if secret:
+            kwargs['log'] = False
         try:
             response = self._session.request(path, method, **kwargs)
         except ks_exceptions.ClientException as exc:
@@ -149,8 +156,12 @@ class Client:
     def get(self, path, params=None):
         return self.request('GET', path, params=params)
 
-    def put(self, path, body):
-        return self.request('PUT', path, body=body)
+    def post(self, path, body, secret=False):
+        return self.request('POST', path, body=body, secret=secret)
+
+    def put(self, path, body, headers=None, secret=False):
+        return self.request('PUT', path, body=body, headers=headers,
+                            secret=secret)
 
     def delete(self, path):
         return self.request('DELETE', path)
