@@ -83,6 +83,20 @@ def build_flask_app(conf, engine, notifier=None, extensions=None,
 def _start():
     flask.g.started = time.monotonic()
     request.context()  # request id into the log context from here on
+    _refuse_nul()
+
+
+def _refuse_nul():
+    """No id, name or filter holds a NUL, and PostgreSQL refuses them in
+    text (a 500 if they got that far): a path with one names nothing, a
+    query with one is a bad request. Bodies: see request.json_body."""
+    req = flask.request
+    if '\x00' in req.path:
+        raise errors.NotFound('The resource could not be found.')
+    for name, value in req.args.items(multi=True):
+        if '\x00' in name or '\x00' in value:
+            raise errors.BadRequest('Query parameter %r holds a NUL '
+                                    'character' % name.replace('\x00', ''))
 
 
 def _log_request(response):

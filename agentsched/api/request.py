@@ -67,10 +67,16 @@ def json_body(validator):
             'application/json'):
         raise errors.APIError('Request body must be application/json',
                               'HTTPUnsupportedMediaType', 415)
+    data = request.get_data()
     try:
-        document = orjson.loads(request.get_data())
+        document = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise errors.BadRequest('Request body is not valid JSON: %s' % exc)
+    # JSON can only carry a NUL escaped; no field accepts one (see
+    # app._refuse_nul).
+    if b'\\u0000' in data:
+        raise errors.BadRequest('Request body holds a NUL character '
+                                '(\\u0000), which no field accepts')
     try:
         validator(document)
     except fastjsonschema.JsonSchemaValueException as exc:

@@ -277,3 +277,16 @@ def test_body_size_limit(api):
                               'x' * 200000),
                           content_type='application/json')
     assert response.status_code == 413
+
+
+def test_nul_characters_are_refused_before_the_database(api):
+    """PostgreSQL refuses NUL in text; the API answers 4xx, never 500."""
+    client, engine, _ = api
+    agent_id = api_fixtures.add_agent(engine, 'h1')
+    assert 'NUL' in _error(client.get('/v2.0/agents?host=a%00b'), 400)
+    _error(client.get('/v2.0/agents/%s%%00' % agent_id), 404)
+    _error(client.delete('/v2.0/agents/x%00'), 404)
+    assert 'NUL' in _error(client.put(
+        '/v2.0/agents/%s' % agent_id,
+        data='{"agent": {"description": "a\\u0000b"}}',
+        content_type='application/json'), 400)
