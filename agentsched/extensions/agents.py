@@ -1,7 +1,5 @@
 """The agents extension: Neutron's /v2.0/agents, in its paths and shapes."""
 
-import urllib.parse
-
 import fastjsonschema
 import flask
 import orjson
@@ -9,6 +7,7 @@ import orjson
 from agentsched import constants
 from agentsched.api import errors
 from agentsched.api import extension
+from agentsched.api import listing
 from agentsched.api import request
 from agentsched.db import agents as agents_db
 from agentsched.extensions import agents_openapi
@@ -18,9 +17,7 @@ FIELDS = ('id', 'agent_type', 'binary', 'topic', 'host', 'admin_state_up',
           'alive', 'created_at', 'started_at', 'heartbeat_timestamp',
           'description', 'configurations', 'availability_zone',
           'resources_synced')
-_BOOLEAN_FILTERS = ('admin_state_up', 'alive')
-_LIST_QUERY = (agents_db.FILTER_COLUMNS + ('alive', 'fields', 'sort_key',
-               'sort_dir', 'limit', 'marker', 'page_reverse'))
+_LIST_QUERY = agents_db.FILTER_COLUMNS + ('alive',) + listing.PAGING_PARAMS
 _TIME_FORMAT = '%Y-%m-%d %H:%M:%S'
 
 UPDATE_SCHEMA = {
@@ -67,28 +64,6 @@ def _get_or_404(connection, agent_id):
     return row
 
 
-def _fields():
-    fields = flask.request.args.getlist('fields')
-    unknown = sorted(set(fields) - set(FIELDS))
-    if unknown:
-        raise errors.BadRequest('Unknown field(s) %s; agents have: %s' % (
-            ', '.join(unknown), ', '.join(FIELDS)))
-    return list(dict.fromkeys(fields)) or None
-
-
-def _filters():
-    args = flask.request.args
-    filters = {}
-    for name in agents_db.FILTER_COLUMNS:
-        values = args.getlist(name)
-        if not values:
-            continue
-        if name in _BOOLEAN_FILTERS:
-            values = list({request.boolean(name, v) for v in values})
-        filters[name] = values
-    return filters
-
-
 def _alive_cutoffs(conf, now):
     values = {request.boolean('alive', v)
               for v in flask.request.args.getlist('alive')}
@@ -100,88 +75,30 @@ def _alive_cutoffs(conf, now):
     return None, None
 
 
-def _sort():
-    args = flask.request.args
-    keys, directions = args.getlist('sort_key'), args.getlist('sort_dir')
-    if directions and len(directions) != len(keys):
-        raise errors.BadRequest('The number of sort_keys and sort_dirs '
-                                'must be same')
-    for key in keys:
-        if key not in agents_db.SORT_COLUMNS:
-            raise errors.BadRequest('%s is invalid attribute for sort_key; '
-                                    'sortable: %s' % (key, ', '.join(
-                                        sorted(agents_db.SORT_COLUMNS))))
-    for direction in directions:
-        if direction not in ('asc', 'desc'):
-            raise errors.BadRequest("%s is invalid value for sort_dir; "
-                                    "valid values are 'asc' and 'desc'"
-                                    % direction)
-    directions = directions or ['asc'] * len(keys)
-    return [(k, d == 'asc') for k, d in zip(keys, directions)] or \
-        [('id', True)]
-
-
-def _limit(conf):
-    value = flask.request.args.get('limit')
-    if value is None:
-        return None
-    limit = request.integer('limit', value)
-    # Neutron's rule: 0 means no limit; the maximum still applies.
-    if limit == 0 or limit > conf.api.pagination_max_limit:
-        return conf.api.pagination_max_limit
-    return limit
-
-
-def _links(rows, limit, reverse):
-    """agents_links as Neutron builds them: next and previous by marker."""
-    if limit is None or not rows:
-        return []
-    url = flask.request.base_url
-    query = [(k, v) for k, v in flask.request.args.items(multi=True)
-             if k not in ('marker', 'page_reverse')]
-    links = []
-    if not (len(rows) < limit and not reverse):
-        links.append({'rel': 'next', 'href': '%s?%s' % (url, urllib.parse.
-                      urlencode(query + [('marker', rows[-1].id)]))})
-    if not (len(rows) < limit and reverse):
-        links.append({'rel': 'previous', 'href': '%s?%s' % (
-            url, urllib.parse.urlencode(query + [
-                ('marker', rows[0].id), ('page_reverse', 'True')]))})
-    return links
-
-
 def list_agents():
     request.authorize('get_agent')
     request.check_query(_LIST_QUERY)
     conf = request.conf()
     now = liveness.utcnow()
-    fields, filters = _fields(), _filters()
+    fields = listing.fields(FIELDS)
+    filters = listing.filters(agents_db.FILTER_COLUMNS,
+                              booleans=('admin_state_up',))
     alive_since, dead_since = _alive_cutoffs(conf, now)
-    sort, limit = _sort(), _limit(conf)
-    reverse = request.boolean(
-        'page_reverse', flask.request.args.get('page_reverse', 'False'))
-    marker_id = flask.request.args.get('marker')
+    sort = listing.sort(agents_db.SORT_COLUMNS)
+    limit, reverse = listing.limit(conf), listing.reverse()
     with request.engine().connect() as connection:
-        marker = None
-        if marker_id is not None:
-            marker = agents_db.get(connection, marker_id)
-            if marker is None:
-                raise errors.BadRequest('marker %s is not an agent id' %
-                                        marker_id)
+        marker = listing.marker(connection, agents_db.get, 'an agent')
         rows = agents_db.query(connection, filters, alive_since, dead_since,
                                sort, limit, marker, reverse)
-    body = {'agents': [_agent_dict(row, now, conf.agent_down_time, fields)
-                       for row in rows]}
-    links = _links(rows, limit, reverse)
-    if links:
-        body['agents_links'] = links
-    return request.respond(body)
+    return listing.respond(
+        'agents', [_agent_dict(row, now, conf.agent_down_time, fields)
+                   for row in rows], rows, limit, reverse)
 
 
 def show_agent(agent_id):
     request.authorize('get_agent')
     request.check_query(('fields',))
-    fields = _fields()
+    fields = listing.fields(FIELDS)
     with request.engine().connect() as connection:
         row = _get_or_404(connection, agent_id)
     conf = request.conf()
