@@ -5,17 +5,14 @@ commands; agent-list, agent-show, agent-update and agent-delete are
 neutronclient's spellings of the same.
 """
 
-import argparse
-import json
 import urllib.parse
 
-from cliff import columns
 from cliff import command
 from cliff import lister
 from cliff import show
 
 from agentsched.cli import base
-from agentsched.cli import client as api_client
+from agentsched.cli import formats
 from agentsched import constants
 
 PATH = '/v2.0/agents'
@@ -32,27 +29,9 @@ LONG_COLUMNS = (
     ('resources_synced', 'Resources Synced'))
 
 
-class AliveColumn(columns.FormattableColumn):
-    """neutronclient's faces for people; -f json/yaml/value get the bool."""
-
-    def human_readable(self):
-        return ':-)' if self._value else 'XXX'
-
-
-class StateColumn(columns.FormattableColumn):
-
-    def human_readable(self):
-        return 'UP' if self._value else 'DOWN'
-
-
-class JSONColumn(columns.FormattableColumn):
-
-    def human_readable(self):
-        return json.dumps(self._value, indent=2, sort_keys=True)
-
-
-FORMATTERS = {'alive': AliveColumn, 'admin_state_up': StateColumn,
-              'configurations': JSONColumn}
+FORMATTERS = {'alive': formats.AliveColumn,
+              'admin_state_up': formats.StateColumn,
+              'configurations': formats.JSONColumn}
 
 
 def _row(agent, fields):
@@ -62,22 +41,6 @@ def _row(agent, fields):
 
 def _agent_path(agent_id):
     return '%s/%s' % (PATH, urllib.parse.quote(agent_id, safe=''))
-
-
-def _positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError('must be 1 or more')
-    return value
-
-
-def _boolean(text):
-    lowered = text.lower()
-    if lowered in ('true', 'yes', '1'):
-        return True
-    if lowered in ('false', 'no', '0'):
-        return False
-    raise argparse.ArgumentTypeError('expected true or false')
 
 
 def _agent_type(text):
@@ -108,7 +71,7 @@ class ListAgent(base.APICommand, lister.Lister):
         parser.add_argument('--long', action='store_true',
                             help='Show more columns')
         parser.add_argument(
-            '--limit', metavar='<n>', type=_positive_int,
+            '--limit', metavar='<n>', type=formats.positive_int,
             help='Fetch agents n at a time (all are still listed)')
         parser.add_argument(
             '--sort-key', metavar='<field>', action='append', default=[],
@@ -190,7 +153,7 @@ class UpdateAgent(base.APICommand, command.Command):
                             help='Free text about the agent')
         state = parser.add_mutually_exclusive_group()
         state.add_argument('--admin-state-up', metavar='<true|false>',
-                           type=_boolean, help='Enable or disable the agent')
+                           type=formats.boolean, help='Enable or disable the agent')
         state.add_argument('--admin-state-down', dest='admin_state_up',
                            action='store_const', const=False,
                            help='Disable the agent')
@@ -211,16 +174,4 @@ class DeleteAgent(base.APICommand, command.Command):
         return parser
 
     def take_action(self, parsed_args):
-        failures = 0
-        for agent_id in parsed_args.agents:
-            try:
-                self.client.delete(_agent_path(agent_id))
-            except api_client.CLIError as exc:
-                if len(parsed_args.agents) == 1:
-                    raise
-                failures += 1
-                self.app.stderr.write('%s: %s\n' % (agent_id, exc))
-        if failures:
-            raise api_client.CLIError(
-                '%d of %d agents not deleted' % (failures,
-                                                 len(parsed_args.agents)))
+        base.delete_each(self, parsed_args.agents, _agent_path, 'agents')

@@ -29,3 +29,20 @@ class APICommand:
             raise api_client.CLIError(
                 'Unexpected error: %s: %s (--debug shows the traceback)' % (
                     type(exc).__name__, api_client.one_line(exc))) from exc
+
+
+def delete_each(command, ids, path_of, noun):
+    """DELETE each id; one refusal does not stop the others, and the
+    command fails at the end if any was refused."""
+    failures = 0
+    for item in ids:
+        try:
+            command.client.delete(path_of(item))
+        except api_client.CLIError as exc:
+            if len(ids) == 1:
+                raise
+            failures += 1
+            command.app.stderr.write('%s: %s\n' % (item, exc))
+    if failures:
+        raise api_client.CLIError('%d of %d %s not deleted' % (
+            failures, len(ids), noun))

@@ -20,9 +20,9 @@ from cliff import command
 from cliff import lister
 from cliff import show
 
-from agentsched.cli import agents
 from agentsched.cli import base
 from agentsched.cli import client as api_client
+from agentsched.cli import formats
 from agentsched import constants
 
 PATH = '/v2.0/devices'
@@ -42,10 +42,10 @@ AGENT_COLUMNS = (
     ('device_missing', 'Device Missing'), ('device_health', 'Device Health'),
     ('device_load', 'Device Load'))
 
-FORMATTERS = {'admin_state_up': agents.StateColumn,
-              'alive': agents.AliveColumn,
-              'capabilities': agents.JSONColumn,
-              'physical_info': agents.JSONColumn}
+FORMATTERS = {'admin_state_up': formats.StateColumn,
+              'alive': formats.AliveColumn,
+              'capabilities': formats.JSONColumn,
+              'physical_info': formats.JSONColumn}
 
 # The documents KEY=VALUE options build: (API field, option stem).
 DOCUMENTS = (('capabilities', 'capability'),
@@ -199,7 +199,7 @@ class _DeviceLister(base.APICommand, lister.Lister):
         parser.add_argument('--long', action='store_true',
                             help='Show more columns')
         parser.add_argument(
-            '--limit', metavar='<n>', type=agents._positive_int,
+            '--limit', metavar='<n>', type=formats.positive_int,
             help='Fetch devices n at a time (all are still listed)')
         parser.add_argument(
             '--sort-key', metavar='<field>', action='append', default=[],
@@ -393,7 +393,7 @@ class UpdateDevice(SetDevice):
     def _add_state_options(self, parser):
         state = parser.add_mutually_exclusive_group()
         state.add_argument('--admin-state-up', metavar='<true|false>',
-                           type=agents._boolean,
+                           type=formats.boolean,
                            help='Enable or disable the device')
         state.add_argument('--admin-state-down', dest='admin_state_up',
                            action='store_const', const=False,
@@ -414,19 +414,7 @@ class DeleteDevice(base.APICommand, command.Command):
         return parser
 
     def take_action(self, parsed_args):
-        failures = 0
-        for device_id in parsed_args.devices:
-            try:
-                self.client.delete(_device_path(device_id))
-            except api_client.CLIError as exc:
-                if len(parsed_args.devices) == 1:
-                    raise
-                failures += 1
-                self.app.stderr.write('%s: %s\n' % (device_id, exc))
-        if failures:
-            raise api_client.CLIError(
-                '%d of %d devices not deleted' % (failures,
-                                                  len(parsed_args.devices)))
+        base.delete_each(self, parsed_args.devices, _device_path, 'devices')
 
 
 # -- an agent's devices ----------------------------------------------------

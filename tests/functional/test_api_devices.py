@@ -1,6 +1,5 @@
 """The devices extension over SQLite, PostgreSQL and MariaDB."""
 
-import datetime
 
 import pytest
 import sqlalchemy as sa

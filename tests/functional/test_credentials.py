@@ -12,7 +12,6 @@ import time
 import urllib.error
 import urllib.request
 
-import oslo_messaging
 import pytest
 
 from agentsched import constants

@@ -1,0 +1,41 @@
+"""Output columns and argument types shared by the commands."""
+
+import argparse
+import json
+
+from cliff import columns
+
+
+class AliveColumn(columns.FormattableColumn):
+    """neutronclient's faces for people; -f json/yaml/value get the bool."""
+
+    def human_readable(self):
+        return ':-)' if self._value else 'XXX'
+
+
+class StateColumn(columns.FormattableColumn):
+
+    def human_readable(self):
+        return 'UP' if self._value else 'DOWN'
+
+
+class JSONColumn(columns.FormattableColumn):
+
+    def human_readable(self):
+        return json.dumps(self._value, indent=2, sort_keys=True)
+
+
+def positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError('must be 1 or more')
+    return value
+
+
+def boolean(text):
+    lowered = text.lower()
+    if lowered in ('true', 'yes', '1'):
+        return True
+    if lowered in ('false', 'no', '0'):
+        return False
+    raise argparse.ArgumentTypeError('expected true or false')
