@@ -11,7 +11,6 @@ import ipaddress
 import socket
 
 import bcrypt
-from keystonemiddleware import auth_token
 from oslo_log import log as logging
 
 from agentsched.api import errors
@@ -131,4 +130,7 @@ def wrap(app, conf):
         return NoAuth(app)
     if strategy == 'http_basic':
         return HTTPBasicAuth(app, conf.api.http_basic_auth_user_file)
+    # Imported here: keystonemiddleware and what it pulls in cost every
+    # server process about 10 MB, and only keystone deployments use it.
+    from keystonemiddleware import auth_token
     return auth_token.AuthProtocol(app, {'oslo_config_config': conf})
