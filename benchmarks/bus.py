@@ -14,13 +14,16 @@ report_state with agentsched's StateReporter as fast as it can):
   reports / (time the database showed every agent's last report - first
   cast).
 
-Lag: each report carries bench_seq and bench_sent (time.time() just before
-the cast) in its configurations. This process polls the agents table every
+Lag: each report carries its round, bench_seq, in resource_versions (Neutron
+agents send resource_versions with their reports; agentsched stores it when
+it changes), and the sender notes time.time() just before each cast. This
+process polls the agents table every
 poll_interval and notes, per agent, when a new heartbeat became visible.
 lag = end of the first poll that showed this report (or a newer one) -
-bench_sent: an upper bound, too high by at most one poll interval. As the
-configurations change with every report, every flush takes the heavier
-UPDATE that also writes configurations.
+the send time: an upper bound, too high by at most one poll interval. The
+configurations (devices) repeat the stored document, as in steady state, so
+they are neither checked in full nor rewritten; resource_versions is
+written with every heartbeat.
 
 False deaths: per agent, the longest time the database showed a heartbeat
 older than now (visible time of the next heartbeat - the previous one's
@@ -41,7 +44,7 @@ from benchmarks import processes
 
 _CHANGED = sa.text(
     "SELECT host, heartbeat_timestamp, "
-    "(configurations::json->>'bench_seq')::int AS seq "
+    "(resource_versions::json->>'bench_seq')::int AS seq "
     "FROM agents WHERE heartbeat_timestamp > :since")
 
 
@@ -91,7 +94,7 @@ def _phase(context, bench, mode, hosts, senders, rounds, device_count,
     config_file = bench.config_file(mode)
     counter = context.Value('q', 0)
     ready, stop, go = context.Event(), context.Event(), context.Event()
-    registered = (common.register_agents(engine, hosts)
+    registered = (common.register_agents(engine, hosts, device_count)
                   if mode == 'real' else None)
     server = context.Process(target=processes.server, name='bench-server',
                              args=(config_file, mode, counter, ready, stop))

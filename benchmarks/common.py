@@ -113,25 +113,62 @@ def agent_state(host, device_count):
     }
 
 
-def register_agents(engine, hosts, configurations_json='{}'):
-    """Insert agents directly (one executemany), heartbeat now.
+def configurations_json(state):
+    """The configurations document exactly as the server stores it."""
+    import datetime
+    from agentsched.reports import schema
+    kwargs = {'agent_state': {'agent_state': state},
+              'time': datetime.datetime.now().isoformat()}
+    return schema.parse(kwargs).configurations_json
+
+
+def register_agents(engine, hosts, device_count=0):
+    """Agents (with their devices, linked) as they stand after their first
+    report, inserted directly; heartbeat now.
 
     Registration is not what is measured: the server finds them with
-    load_views, as it finds agents registered before a restart.
+    load_views, as it finds agents registered before a restart, and their
+    reports repeat the stored configurations (steady state).
     """
+    import json
     from agentsched.db import models
     from agentsched.health import liveness
     now = liveness.utcnow()
-    rows = [dict(id=str(uuid.uuid4()), agent_type=constants.AGENT_TYPE_LOADBALANCER,
-                 binary=constants.AGENT_BINARY, topic=AGENT_TOPIC, host=host,
-                 availability_zone='nova', admin_state_up=True,
-                 created_at=now, started_at=now, heartbeat_timestamp=now,
-                 configurations=configurations_json, load=0,
-                 resources_synced=True)
-            for host in hosts]
+    agents, devices_rows, links = [], [], []
+    for host in hosts:
+        agent_id = str(uuid.uuid4())
+        state = agent_state(host, device_count)
+        agents.append(dict(
+            id=agent_id, agent_type=constants.AGENT_TYPE_LOADBALANCER,
+            binary=constants.AGENT_BINARY, topic=AGENT_TOPIC, host=host,
+            availability_zone='nova', admin_state_up=True, created_at=now,
+            started_at=now, heartbeat_timestamp=now,
+            configurations=configurations_json(state), load=0,
+            resources_synced=True))
+        for device in state['configurations']['devices']:
+            device_id = str(uuid.uuid4())
+            devices_rows.append(dict(
+                id=device_id, name=device['name'],
+                device_type=device['device_type'],
+                service_type=device['service_type'],
+                capabilities=json.dumps(device['capabilities'],
+                                        sort_keys=True),
+                capacity=device['capacity'], used=0,
+                physical_info=json.dumps({'address': device['address']}),
+                admin_state_up=True, health=device['health'],
+                availability_zone='nova', source='reported',
+                revision_number=0, created_at=now, updated_at=now))
+            links.append(dict(agent_id=agent_id, device_id=device_id,
+                              missing=False, health=device['health'],
+                              load=device['load'], updated_at=now))
     with engine.begin() as connection:
+        connection.execute(sa.delete(models.agent_devices))
+        connection.execute(sa.delete(models.devices))
         connection.execute(sa.delete(models.agents))
-        connection.execute(sa.insert(models.agents), rows)
+        connection.execute(sa.insert(models.agents), agents)
+        if devices_rows:
+            connection.execute(sa.insert(models.devices), devices_rows)
+            connection.execute(sa.insert(models.agent_devices), links)
     return now
 
 

@@ -35,7 +35,7 @@ def run_case(config_file, run_id, agents, rounds, device_count):
     conf = common.load_conf(config_file)
     engine = db_engine.create_engine(conf)
     hosts = [common.host_name(run_id, i) for i in range(agents)]
-    common.register_agents(engine, hosts)
+    common.register_agents(engine, hosts)  # devices come with round 0
     sink = reports_sink.HeartbeatSink(
         engine, conf.agent_down_time, conf.reports.flush_interval,
         enable_new_agents=conf.enable_new_agents,

@@ -53,9 +53,9 @@ def server(config_file, mode, counter, ready, stop):
 def sender(config_file, hosts, rounds, device_count, ready, go, results):
     """Cast rounds x len(hosts) reports with agentsched's StateReporter.
 
-    Report r of an agent carries configurations bench_seq=r (1-based) and
-    bench_sent=<time.time() just before the cast>; the harness matches them
-    with what the database shows.
+    Report r of an agent carries resource_versions {'bench_seq': r}
+    (1-based); its send time (time.time() just before the cast) is returned,
+    and the harness matches both with what the database shows.
     """
     conf = common.load_conf(config_file)
     from agentsched import messaging
@@ -73,9 +73,8 @@ def sender(config_file, hosts, rounds, device_count, ready, go, results):
     for seq in range(1, rounds + 1):
         times = []
         for state in states:
-            configurations = state['configurations']
-            configurations['bench_seq'] = seq
-            configurations['bench_sent'] = now = time.time()
+            state['resource_versions'] = {'bench_seq': seq}
+            now = time.time()
             client.report_state(state, use_call=False)
             times.append(now)
         sent.append(times)

@@ -7,32 +7,26 @@ from agentsched.db import paging
 
 _agents = models.agents
 
-_HEARTBEAT_VALUES = dict(
-    heartbeat_timestamp=sa.bindparam('b_heartbeat'),
-    load=sa.bindparam('b_load'),
-    topic=sa.bindparam('b_topic'),
-    binary=sa.bindparam('b_binary'),
-    availability_zone=sa.bindparam('b_availability_zone'),
-    # Optional per row: NULL keeps the stored value.
-    started_at=sa.func.coalesce(
-        sa.bindparam('b_started_at', type_=models.DateTime),
-        _agents.c.started_at),
-    resources_synced=sa.func.coalesce(
-        sa.bindparam('b_resources_synced', type_=sa.Boolean),
-        _agents.c.resources_synced),
-)
 
-# executemany needs one parameter set for all rows: one statement for
-# heartbeats that repeat the stored documents (most of them), one for those
-# that bring new ones.
+def _keep_if_null(column, type_=None):
+    """SET column = COALESCE(:b_column, column): NULL keeps the stored value,
+    so every row of a batch shares one statement."""
+    return sa.func.coalesce(sa.bindparam('b_' + column, type_=type_),
+                            _agents.c[column])
+
+
+# Elsewhere, one statement executed for each row of the batch.
 _UPDATE_HEARTBEAT = (
     sa.update(_agents).where(_agents.c.id == sa.bindparam('b_id'))
-    .values(**_HEARTBEAT_VALUES))
-_UPDATE_HEARTBEAT_AND_DOCUMENTS = (
-    sa.update(_agents).where(_agents.c.id == sa.bindparam('b_id'))
-    .values(configurations=sa.bindparam('b_configurations'),
-            resource_versions=sa.bindparam('b_resource_versions'),
-            **_HEARTBEAT_VALUES))
+    .values(heartbeat_timestamp=sa.bindparam('b_heartbeat'),
+            load=sa.bindparam('b_load'),
+            topic=sa.bindparam('b_topic'),
+            binary=sa.bindparam('b_binary'),
+            availability_zone=sa.bindparam('b_availability_zone'),
+            started_at=_keep_if_null('started_at', models.DateTime),
+            resources_synced=_keep_if_null('resources_synced', sa.Boolean),
+            configurations=_keep_if_null('configurations', sa.Text),
+            resource_versions=_keep_if_null('resource_versions', sa.Text)))
 
 # PostgreSQL takes a whole batch in one statement, its rows passed as arrays:
 # one plan and one round trip per flush instead of one execution per row,
@@ -68,33 +62,21 @@ HEARTBEAT_FIELDS = ('id', 'heartbeat', 'load', 'topic', 'binary',
 def update_heartbeats(connection, rows):
     """Write a batch of heartbeats; return how many agents matched.
 
-    rows: dicts with HEARTBEAT_FIELDS; a None started_at, resources_synced
-    or configurations keeps the stored value (configurations and
-    resource_versions are written together, when configurations is set).
+    rows: dicts with HEARTBEAT_FIELDS; a None started_at, resources_synced,
+    configurations or resource_versions keeps the stored value.
     """
     if connection.dialect.name == 'postgresql':
         columns = {field: [row[field] for row in rows]
                    for field in HEARTBEAT_FIELDS}
         return connection.execute(_PG_UPDATE_HEARTBEATS, columns).rowcount
-    plain, documents = [], []
-    for row in rows:
-        params = {'b_' + key: row[key] for key in HEARTBEAT_FIELDS}
-        if row['configurations'] is None:
-            del params['b_configurations'], params['b_resource_versions']
-            plain.append(params)
-        else:
-            documents.append(params)
-    matched = 0
-    if plain:
-        matched += connection.execute(_UPDATE_HEARTBEAT, plain).rowcount
-    if documents:
-        matched += connection.execute(_UPDATE_HEARTBEAT_AND_DOCUMENTS,
-                                      documents).rowcount
-    return matched
+    return connection.execute(_UPDATE_HEARTBEAT, [
+        {'b_' + key: row[key] for key in HEARTBEAT_FIELDS}
+        for row in rows]).rowcount
 
 
 _VIEW_COLUMNS = (_agents.c.id, _agents.c.agent_type, _agents.c.host,
-                 _agents.c.heartbeat_timestamp, _agents.c.configurations)
+                 _agents.c.heartbeat_timestamp, _agents.c.configurations,
+                 _agents.c.resource_versions)
 
 
 def insert(connection, values):

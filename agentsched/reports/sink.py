@@ -28,20 +28,24 @@ LOG = logging.getLogger(__name__)
 
 class _View:
     """What this server knows of one agent."""
-    __slots__ = ('id', 'heartbeat', 'configurations_json')
+    __slots__ = ('id', 'heartbeat', 'configurations_json',
+                 'resource_versions_json')
 
-    def __init__(self, agent_id, heartbeat, configurations_json):
+    def __init__(self, agent_id, heartbeat, configurations_json,
+                 resource_versions_json=None):
         self.id = agent_id
         self.heartbeat = heartbeat
         # Last configurations this server wrote (or read): an equal string
         # in a report means the row already holds it.
         self.configurations_json = configurations_json
+        self.resource_versions_json = resource_versions_json
 
 
 class _Pending:
     """The newest not-yet-written state of one agent."""
     __slots__ = ('state', 'heartbeat', 'load', 'configurations_json',
-                 'resource_versions_json', 'write_documents', 'started_at',
+                 'resource_versions_json', 'write_configurations',
+                 'write_resource_versions', 'started_at',
                  'resources_synced', 'sync_devices')
 
 
@@ -122,7 +126,8 @@ class HeartbeatSink:
                 newest = row.heartbeat_timestamp
                 if view is not None and view.heartbeat > newest:
                     newest = view.heartbeat
-                view = _View(row.id, newest, row.configurations)
+                view = _View(row.id, newest, row.configurations,
+                             row.resource_versions)
                 self._views[key] = view
             if view is None:
                 raise RuntimeError('agent %s on %s vanished while it '
@@ -145,12 +150,17 @@ class HeartbeatSink:
         pending.load = self._load(state)
         pending.configurations_json = report.configurations_json
         pending.resource_versions_json = report.resource_versions_json
+        # Each document is written only when it changed: most heartbeats
+        # repeat both.
         configurations_changed = (
             report.configurations_json != view.configurations_json)
-        pending.write_documents = (
-            configurations_changed or
-            report.resource_versions_json is not None or
-            (previous is not None and previous.write_documents))
+        resource_versions_changed = (
+            report.resource_versions_json is not None and
+            report.resource_versions_json != view.resource_versions_json)
+        pending.write_configurations = configurations_changed or (
+            previous is not None and previous.write_configurations)
+        pending.write_resource_versions = resource_versions_changed or (
+            previous is not None and previous.write_resource_versions)
         pending.sync_devices = (
             new or configurations_changed or
             (previous is not None and previous.sync_devices))
@@ -162,6 +172,8 @@ class HeartbeatSink:
         self._pending[key] = pending
         view.heartbeat = now
         view.configurations_json = report.configurations_json
+        if report.resource_versions_json is not None:
+            view.resource_versions_json = report.resource_versions_json
 
     def _insert(self, report, now):
         """Insert a new agent; False if another server inserted it first."""
@@ -178,7 +190,8 @@ class HeartbeatSink:
             return False
         key = (state['agent_type'], state['host'])
         with self._lock:
-            view = _View(values['id'], now, report.configurations_json)
+            view = _View(values['id'], now, report.configurations_json,
+                         report.resource_versions_json)
             self._views[key] = view
             self._queue(key, view, report, now, revived=False, new=True)
         LOG.info('Registered new agent %(agent_type)s on %(host)s as %(id)s',
@@ -214,7 +227,8 @@ class HeartbeatSink:
         with self._lock:
             for row in rows:
                 self._views[(row.agent_type, row.host)] = _View(
-                    row.id, row.heartbeat_timestamp, row.configurations)
+                    row.id, row.heartbeat_timestamp, row.configurations,
+                    row.resource_versions)
         return len(rows)
 
     def pending_count(self):
@@ -244,7 +258,6 @@ class HeartbeatSink:
         rows = []
         for key, pending in batch.items():
             state = pending.state
-            documents = pending.write_documents
             rows.append({
                 'id': ids[key],
                 'heartbeat': pending.heartbeat,
@@ -255,9 +268,10 @@ class HeartbeatSink:
                 'started_at': pending.started_at,
                 'resources_synced': pending.resources_synced,
                 'configurations': (pending.configurations_json
-                                   if documents else None),
-                'resource_versions': (pending.resource_versions_json
-                                      if documents else None),
+                                   if pending.write_configurations else None),
+                'resource_versions': (
+                    pending.resource_versions_json
+                    if pending.write_resource_versions else None),
             })
         with self._engine.begin() as connection:
             matched = agents_db.update_heartbeats(connection, rows)

@@ -244,3 +244,32 @@ def test_database_outage_keeps_newest_state(private_postgres, parsed_conf):
         assert rows[host].load == 29
         assert rows[host].heartbeat_timestamp == _later(now, 2.9)
     engine.dispose()
+
+
+def test_each_document_is_written_only_when_it_changes(database):
+    engine = database.engine()
+    sink = _sink(engine)
+    now = liveness.utcnow()
+    sink.record(report_factory.report(
+        'h1', configurations={'a': 1}, resource_versions={'Port': '1.0'}),
+        now)
+    # Someone else rewrote both documents; reports repeating what this
+    # server stored leave them alone, a changed one is written alone.
+    with engine.begin() as connection:
+        connection.execute(sa.update(models.agents).values(
+            configurations='{"a":9}', resource_versions='{"Port":"9"}'))
+    sink.record(report_factory.report(
+        'h1', configurations={'a': 1}, resource_versions={'Port': '1.0'}),
+        _later(now, 1))
+    sink.flush()
+    row = _rows(engine)['h1']
+    assert (row.configurations, row.resource_versions) == (
+        '{"a":9}', '{"Port":"9"}')
+    sink.record(report_factory.report(
+        'h1', configurations={'a': 1}, resource_versions={'Port': '1.1'}),
+        _later(now, 2))
+    sink.flush()
+    row = _rows(engine)['h1']
+    assert (row.configurations, row.resource_versions) == (
+        '{"a":9}', '{"Port":"1.1"}')
+    assert row.heartbeat_timestamp == _later(now, 2)
