@@ -11,9 +11,11 @@ from agentsched import conf as agentsched_conf
 from agentsched import constants
 from agentsched import messaging
 from agentsched.db import agents as agents_db
+from agentsched.db import devices as devices_db
 from agentsched.db import engine as db_engine
 from agentsched.db import migration
 from agentsched.health import liveness
+from agentsched.services import secrets
 
 
 def db_upgrade(conf):
@@ -79,6 +81,20 @@ def server_stats(conf):
         print('%s: %s' % (key, value))
 
 
+def secrets_generate_key(conf):
+    print(secrets.generate_key())
+
+
+def secrets_rotate(conf):
+    """Re-encrypt every stored secret with the first configured key."""
+    box = secrets.SecretBox(list(conf.secrets.encryption_keys))
+    engine = _migrated_engine(conf)
+    with engine.begin() as connection:
+        count = devices_db.rotate_credentials(connection, box.rotate)
+    print('Re-encrypted the credentials of %d devices with the first key of '
+          '[secrets] encryption_keys' % count)
+
+
 def _add_commands(subparsers):
     db = subparsers.add_parser('db', help='database schema').add_subparsers(
         dest='db_command', required=True)
@@ -91,6 +107,13 @@ def _add_commands(subparsers):
         dest='agent_command', required=True)
     agent.add_parser('list', help='agents with their alive state'
                      ).set_defaults(func=agent_list)
+    keys = subparsers.add_parser('secrets', help='encryption keys'
+                                 ).add_subparsers(dest='secrets_command',
+                                                  required=True)
+    keys.add_parser('generate-key', help='print a new Fernet key'
+                    ).set_defaults(func=secrets_generate_key)
+    keys.add_parser('rotate', help='re-encrypt stored secrets with the '
+                    'first key').set_defaults(func=secrets_rotate)
     server = subparsers.add_parser('server', help='running servers'
                                    ).add_subparsers(dest='server_command',
                                                     required=True)
@@ -109,3 +132,5 @@ def main(argv=None):
         return conf.command.func(conf) or 0
     except sa.exc.OperationalError as exc:
         sys.exit('Database error: %s' % exc.orig)
+    except secrets.NoEncryptionKey as exc:
+        sys.exit(str(exc))

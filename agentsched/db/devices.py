@@ -154,3 +154,16 @@ def devices_of_agent(connection, agent_id):
         sa.select(_devices).join(_links, _links.c.device_id == _devices.c.id)
         .where(_links.c.agent_id == agent_id, _links.c.missing == sa.false())
         .order_by(_devices.c.name)).all()
+
+
+def rotate_credentials(connection, rotate):
+    """Re-encrypt every device's credentials with rotate(token) -> token."""
+    rows = connection.execute(sa.select(_devices.c.id, _devices.c.credentials)
+                              .where(_devices.c.credentials.is_not(None)))
+    count = 0
+    for row in rows.all():
+        connection.execute(sa.update(_devices).where(
+            _devices.c.id == row.id).values(
+            credentials=rotate(row.credentials)))
+        count += 1
+    return count

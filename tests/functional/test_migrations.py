@@ -50,3 +50,28 @@ def test_manage_db_upgrade_and_current(database, tmp_path):
     current = commands.run('agentsched-manage', '--config-file', config,
                            'db', 'current')
     assert current.stdout.strip() == '%s (head)' % migration.head()
+
+
+def test_manage_secrets_generate_key_and_rotate(database, tmp_path):
+    from agentsched.services import secrets
+    old = commands.run('agentsched-manage', 'secrets',
+                       'generate-key').stdout.strip()
+    new = secrets.generate_key()
+    engine = database.engine()
+    token = secrets.SecretBox([old]).encrypt({'password': 'p'})
+    with engine.begin() as connection:
+        connection.execute(sa.insert(models.devices).values(
+            id='d1', name='d1', device_type='noop',
+            service_type='LOADBALANCER', capabilities='{}', capacity=1,
+            physical_info='{}', credentials=token, health='OK',
+            source='admin', created_at=sa.func.now()))
+    config = commands.write_config(tmp_path / 'a.conf', database.url,
+                                   secrets={'encryption_keys':
+                                            '%s,%s' % (new, old)})
+    result = commands.run('agentsched-manage', '--config-file', config,
+                          'secrets', 'rotate')
+    assert 'credentials of 1 devices' in result.stdout
+    with engine.connect() as connection:
+        stored = connection.execute(
+            sa.select(models.devices.c.credentials)).scalar()
+    assert secrets.SecretBox([new]).decrypt(stored) == {'password': 'p'}
