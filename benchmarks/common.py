@@ -29,6 +29,7 @@ host = {host}
 transport_url = {rabbit}
 control_exchange = {run_id}
 agent_down_time = {agent_down_time}
+bind_port = 0
 log_file = {log_file}
 
 [database]

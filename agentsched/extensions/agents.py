@@ -18,7 +18,6 @@ FIELDS = ('id', 'agent_type', 'binary', 'topic', 'host', 'admin_state_up',
           'description', 'configurations', 'availability_zone',
           'resources_synced')
 _LIST_QUERY = agents_db.FILTER_COLUMNS + ('alive',) + listing.PAGING_PARAMS
-_TIME_FORMAT = '%Y-%m-%d %H:%M:%S'
 
 UPDATE_SCHEMA = {
     'type': 'object',
@@ -36,20 +35,41 @@ UPDATE_SCHEMA = {
 _validate_update = fastjsonschema.compile(UPDATE_SCHEMA)
 
 
-def _agent_dict(row, now, down_time, fields=None):
-    agent = {}
-    for field in fields or FIELDS:
-        if field == 'alive':
-            value = liveness.is_alive(row.heartbeat_timestamp, down_time, now)
-        elif field == 'configurations':
-            # Stored as JSON text we wrote ourselves: embed, never re-parse.
-            value = orjson.Fragment(row.configurations)
-        elif field in ('created_at', 'started_at', 'heartbeat_timestamp'):
-            value = getattr(row, field).strftime(_TIME_FORMAT)
-        else:
-            value = getattr(row, field)
-        agent[field] = value
+def _time(value):
+    # Neutron shows agent times as 'YYYY-MM-DD HH:MM:SS'; isoformat is
+    # several times cheaper than strftime, which shows in a 10,000-row list.
+    return value.isoformat(' ', 'seconds')
+
+
+def _agent_dict(row, alive_since, fields=None):
+    """The API's agent; alive_since: the liveness rule's cutoff, computed
+    once per request (liveness.alive_since)."""
+    # Unpacked in the agents table's column order: attribute access on
+    # result rows costs more than the rest of this function on long lists.
+    (agent_id, agent_type, binary, topic, host, availability_zone,
+     admin_state_up, created_at, started_at, heartbeat_timestamp,
+     description, configurations, _resource_versions, _load,
+     resources_synced) = row
+    agent = {
+        'id': agent_id, 'agent_type': agent_type, 'binary': binary,
+        'topic': topic, 'host': host, 'admin_state_up': admin_state_up,
+        'alive': heartbeat_timestamp >= alive_since,
+        'created_at': _time(created_at),
+        'started_at': _time(started_at),
+        'heartbeat_timestamp': _time(heartbeat_timestamp),
+        'description': description,
+        # Stored as JSON text we wrote ourselves: embed, never re-parse.
+        'configurations': orjson.Fragment(configurations),
+        'availability_zone': availability_zone,
+        'resources_synced': resources_synced,
+    }
+    if fields:
+        return {field: agent[field] for field in fields}
     return agent
+
+
+def _alive_since(conf):
+    return liveness.alive_since(conf.agent_down_time)
 
 
 def _not_found(agent_id):
@@ -90,9 +110,10 @@ def list_agents():
         marker = listing.marker(connection, agents_db.get, 'an agent')
         rows = agents_db.query(connection, filters, alive_since, dead_since,
                                sort, limit, marker, reverse)
+    cutoff = liveness.alive_since(conf.agent_down_time, now)
     return listing.respond(
-        'agents', [_agent_dict(row, now, conf.agent_down_time, fields)
-                   for row in rows], rows, limit, reverse)
+        'agents', [_agent_dict(row, cutoff, fields) for row in rows], rows,
+        limit, reverse)
 
 
 def show_agent(agent_id):
@@ -102,8 +123,8 @@ def show_agent(agent_id):
     with request.engine().connect() as connection:
         row = _get_or_404(connection, agent_id)
     conf = request.conf()
-    return request.respond({'agent': _agent_dict(
-        row, liveness.utcnow(), conf.agent_down_time, fields)})
+    return request.respond({'agent': _agent_dict(row, _alive_since(conf),
+                                                 fields)})
 
 
 def update_agent(agent_id):
@@ -125,8 +146,7 @@ def update_agent(agent_id):
             row.admin_state_up != before.admin_state_up:
         notifier.agent_updated(row, row.admin_state_up)
     conf = request.conf()
-    return request.respond({'agent': _agent_dict(
-        row, liveness.utcnow(), conf.agent_down_time)})
+    return request.respond({'agent': _agent_dict(row, _alive_since(conf))})
 
 
 def delete_agent(agent_id):

@@ -28,3 +28,4 @@ def test_utcnow_is_naive_utc():
     assert now.tzinfo is None
     aware = datetime.datetime.now(datetime.timezone.utc)
     assert abs((aware.replace(tzinfo=None) - now).total_seconds()) < 5
+
