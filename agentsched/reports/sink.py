@@ -43,10 +43,18 @@ class _View:
 
 class _Pending:
     """The newest not-yet-written state of one agent."""
-    __slots__ = ('state', 'heartbeat', 'load', 'configurations_json',
+    __slots__ = ('identity', 'state', 'heartbeat', 'load',
+                 'configurations_json',
                  'resource_versions_json', 'write_configurations',
                  'write_resource_versions', 'started_at',
                  'resources_synced', 'sync_devices')
+
+
+def _identity(state):
+    """The columns a report sets besides its documents."""
+    return {'agent_type': state['agent_type'], 'binary': state['binary'],
+            'topic': state['topic'], 'host': state['host'],
+            'availability_zone': state.get('availability_zone')}
 
 
 class HeartbeatSink:
@@ -145,7 +153,7 @@ class HeartbeatSink:
         state = report.state
         previous = self._pending.get(key)
         pending = _Pending()
-        pending.state = state
+        pending.identity = _identity(state)
         pending.heartbeat = now
         pending.load = self._load(state)
         pending.configurations_json = report.configurations_json
@@ -164,6 +172,10 @@ class HeartbeatSink:
         pending.sync_devices = (
             new or configurations_changed or
             (previous is not None and previous.sync_devices))
+        # The whole report is kept only for a device sync: holding ten
+        # thousand agents' device lists between flushes costs memory and
+        # garbage-collector time on every heartbeat.
+        pending.state = state if pending.sync_devices else None
         start = state.get('start_flag') is True
         pending.started_at = now if start else (
             previous.started_at if previous else None)
@@ -178,9 +190,10 @@ class HeartbeatSink:
     def _insert(self, report, now):
         """Insert a new agent; False if another server inserted it first."""
         state = report.state
-        values = self._new_row(str(uuid.uuid4()), state, now,
+        values = self._new_row(str(uuid.uuid4()), _identity(state), now,
                                report.configurations_json,
-                               report.resource_versions_json)
+                               report.resource_versions_json,
+                               self._load(state))
         try:
             with self._engine.begin() as connection:
                 agents_db.insert(connection, values)
@@ -198,17 +211,14 @@ class HeartbeatSink:
                  values)
         return True
 
-    def _new_row(self, agent_id, state, now, configurations_json,
-                 resource_versions_json):
+    def _new_row(self, agent_id, identity, now, configurations_json,
+                 resource_versions_json, load):
         return dict(
-            id=agent_id, agent_type=state['agent_type'],
-            binary=state['binary'], topic=state['topic'], host=state['host'],
-            availability_zone=state.get('availability_zone'),
-            admin_state_up=self._enable_new_agents,
+            identity, id=agent_id, admin_state_up=self._enable_new_agents,
             created_at=now, started_at=now, heartbeat_timestamp=now,
             configurations=configurations_json,
-            resource_versions=resource_versions_json,
-            load=self._load(state), resources_synced=False)
+            resource_versions=resource_versions_json, load=load,
+            resources_synced=False)
 
     def _load(self, state):
         configurations = state.get('configurations') or {}
@@ -257,14 +267,14 @@ class HeartbeatSink:
     def _write(self, batch, ids):
         rows = []
         for key, pending in batch.items():
-            state = pending.state
+            identity = pending.identity
             rows.append({
                 'id': ids[key],
                 'heartbeat': pending.heartbeat,
                 'load': pending.load,
-                'topic': state['topic'],
-                'binary': state['binary'],
-                'availability_zone': state.get('availability_zone'),
+                'topic': identity['topic'],
+                'binary': identity['binary'],
+                'availability_zone': identity['availability_zone'],
                 'started_at': pending.started_at,
                 'resources_synced': pending.resources_synced,
                 'configurations': (pending.configurations_json
@@ -316,8 +326,9 @@ class HeartbeatSink:
             if ids[key] in found:
                 continue
             agents_db.insert(connection, self._new_row(
-                ids[key], pending.state, pending.heartbeat,
-                pending.configurations_json, pending.resource_versions_json))
+                ids[key], pending.identity, pending.heartbeat,
+                pending.configurations_json, pending.resource_versions_json,
+                pending.load))
             LOG.info('Agent %s on %s was deleted while reporting; '
                      're-registered', *key)
 
