@@ -60,9 +60,27 @@ setuptools.setup(
         # Plugin namespaces (agentsched/constants.py NS_*); later work fills
         # them: scheduling algorithms, their filters and weighers, device
         # types and drivers, resource types, agent services, API extensions.
-        'agentsched.algorithms': [],
-        'agentsched.filters': [],
-        'agentsched.weighers': [],
+        'agentsched.algorithms': [
+            'chance = agentsched.algorithms.chance:Chance',
+            'least_loaded = agentsched.algorithms.least_loaded:LeastLoaded',
+            'weighted = agentsched.algorithms.weighted:Weighted',
+        ],
+        'agentsched.filters': [
+            'agent_alive = agentsched.algorithms.filters:AgentAlive',
+            'agent_serves = agentsched.algorithms.filters:AgentServes',
+            'service_type = agentsched.algorithms.filters:ServiceType',
+            'device_healthy = agentsched.algorithms.filters:DeviceHealthy',
+            'device_type = agentsched.algorithms.filters:DeviceType',
+            'availability_zone = '
+            'agentsched.algorithms.filters:AvailabilityZone',
+            'capacity = agentsched.algorithms.filters:Capacity',
+            'capabilities = agentsched.algorithms.filters:Capabilities',
+        ],
+        'agentsched.weighers': [
+            'device_load = agentsched.algorithms.weighers:DeviceLoad',
+            'agent_load = agentsched.algorithms.weighers:AgentLoad',
+            'device_health = agentsched.algorithms.weighers:DeviceHealth',
+        ],
         'agentsched.device_types': [
             'haproxy = agentsched.services.device_types.haproxy:HAProxy',
             'strongswan = '

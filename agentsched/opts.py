@@ -7,6 +7,7 @@ from agentsched.conf import api
 from agentsched.conf import database
 from agentsched.conf import default
 from agentsched.conf import reports
+from agentsched.conf import scheduler
 from agentsched.conf import secrets
 
 
@@ -18,5 +19,6 @@ def list_opts():
         (reports.GROUP, copy.deepcopy(reports.opts)),
         (agent.GROUP, copy.deepcopy(agent.opts)),
         (secrets.GROUP, copy.deepcopy(secrets.opts)),
+        (scheduler.GROUP, copy.deepcopy(scheduler.opts)),
         ('device:example', copy.deepcopy(agent.device_opts)),
     ]

@@ -15,11 +15,12 @@ from agentsched.conf import api
 from agentsched.conf import database
 from agentsched.conf import default
 from agentsched.conf import reports
+from agentsched.conf import scheduler
 from agentsched.conf import secrets
 
 CONF = cfg.CONF
 
-_MODULES = (default, database, reports, agent, api, secrets)
+_MODULES = (default, database, reports, agent, api, secrets, scheduler)
 
 
 def register_opts(conf=CONF):

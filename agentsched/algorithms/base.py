@@ -1,0 +1,281 @@
+"""What every scheduling algorithm shares: its inputs, its failure, its stages.
+
+A placement runs in three stages, as in Nomad's scheduler:
+  1. feasibility: filters, cheapest first, each dropping the candidates that
+     fail its one predicate and counting them under its name, so an empty
+     result explains itself (NoValidCandidate);
+  2. ranking: the algorithm orders the feasible candidates (the weighted
+     algorithm through weighers);
+  3. selection: the first of the order is the choice; the caller claims it
+     in the database and falls back to the next ones if another scheduler
+     won the race.
+Large candidate sets are sampled first (see Algorithm.select): examining all
+40,000 pairs of a 10,000-agent fleet costs milliseconds in Python.
+"""
+
+import abc
+import dataclasses
+import random
+import typing
+
+from agentsched import constants
+from agentsched.algorithms import constraints
+
+InvalidRequest = constraints.InvalidRequest
+
+REQUIREMENT_KEYS = ('device_type', 'capabilities', 'availability_zone')
+
+# Candidates examined per placement before falling back to all of them.
+DEFAULT_SAMPLE_SIZE = 512
+# A sample is good enough when it holds at least this many feasible
+# candidates: that many claim races would have to be lost in a row before
+# the caller runs out of fallbacks.
+MIN_FALLBACKS = 8
+
+
+class Candidate(typing.NamedTuple):
+    """One (agent, device) pair the agent reaches; the caller builds them.
+
+    A tuple: cheap to build by the tens of thousands, immutable, and its
+    fields are read at C speed in the filters' comprehensions.
+    """
+    agent_id: str
+    host: str
+    agent_type: str
+    agent_admin_state_up: bool
+    agent_alive: bool
+    agent_load: int
+    agent_availability_zone: typing.Optional[str]
+    device_id: str
+    device_name: str
+    device_type: str
+    service_type: str
+    capabilities: dict
+    capacity: int
+    used: int
+    device_health: str
+    device_admin_state_up: bool
+    device_availability_zone: typing.Optional[str]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PlacementRequest:
+    """What a resource needs. Checked when built: InvalidRequest says why.
+
+    requirements: {'device_type': str|None, 'capabilities': {name:
+    constraint}, 'availability_zone': str|None}; missing keys mean "any".
+    Unknown keys are refused, so a misspelt requirement is not ignored.
+    """
+    resource_type: str
+    service_type: str
+    units: int = 1
+    requirements: dict = None
+
+    def __post_init__(self):
+        if self.service_type not in constants.SERVICE_TYPES:
+            raise InvalidRequest('service_type must be one of %s, not %r' % (
+                ', '.join(constants.SERVICE_TYPES), self.service_type))
+        if isinstance(self.units, bool) or not isinstance(self.units, int) \
+                or self.units < 1:
+            raise InvalidRequest('units must be a positive integer, not %r'
+                                 % (self.units,))
+        given = dict(self.requirements or {})
+        unknown = sorted(set(given) - set(REQUIREMENT_KEYS))
+        if unknown:
+            raise InvalidRequest('unknown requirements %s; known: %s' % (
+                ', '.join(unknown), ', '.join(REQUIREMENT_KEYS)))
+        given.setdefault('device_type', None)
+        given.setdefault('availability_zone', None)
+        given['capabilities'] = dict(given.get('capabilities') or {})
+        constraints.validate(given['capabilities'])
+        object.__setattr__(self, 'requirements', given)
+
+    @property
+    def device_type(self):
+        return self.requirements['device_type']
+
+    @property
+    def capabilities(self):
+        return self.requirements['capabilities']
+
+    @property
+    def availability_zone(self):
+        return self.requirements['availability_zone']
+
+
+class NoValidCandidate(Exception):
+    """No candidate passed the filters. str() says what was missing.
+
+    counts: {filter name: candidates it rejected}, in filter order, for the
+    filters that ran (each candidate counts once, under the first filter
+    that rejected it). reasons: {filter name: the words for its rejects}.
+    """
+
+    def __init__(self, request, total, counts, reasons):
+        self.request = request
+        self.total = total
+        self.counts = dict(counts)
+        self.reasons = dict(reasons)
+        super().__init__(self._message())
+
+    def _message(self):
+        kind = self.request.resource_type
+        if not self.total:
+            text = 'no valid candidate for %s: no agent reaches a %s device' \
+                % (kind, self.request.service_type)
+        else:
+            parts = ['%d %s' % (count, self.reasons[name])
+                     for name, count in self.counts.items() if count]
+            text = 'no valid candidate for %s among %d: %s' % (
+                kind, self.total, ', '.join(parts))
+        # The text becomes the resource's status description (a 255-char
+        # column): cut it rather than lose it.
+        limit = constants.MAX_STRING_LENGTH
+        return text if len(text) <= limit else text[:limit - 3] + '...'
+
+
+class Filter(abc.ABC):
+    """One feasibility predicate over candidates.
+
+    Filters work on the whole list, not one candidate at a time: a list
+    comprehension costs a few tens of nanoseconds per candidate, a method
+    call per candidate several times that.
+    """
+
+    name = None  # the entry point name, used in counts and config
+
+    def applies(self, request):
+        """False when the request asks nothing of this filter (skip it)."""
+        return True
+
+    @abc.abstractmethod
+    def filter_all(self, candidates, request):
+        """The candidates that pass, in their given order (a new list)."""
+
+    @abc.abstractmethod
+    def reason(self, request):
+        """Words following a count: '3 without 2 free units'."""
+
+    def passes(self, candidate, request):
+        return bool(self.filter_all([candidate], request))
+
+
+class Weigher(abc.ABC):
+    """One preference: a score per candidate, normalized, times multiplier.
+
+    Scores are scaled to 0..1 across the candidate set (min to max), so
+    weighers with different units add up; the multiplier then says how much
+    this one counts, and its sign turns a preference into its opposite
+    (spread with a positive multiplier, pack with a negative one).
+    """
+
+    name = None
+
+    def __init__(self, multiplier=1.0):
+        self.multiplier = float(multiplier)
+
+    @abc.abstractmethod
+    def raw_weights(self, candidates, request):
+        """One number per candidate; higher is preferred."""
+
+    def weigh(self, candidates, request):
+        raw = self.raw_weights(candidates, request)
+        low, high = min(raw), max(raw)
+        if high == low:
+            # Nothing to tell the candidates apart: no preference.
+            return [0.0] * len(raw)
+        scale = self.multiplier / (high - low)
+        return [(value - low) * scale for value in raw]
+
+
+class Algorithm(abc.ABC):
+    """Filters, then ranks. Subclasses implement order().
+
+    rng: a random.Random; tests pass a seeded one. Each algorithm gets its
+    own so that schedulers in several processes draw independently.
+    """
+
+    name = None
+
+    def __init__(self, filters=(), weighers=(), host_subset_size=1,
+                 sample_size=DEFAULT_SAMPLE_SIZE, rng=None):
+        self.filters = list(filters)
+        self.weighers = list(weighers)
+        self.host_subset_size = max(1, int(host_subset_size))
+        self.sample_size = max(0, int(sample_size))
+        self.rng = rng if rng is not None else random.Random()
+
+    def select(self, candidates, request):
+        """The feasible candidates in the order to try them; first = choice.
+
+        With more candidates than sample_size, a uniform random sample of
+        sample_size is filtered and ranked (Nomad's "limit"; a full shuffle
+        and filter of 40,000 candidates costs 12 to 27 ms in CPython). The
+        result then holds the feasible candidates of the sample only: as
+        many fallbacks as anyone needs, and the best of the sample is among
+        the best fraction of a percent of the fleet. Concurrent schedulers
+        drawing different samples also collide less on one device. If the
+        sample holds fewer than max(MIN_FALLBACKS, host_subset_size)
+        feasible candidates (rare requirements), every candidate is
+        examined, and the failure message always counts every candidate.
+        Raises NoValidCandidate when none is feasible.
+        """
+        if not isinstance(candidates, (list, tuple)):
+            candidates = list(candidates)
+        total = len(candidates)
+        filters = self.filters
+        if self.sample_size and total > self.sample_size:
+            sample = self.rng.sample(candidates, self.sample_size)
+            feasible, counts = self.filter(sample, request)
+            if len(feasible) >= max(MIN_FALLBACKS, self.host_subset_size):
+                return self.order(feasible, request)
+            # Too few: examine all. Each filter's pass costs about a
+            # millisecond at 40,000 candidates, so run first the filters
+            # that rejected most of the sample: the first pass leaves
+            # little for the others, and a failure message then leads with
+            # what is scarcest.
+            filters = most_selective_first(filters, counts, len(sample))
+        feasible, counts = self.filter(candidates, request, filters)
+        if not feasible:
+            raise NoValidCandidate(
+                request, total, counts,
+                {f.name: f.reason(request) for f in self.filters})
+        # order() gets its candidates in random order, sampled or not, so
+        # ties between equals are broken at random without more draws.
+        return self.order(self.rng.sample(feasible, len(feasible)), request)
+
+    def filter(self, candidates, request, filters=None):
+        """(feasible candidates in their given order, counts per filter).
+
+        filters: defaults to self.filters, in their configured order.
+        """
+        counts = {}
+        remaining = candidates
+        for candidate_filter in (self.filters if filters is None
+                                 else filters):
+            if not remaining:
+                break
+            if not candidate_filter.applies(request):
+                continue
+            kept = candidate_filter.filter_all(remaining, request)
+            counts[candidate_filter.name] = len(remaining) - len(kept)
+            remaining = kept
+        if remaining is candidates:
+            remaining = list(candidates)
+        return remaining, counts
+
+    @abc.abstractmethod
+    def order(self, feasible, request):
+        """Rank feasible candidates (a non-empty list in random order)."""
+
+
+def most_selective_first(filters, counts, examined):
+    """filters sorted by the share of candidates each rejected of those it
+    saw (counts from a run over `examined` candidates); those that did not
+    run keep their order, after the others."""
+    rates = {}
+    reached = examined
+    for name, rejected in counts.items():
+        rates[name] = rejected / reached if reached else 0.0
+        reached -= rejected
+    return sorted(filters, key=lambda f: -rates.get(f.name, -1.0))
