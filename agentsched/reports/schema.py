@@ -7,6 +7,7 @@ as Neutron does, so newer agents keep working.
 """
 
 import datetime
+import hashlib
 
 import fastjsonschema
 import orjson
@@ -72,7 +73,8 @@ class InvalidReport(ValueError):
 class Report:
     """A validated report with its documents already serialized."""
     __slots__ = ('state', 'agent_time', 'configurations_json',
-                 'resource_versions_json')
+                 'resource_versions_json', 'configurations_digest',
+                 'resource_versions_digest')
 
     def __init__(self, state, agent_time, configurations_json,
                  resource_versions_json):
@@ -80,6 +82,8 @@ class Report:
         self.agent_time = agent_time
         self.configurations_json = configurations_json
         self.resource_versions_json = resource_versions_json
+        self.configurations_digest = digest(configurations_json)
+        self.resource_versions_digest = digest(resource_versions_json)
 
 
 def parse(kwargs):
@@ -104,6 +108,17 @@ def parse(kwargs):
                               if resource_versions else None)
     return Report(state, agent_time, configurations_json,
                   resource_versions_json)
+
+
+def digest(document_json):
+    """A short fingerprint of a canonical JSON document (None for None).
+
+    The server remembers documents by fingerprint, not text: ten thousand
+    agents' device lists would otherwise stay in memory.
+    """
+    if document_json is None:
+        return None
+    return hashlib.blake2b(document_json.encode(), digest_size=16).digest()
 
 
 def check_configurations(report):

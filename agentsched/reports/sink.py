@@ -22,23 +22,24 @@ import tenacity
 from agentsched import constants
 from agentsched.db import agents as agents_db
 from agentsched.health import liveness
+from agentsched.reports import schema
 
 LOG = logging.getLogger(__name__)
 
 
 class _View:
     """What this server knows of one agent."""
-    __slots__ = ('id', 'heartbeat', 'configurations_json',
-                 'resource_versions_json')
+    __slots__ = ('id', 'heartbeat', 'configurations_digest',
+                 'resource_versions_digest')
 
-    def __init__(self, agent_id, heartbeat, configurations_json,
-                 resource_versions_json=None):
+    def __init__(self, agent_id, heartbeat, configurations_digest,
+                 resource_versions_digest=None):
         self.id = agent_id
         self.heartbeat = heartbeat
-        # Last configurations this server wrote (or read): an equal string
-        # in a report means the row already holds it.
-        self.configurations_json = configurations_json
-        self.resource_versions_json = resource_versions_json
+        # Fingerprints of the documents this server last wrote (or read):
+        # an equal one in a report means the row already holds it.
+        self.configurations_digest = configurations_digest
+        self.resource_versions_digest = resource_versions_digest
 
 
 class _Pending:
@@ -107,7 +108,8 @@ class HeartbeatSink:
         with self._lock:
             view = self._views.get((state['agent_type'], state['host']))
             return (view is not None and
-                    view.configurations_json == report.configurations_json)
+                    view.configurations_digest ==
+                    report.configurations_digest)
 
     def _record_unknown_or_stale(self, key, report, now):
         try:
@@ -134,8 +136,9 @@ class HeartbeatSink:
                 newest = row.heartbeat_timestamp
                 if view is not None and view.heartbeat > newest:
                     newest = view.heartbeat
-                view = _View(row.id, newest, row.configurations,
-                             row.resource_versions)
+                view = _View(row.id, newest,
+                             schema.digest(row.configurations),
+                             schema.digest(row.resource_versions))
                 self._views[key] = view
             if view is None:
                 raise RuntimeError('agent %s on %s vanished while it '
@@ -156,19 +159,23 @@ class HeartbeatSink:
         pending.identity = _identity(state)
         pending.heartbeat = now
         pending.load = self._load(state)
-        pending.configurations_json = report.configurations_json
-        pending.resource_versions_json = report.resource_versions_json
         # Each document is written only when it changed: most heartbeats
-        # repeat both.
+        # repeat both, and then the text is not even kept.
         configurations_changed = (
-            report.configurations_json != view.configurations_json)
+            report.configurations_digest != view.configurations_digest)
         resource_versions_changed = (
-            report.resource_versions_json is not None and
-            report.resource_versions_json != view.resource_versions_json)
+            report.resource_versions_digest is not None and
+            report.resource_versions_digest != view.resource_versions_digest)
         pending.write_configurations = configurations_changed or (
             previous is not None and previous.write_configurations)
         pending.write_resource_versions = resource_versions_changed or (
             previous is not None and previous.write_resource_versions)
+        pending.configurations_json = (report.configurations_json
+                                       if pending.write_configurations
+                                       else None)
+        pending.resource_versions_json = (report.resource_versions_json
+                                          if pending.write_resource_versions
+                                          else None)
         pending.sync_devices = (
             new or configurations_changed or
             (previous is not None and previous.sync_devices))
@@ -183,9 +190,9 @@ class HeartbeatSink:
             previous.resources_synced if previous else None)
         self._pending[key] = pending
         view.heartbeat = now
-        view.configurations_json = report.configurations_json
-        if report.resource_versions_json is not None:
-            view.resource_versions_json = report.resource_versions_json
+        view.configurations_digest = report.configurations_digest
+        if report.resource_versions_digest is not None:
+            view.resource_versions_digest = report.resource_versions_digest
 
     def _insert(self, report, now):
         """Insert a new agent; False if another server inserted it first."""
@@ -203,8 +210,8 @@ class HeartbeatSink:
             return False
         key = (state['agent_type'], state['host'])
         with self._lock:
-            view = _View(values['id'], now, report.configurations_json,
-                         report.resource_versions_json)
+            view = _View(values['id'], now, report.configurations_digest,
+                         report.resource_versions_digest)
             self._views[key] = view
             self._queue(key, view, report, now, revived=False, new=True)
         LOG.info('Registered new agent %(agent_type)s on %(host)s as %(id)s',
@@ -237,8 +244,9 @@ class HeartbeatSink:
         with self._lock:
             for row in rows:
                 self._views[(row.agent_type, row.host)] = _View(
-                    row.id, row.heartbeat_timestamp, row.configurations,
-                    row.resource_versions)
+                    row.id, row.heartbeat_timestamp,
+                    schema.digest(row.configurations),
+                    schema.digest(row.resource_versions))
         return len(rows)
 
     def pending_count(self):
@@ -277,11 +285,8 @@ class HeartbeatSink:
                 'availability_zone': identity['availability_zone'],
                 'started_at': pending.started_at,
                 'resources_synced': pending.resources_synced,
-                'configurations': (pending.configurations_json
-                                   if pending.write_configurations else None),
-                'resource_versions': (
-                    pending.resource_versions_json
-                    if pending.write_resource_versions else None),
+                'configurations': pending.configurations_json,
+                'resource_versions': pending.resource_versions_json,
             })
         with self._engine.begin() as connection:
             matched = agents_db.update_heartbeats(connection, rows)
@@ -317,7 +322,7 @@ class HeartbeatSink:
                 view = self._views.get(key)
                 if view is not None:
                     # Its next report then counts as changed again.
-                    view.configurations_json = None
+                    view.configurations_digest = None
 
     def _reinsert_deleted(self, connection, batch, ids):
         """Agents deleted by an admin while reporting come back as new."""
@@ -327,8 +332,13 @@ class HeartbeatSink:
                 continue
             agents_db.insert(connection, self._new_row(
                 ids[key], pending.identity, pending.heartbeat,
-                pending.configurations_json, pending.resource_versions_json,
-                pending.load))
+                pending.configurations_json or '{}',
+                pending.resource_versions_json, pending.load))
+            with self._lock:
+                view = self._views.get(key)
+                if view is not None:
+                    # Its next report rewrites its documents and devices.
+                    view.configurations_digest = None
             LOG.info('Agent %s on %s was deleted while reporting; '
                      're-registered', *key)
 
