@@ -63,6 +63,17 @@ opts = [
              'a percent of all. When the sample holds fewer than 8 (or '
              'host_subset_size) feasible candidates, all are examined. '
              '0: always examine all.'),
+    cfg.FloatOpt(
+        'snapshot_max_age', default=2.0, min=0.0,
+        help='Seconds a server schedules on the same snapshot of agents and '
+             'devices before reloading it (one query). A stale snapshot '
+             'costs at most a lost claim: the database checks capacity, '
+             'device state and agent liveness when capacity is claimed.'),
+    cfg.IntOpt(
+        'max_claim_attempts', default=5, min=1,
+        help='Candidates tried per round when claims are lost to other '
+             'schedulers; after a round the snapshot is reloaded, three '
+             'rounds at most, then the resource goes to ERROR.'),
 ]
 
 

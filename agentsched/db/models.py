@@ -94,10 +94,45 @@ class Resource(Base):
     spec = sa.Column(JSONText, nullable=False)
     requirements = sa.Column(JSONText, nullable=False)
     units = sa.Column(sa.Integer, nullable=False, default=1)
+    flavor_id = sa.Column(UUID, sa.ForeignKey('flavors.id'))
+    # Write-only fields of the spec (a VPN connection's psk), encrypted.
+    secrets = sa.Column(sa.Text)
     status = sa.Column(sa.String(16), nullable=False)
     status_description = sa.Column(Name)
     created_at = sa.Column(DateTime, nullable=False)
     updated_at = sa.Column(DateTime)
+
+
+class Flavor(Base):
+    """A service flavor, in the shape of Neutron's flavor framework."""
+    __tablename__ = 'flavors'
+    id = sa.Column(UUID, primary_key=True)
+    name = sa.Column(Name, nullable=False)
+    description = sa.Column(Name)
+    service_type = sa.Column(sa.String(32), nullable=False)
+    enabled = sa.Column(sa.Boolean, nullable=False, default=True,
+                        server_default=sa.true())
+
+
+class ServiceProfile(Base):
+    """What a flavor means: metainfo holds the placement requirements."""
+    __tablename__ = 'service_profiles'
+    id = sa.Column(UUID, primary_key=True)
+    description = sa.Column(Name)
+    driver = sa.Column(Name)
+    metainfo = sa.Column(JSONText, nullable=False)
+    enabled = sa.Column(sa.Boolean, nullable=False, default=True,
+                        server_default=sa.true())
+
+
+class FlavorServiceProfile(Base):
+    __tablename__ = 'flavor_service_profiles'
+    flavor_id = sa.Column(UUID, sa.ForeignKey('flavors.id',
+                                              ondelete='CASCADE'),
+                          primary_key=True)
+    service_profile_id = sa.Column(
+        UUID, sa.ForeignKey('service_profiles.id', ondelete='CASCADE'),
+        primary_key=True)
 
 
 class Binding(Base):
@@ -120,3 +155,6 @@ devices = Device.__table__
 agent_devices = AgentDevice.__table__
 resources = Resource.__table__
 bindings = Binding.__table__
+flavors = Flavor.__table__
+service_profiles = ServiceProfile.__table__
+flavor_service_profiles = FlavorServiceProfile.__table__

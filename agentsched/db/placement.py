@@ -1,0 +1,93 @@
+"""Queries of placement: the candidate set, and the atomic claim and binding."""
+
+import sqlalchemy as sa
+
+from agentsched import constants
+from agentsched.db import models
+
+_agents = models.agents
+_devices = models.devices
+_links = models.agent_devices
+_bindings = models.bindings
+_resources = models.resources
+
+# One statement for every (agent, device) pair of a service type: the
+# scheduler works on this snapshot, never a query per candidate.
+_CANDIDATES = (
+    sa.select(
+        _agents.c.id, _agents.c.host, _agents.c.agent_type,
+        _agents.c.admin_state_up, _agents.c.heartbeat_timestamp,
+        _agents.c.load, _agents.c.availability_zone,
+        _devices.c.id, _devices.c.name, _devices.c.device_type,
+        _devices.c.service_type, _devices.c.capabilities,
+        _devices.c.capacity, _devices.c.used, _devices.c.health,
+        _devices.c.admin_state_up, _devices.c.availability_zone)
+    .select_from(_links.join(_agents, _links.c.agent_id == _agents.c.id)
+                 .join(_devices, _links.c.device_id == _devices.c.id))
+    .where(_links.c.missing == sa.false()))
+
+
+def candidate_rows(connection):
+    return connection.execute(_CANDIDATES).all()
+
+
+def claim(connection, device_id, agent_id, units, alive_since):
+    """Take units of a device's capacity for a live agent, or nothing.
+
+    One conditional UPDATE: the capacity check, the device's state and the
+    agent's liveness are judged by the database at the moment of the claim,
+    so concurrent schedulers (threads, processes, servers) never overcommit
+    a device, whatever their snapshot said.
+    """
+    agent_ok = sa.exists().where(
+        _agents.c.id == agent_id, _agents.c.admin_state_up == sa.true(),
+        _agents.c.heartbeat_timestamp >= alive_since)
+    link_ok = sa.exists().where(
+        _links.c.agent_id == agent_id, _links.c.device_id == device_id,
+        _links.c.missing == sa.false())
+    result = connection.execute(
+        sa.update(_devices)
+        .where(_devices.c.id == device_id,
+               _devices.c.used + units <= _devices.c.capacity,
+               _devices.c.admin_state_up == sa.true(),
+               _devices.c.health.in_([constants.HEALTH_OK,
+                                      constants.HEALTH_DEGRADED]),
+               agent_ok, link_ok)
+        .values(used=_devices.c.used + units))
+    return result.rowcount == 1
+
+
+def release(connection, device_id, units):
+    connection.execute(sa.update(_devices).where(
+        _devices.c.id == device_id).values(
+        used=sa.case((_devices.c.used >= units, _devices.c.used - units),
+                     else_=0)))
+
+
+def bind(connection, resource_id, device_id, agent_id, now, generation=1):
+    """Insert the binding; IntegrityError if the resource is bound already
+    (resource_id is the key: a resource never has two bindings)."""
+    connection.execute(sa.insert(_bindings).values(
+        resource_id=resource_id, device_id=device_id, agent_id=agent_id,
+        generation=generation, created_at=now, updated_at=now))
+
+
+def binding_of(connection, resource_id):
+    return connection.execute(sa.select(_bindings).where(
+        _bindings.c.resource_id == resource_id)).first()
+
+
+def unbind(connection, resource_id):
+    """Remove a binding and give its device's units back."""
+    binding = connection.execute(
+        sa.select(_bindings, _resources.c.units)
+        .join(_resources, _resources.c.id == _bindings.c.resource_id)
+        .where(_bindings.c.resource_id == resource_id)).first()
+    if binding is None:
+        return None
+    deleted = connection.execute(sa.delete(_bindings).where(
+        _bindings.c.resource_id == resource_id,
+        _bindings.c.generation == binding.generation)).rowcount
+    if deleted:
+        release(connection, binding.device_id, binding.units)
+    return binding if deleted else None

@@ -1,0 +1,165 @@
+"""Placing a resource: a snapshot of candidates, an algorithm, an atomic claim.
+
+The algorithm ranks candidates from an in-memory snapshot of every (agent,
+device) pair, reloaded at most every snapshot_max_age seconds; the claim in
+the database (db/placement.py) has the last word. A claim lost to another
+scheduler (its snapshot said free, the database says full) moves on to the
+next candidate, a bounded number of times, with a fresh snapshot after the
+list runs out. A placement costs no query per candidate.
+"""
+
+import json
+import threading
+import time
+
+from oslo_log import log as logging
+import sqlalchemy as sa
+import tenacity
+
+from agentsched import algorithms
+from agentsched.db import placement as placement_db
+from agentsched.health import liveness
+
+LOG = logging.getLogger(__name__)
+
+
+class ClaimLost(Exception):
+    """Another scheduler took the capacity first."""
+
+
+class AlreadyBound(Exception):
+    """The resource has a binding: it was placed (by hand or elsewhere)."""
+
+
+class Snapshot:
+    """Candidates by service type, at most max_age seconds old."""
+
+    def __init__(self, engine, agent_down_time, max_age):
+        self._engine = engine
+        self._down_time = agent_down_time
+        self._max_age = max_age
+        self._lock = threading.Lock()
+        self._loaded_at = None
+        self._by_service = {}
+        self._used = {}    # device_id -> units we claimed since loading
+
+    def candidates(self, service_type):
+        with self._lock:
+            if self._loaded_at is None or \
+                    time.monotonic() - self._loaded_at > self._max_age:
+                self._load()
+            candidates = self._by_service.get(service_type, [])
+            if not self._used:
+                return candidates
+            return [c._replace(used=c.used + self._used[c.device_id])
+                    if c.device_id in self._used else c for c in candidates]
+
+    def claimed(self, device_id, units):
+        """Count our own claim until the next load sees it in the table."""
+        with self._lock:
+            self._used[device_id] = self._used.get(device_id, 0) + units
+
+    def invalidate(self):
+        with self._lock:
+            self._loaded_at = None
+
+    def _load(self):
+        with self._engine.connect() as connection:
+            rows = placement_db.candidate_rows(connection)
+        alive_since = liveness.alive_since(self._down_time)
+        capabilities = {}
+        by_service = {}
+        for row in rows:
+            (agent_id, host, agent_type, agent_up, heartbeat, agent_load,
+             agent_az, device_id, device_name, device_type, service_type,
+             capabilities_json, capacity, used, health, device_up,
+             device_az) = row
+            # Many agents list the same device (HA); parse its JSON once.
+            if capabilities_json not in capabilities:
+                capabilities[capabilities_json] = json.loads(
+                    capabilities_json)
+            by_service.setdefault(service_type, []).append(
+                algorithms.Candidate(
+                    agent_id, host, agent_type, agent_up,
+                    heartbeat >= alive_since, agent_load, agent_az,
+                    device_id, device_name, device_type, service_type,
+                    capabilities[capabilities_json], capacity, used, health,
+                    device_up, device_az))
+        self._by_service = by_service
+        self._used = {}
+        self._loaded_at = time.monotonic()
+
+
+class Placer:
+
+    def __init__(self, engine, conf, snapshot=None):
+        self._engine = engine
+        self._conf = conf
+        self._snapshot = snapshot or Snapshot(
+            engine, conf.agent_down_time, conf.scheduler.snapshot_max_age)
+        self._algorithms = {}
+
+    def _algorithm(self, resource_type):
+        if resource_type not in self._algorithms:
+            self._algorithms[resource_type] = algorithms.load(
+                self._conf, resource_type)
+        return self._algorithms[resource_type]
+
+    def place(self, resource_id, request, candidates_filter=None):
+        """Claim capacity and bind the resource; return the Candidate.
+
+        Raises algorithms.NoValidCandidate (nothing fits; its text says
+        what is missing) or AlreadyBound.
+        """
+        attempts = self._conf.scheduler.max_claim_attempts
+        tried = set()
+
+        def attempt():
+            candidates = self._snapshot.candidates(request.service_type)
+            if candidates_filter is not None:
+                candidates = [c for c in candidates if candidates_filter(c)]
+            remaining = [c for c in candidates
+                         if (c.agent_id, c.device_id) not in tried]
+            if not remaining and tried:
+                raise algorithms.NoValidCandidate(
+                    request, len(candidates), {}, {})
+            ordered = self._algorithm(request.resource_type).select(
+                remaining, request)
+            for candidate in ordered:
+                tried.add((candidate.agent_id, candidate.device_id))
+                if self._claim_and_bind(resource_id, candidate,
+                                        request.units):
+                    return candidate
+                if len(tried) % attempts == 0:
+                    break
+            # The snapshot was stale for these devices: reload before the
+            # next round.
+            self._snapshot.invalidate()
+            raise ClaimLost()
+
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(ClaimLost),
+            stop=tenacity.stop_after_attempt(3), reraise=True)
+        try:
+            return retrying(attempt)
+        except ClaimLost:
+            raise algorithms.NoValidCandidate(
+                request, len(tried), {'claim': len(tried)},
+                {'claim': 'lost to other schedulers'})
+
+    def _claim_and_bind(self, resource_id, candidate, units):
+        now = liveness.utcnow()
+        with self._engine.begin() as connection:
+            if not placement_db.claim(
+                    connection, candidate.device_id, candidate.agent_id,
+                    units, liveness.alive_since(self._conf.agent_down_time)):
+                return False
+            try:
+                with connection.begin_nested():
+                    placement_db.bind(connection, resource_id,
+                                      candidate.device_id,
+                                      candidate.agent_id, now)
+            except sa.exc.IntegrityError:
+                raise AlreadyBound(resource_id)
+        self._snapshot.claimed(candidate.device_id, units)
+        return True

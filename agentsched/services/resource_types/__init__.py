@@ -1,0 +1,96 @@
+"""Resource types: the logical objects tenants create and the scheduler places.
+
+A resource type is a plugin (entry points agentsched.resource_types). It
+declares the JSON schema of its spec, which fields are secrets (write-only,
+encrypted at rest, sent only to the agent that deploys the resource), the
+service type it needs and the capacity units it costs.
+"""
+
+import copy
+
+import fastjsonschema
+import stevedore
+
+from agentsched import constants
+
+
+class InvalidResource(ValueError):
+    """str() says which field is wrong and why."""
+
+
+class UnknownResourceType(InvalidResource):
+    pass
+
+
+_NAME = {'type': 'string', 'maxLength': constants.MAX_STRING_LENGTH}
+REQUIREMENTS_SCHEMA = {
+    'type': 'object',
+    'additionalProperties': False,
+    'properties': {
+        'device_type': {'type': ['string', 'null'], 'maxLength': 255},
+        'capabilities': {'type': 'object'},
+        'availability_zone': {'type': ['string', 'null'], 'maxLength': 255},
+    },
+}
+
+
+class ResourceType:
+    """Base of resource types. Subclasses set the class attributes."""
+
+    name = None                 # 'vip'
+    collection = None           # 'vips' (the API's collection name)
+    service_type = None         # constants.SERVICE_*
+    units = 1                   # capacity units one resource claims
+    spec_schema = {'type': 'object'}
+    secret_fields = ()          # write-only, encrypted at rest
+
+    def __init__(self):
+        schema = copy.deepcopy(self.spec_schema)
+        self._check = fastjsonschema.compile(schema)
+
+    def validate(self, spec, partial=False):
+        """Check a spec (partial: an update, required fields optional)."""
+        document = dict(spec)
+        if partial:
+            required = set(self.spec_schema.get('required', ()))
+            for field in required - set(document):
+                document[field] = _PLACEHOLDER.get(
+                    self.spec_schema['properties'][field].get('type'))
+        try:
+            self._check(document)
+        except fastjsonschema.JsonSchemaValueException as exc:
+            raise InvalidResource('%s: %s' % (
+                self.name, exc.message.replace('data', self.name, 1)))
+
+    def split_secrets(self, spec):
+        """(spec without secrets, secrets) of a validated spec."""
+        public = {k: v for k, v in spec.items() if k not in self.secret_fields}
+        secret = {k: spec[k] for k in self.secret_fields if k in spec}
+        return public, secret
+
+
+# Stand-ins for required fields an update leaves out, so that the rest of
+# the partial spec is checked by the same schema.
+_PLACEHOLDER = {'string': 'x', 'integer': 1, 'array': [], 'object': {},
+                'boolean': True, 'number': 1}
+
+
+class Registry:
+    """The installed resource types, by name."""
+
+    def __init__(self, types=None):
+        if types is None:
+            manager = stevedore.ExtensionManager(
+                constants.NS_RESOURCE_TYPES, invoke_on_load=True)
+            types = [extension.obj for extension in manager]
+        self._types = {t.name: t for t in types}
+
+    def names(self):
+        return sorted(self._types)
+
+    def get(self, name):
+        try:
+            return self._types[name]
+        except KeyError:
+            raise UnknownResourceType('Unknown resource type %r; known: %s'
+                                      % (name, ', '.join(self.names())))
