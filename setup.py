@@ -88,7 +88,11 @@ setuptools.setup(
             'noop = agentsched.services.device_types.noop:Noop',
         ],
         'agentsched.device_drivers': [],
-        'agentsched.resource_types': [],
+        'agentsched.resource_types': [
+            'vip = agentsched.services.resource_types.vip:VIP',
+            'vpn_connection = '
+            'agentsched.services.resource_types.vpn_connection:VPNConnection',
+        ],
         'agentsched.agent_services': [],
         'agentsched.api.extensions': [
             'agent = agentsched.extensions.agents:EXTENSION',

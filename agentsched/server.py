@@ -21,6 +21,7 @@ from agentsched.reports import endpoint as reports_endpoint
 from agentsched.reports import sink as reports_sink
 from agentsched.services import agent_notifier
 from agentsched.services import agent_sync
+from agentsched.services import resources as resources_service
 from agentsched.services import secrets
 
 LOG = logging.getLogger(__name__)
@@ -82,10 +83,14 @@ class ServerService(service.Service):
         reports_server = messaging.get_server(conf, conf.reports.topic,
                                               [self.reports])
         reports_server.start(override_pool_size=conf.reports.executor_threads)
+        notifier = agent_notifier.AgentNotifier(conf)
+        self.resources = resources_service.ResourceService(
+            self.engine, conf, notifier, self.secret_box)
         plugin_server = messaging.get_server(
             conf, constants.PLUGIN_TOPIC,
             [StatusEndpoint(self),
-             agent_sync.AgentSyncEndpoint(self.engine, self.secret_box)])
+             agent_sync.AgentSyncEndpoint(self.engine, self.secret_box,
+                                          self.resources)])
         plugin_server.start()
         self._rpc_servers = [reports_server, plugin_server]
         LOG.info('agentsched-server on %s: %d agents known, heartbeats on '
@@ -93,9 +98,9 @@ class ServerService(service.Service):
                  conf.reports.topic, conf.control_exchange)
         if conf.api.enabled:
             self.api = api_serving.APIServer(
-                api_app.make_app(conf, self.engine,
-                                 agent_notifier.AgentNotifier(conf),
-                                 secret_box=self.secret_box),
+                api_app.make_app(conf, self.engine, notifier,
+                                 secret_box=self.secret_box,
+                                 resources=self.resources),
                 conf.bind_host, conf.bind_port, conf.api_workers)
             self.api.start()
         if conf.reports.stats_log_interval:

@@ -3,7 +3,7 @@
 from agentsched import constants
 from agentsched import messaging
 
-SYNC_API_VERSION = '1.0'
+SYNC_API_VERSION = '1.1'
 
 
 class ServerAPI:
@@ -15,3 +15,8 @@ class ServerAPI:
     def sync(self, agent_type, host):
         return self._client.prepare(namespace='agent').call(
             {}, 'sync', agent_type=agent_type, host=host)
+
+    def update_status(self, resource_id, generation, status, description):
+        return self._client.prepare(namespace='agent').call(
+            {}, 'update_status', resource_id=resource_id,
+            generation=generation, status=status, description=description)

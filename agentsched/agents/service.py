@@ -9,6 +9,7 @@ import tenacity
 
 from agentsched import constants
 from agentsched import messaging
+from agentsched.agents import deployments
 from agentsched.agents import server_api
 from agentsched.reports import reporter
 
@@ -20,9 +21,10 @@ class AgentEndpoint:
 
     API version history:
         1.0 - agent_updated, devices_updated
+        1.1 - deploy, undeploy
     """
 
-    target = oslo_messaging.Target(version='1.0')
+    target = oslo_messaging.Target(version='1.1')
 
     def __init__(self, agent):
         self._agent = agent
@@ -34,6 +36,12 @@ class AgentEndpoint:
     def devices_updated(self, context):
         LOG.info('Server says the devices of this agent changed')
         self._agent.sync()
+
+    def deploy(self, context, resource):
+        self._agent.deployments.deploy(resource)
+
+    def undeploy(self, context, resource):
+        self._agent.deployments.undeploy(resource)
 
 
 class AgentService(service.Service):
@@ -62,6 +70,7 @@ class AgentService(service.Service):
         # included: kept in memory only, never logged.
         self.managed_devices = []
         self._sync_lock = threading.Lock()
+        self.deployments = deployments.Deployments(self._report_status)
 
     def agent_state(self):
         return {
@@ -156,10 +165,15 @@ class AgentService(service.Service):
                             exc)
                 return False
             self.managed_devices = answer['devices']
+            self.deployments.converge(answer.get('resources', []))
         LOG.info('Agent %s on %s manages %d devices: %s', self.agent_type,
                  self.host, len(self.managed_devices),
                  ', '.join(d['name'] for d in self.managed_devices))
         return True
+
+    def _report_status(self, resource_id, generation, status, description):
+        return self._server.update_status(resource_id, generation, status,
+                                          description)
 
     def _log_failure(self, retry_state):
         LOG.warning('Heartbeat of %s failed (%s); retrying in %.1f s',

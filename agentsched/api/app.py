@@ -22,6 +22,7 @@ from agentsched.api import errors
 from agentsched.api import policy
 from agentsched.api import request
 from agentsched.api import root
+from agentsched.services import resources as resources_service
 from agentsched.services import secrets
 
 LOG = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ def collections(table):
 
 
 def build_flask_app(conf, engine, notifier=None, extensions=None,
-                    secret_box=None):
+                    secret_box=None, resources=None):
     extensions = load_extensions() if extensions is None else extensions
     app = flask.Flask('agentsched')
     table = routes(extensions)
@@ -72,6 +73,11 @@ def build_flask_app(conf, engine, notifier=None, extensions=None,
                       extensions=extensions, authorizer=policy.Authorizer(conf),
                       collections=collections(table),
                       secrets=secret_box or secrets.from_conf(conf))
+    secret_box = app.config['secrets']
+    # The resource lifecycle (placement included) shared by the resource
+    # and agent-scheduler extensions.
+    app.config['resources'] = resources or resources_service.ResourceService(
+        engine, conf, notifier, secret_box)
     app.register_error_handler(errors.APIError, _api_error)
     app.register_error_handler(http_exceptions.HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
@@ -158,14 +164,15 @@ class _PublicPaths:
         return self._authenticated(environ, start_response)
 
 
-def make_app(conf, engine, notifier=None, extensions=None, secret_box=None):
+def make_app(conf, engine, notifier=None, extensions=None, secret_box=None,
+             resources=None):
     """The full WSGI pipeline, outermost middleware last.
 
     proxy headers -> request id -> body size limit ->
     (/healthcheck | GET / | authentication -> Flask app)
     """
     flask_app = build_flask_app(conf, engine, notifier, extensions,
-                                secret_box)
+                                secret_box, resources)
     app = _PublicPaths(auth.wrap(flask_app, conf), flask_app,
                        healthcheck.Healthcheck(None, conf))
     app = sizelimit.RequestBodySizeLimiter(app, conf)

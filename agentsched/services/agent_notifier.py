@@ -8,13 +8,33 @@ from agentsched import messaging
 LOG = logging.getLogger(__name__)
 
 # The agent endpoint's version (agents/service.py AgentEndpoint).
-AGENT_API_VERSION = '1.0'
+AGENT_API_VERSION = '1.1'
 
 
 class AgentNotifier:
 
     def __init__(self, conf):
         self._conf = conf
+
+    def _cast(self, agent, method, version='1.0', **kwargs):
+        client = messaging.get_client(self._conf, agent.topic,
+                                      AGENT_API_VERSION, server=agent.host)
+        try:
+            client.prepare(version=version).cast({}, method, **kwargs)
+            return True
+        except oslo_messaging.MessagingException as exc:
+            LOG.warning('Could not cast %s to agent %s on %s: %s', method,
+                        agent.agent_type, agent.host, exc)
+            return False
+
+    def deploy(self, agent, resource):
+        """Deploy (or update) a resource; it carries its binding's
+        generation, the device's physical info and the secrets the device
+        needs: the bus must use TLS in production."""
+        return self._cast(agent, 'deploy', version='1.1', resource=resource)
+
+    def undeploy(self, agent, resource):
+        return self._cast(agent, 'undeploy', version='1.1', resource=resource)
 
     def agent_updated(self, agent, admin_state_up):
         """Tell an agent its admin state changed, as Neutron does.

@@ -23,12 +23,15 @@ class AgentSyncEndpoint:
 
     API version history:
         1.0 - sync(agent_type, host)
+        1.1 - sync also returns the resources bound to the agent (deploy
+              messages with their generations); update_status
     """
-    target = oslo_messaging.Target(namespace='agent', version='1.0')
+    target = oslo_messaging.Target(namespace='agent', version='1.1')
 
-    def __init__(self, engine, secret_box):
+    def __init__(self, engine, secret_box, resources=None):
         self._engine = engine
         self._secrets = secret_box
+        self._resources = resources
 
     def sync(self, context, agent_type, host):
         with self._engine.begin() as connection:
@@ -39,9 +42,17 @@ class AgentSyncEndpoint:
             rows = devices_db.devices_of_agent(connection, agent.id)
             agents_db.update(connection, agent.id, {'resources_synced': True})
         devices = [self._device(row) for row in rows]
-        LOG.info('Agent %s on %s synced: %d devices', agent_type, host,
-                 len(devices))
-        return {'devices': devices, 'resources': []}
+        resources = (self._resources.resources_of_agent(
+            agent.id, with_secrets=True) if self._resources else [])
+        LOG.info('Agent %s on %s synced: %d devices, %d resources',
+                 agent_type, host, len(devices), len(resources))
+        return {'devices': devices, 'resources': resources}
+
+    def update_status(self, context, resource_id, generation, status,
+                      description=None):
+        """A deploy or undeploy's outcome; stale generations are ignored."""
+        return self._resources.update_status(resource_id, generation, status,
+                                             description)
 
     def _device(self, row):
         return {
