@@ -41,23 +41,24 @@ class Snapshot:
         self._lock = threading.Lock()
         self._loaded_at = None
         self._by_service = {}
-        self._used = {}    # device_id -> units we claimed since loading
+        self._positions = {}   # device_id -> [(list, index)] of its pairs
 
     def candidates(self, service_type):
+        """The snapshot's list itself (not a copy: a placement must not
+        cost a pass over every candidate); claims update it in place."""
         with self._lock:
             if self._loaded_at is None or \
                     time.monotonic() - self._loaded_at > self._max_age:
                 self._load()
-            candidates = self._by_service.get(service_type, [])
-            if not self._used:
-                return candidates
-            return [c._replace(used=c.used + self._used[c.device_id])
-                    if c.device_id in self._used else c for c in candidates]
+            return self._by_service.get(service_type, [])
 
     def claimed(self, device_id, units):
         """Count our own claim until the next load sees it in the table."""
         with self._lock:
-            self._used[device_id] = self._used.get(device_id, 0) + units
+            for candidates, index in self._positions.get(device_id, ()):
+                candidate = candidates[index]
+                candidates[index] = candidate._replace(
+                    used=candidate.used + units)
 
     def invalidate(self):
         with self._lock:
@@ -69,6 +70,7 @@ class Snapshot:
         alive_since = liveness.alive_since(self._down_time)
         capabilities = {}
         by_service = {}
+        positions = {}
         for row in rows:
             (agent_id, host, agent_type, agent_up, heartbeat, agent_load,
              agent_az, device_id, device_name, device_type, service_type,
@@ -78,15 +80,17 @@ class Snapshot:
             if capabilities_json not in capabilities:
                 capabilities[capabilities_json] = json.loads(
                     capabilities_json)
-            by_service.setdefault(service_type, []).append(
-                algorithms.Candidate(
-                    agent_id, host, agent_type, agent_up,
-                    heartbeat >= alive_since, agent_load, agent_az,
-                    device_id, device_name, device_type, service_type,
-                    capabilities[capabilities_json], capacity, used, health,
-                    device_up, device_az))
+            candidates = by_service.setdefault(service_type, [])
+            positions.setdefault(device_id, []).append(
+                (candidates, len(candidates)))
+            candidates.append(algorithms.Candidate(
+                agent_id, host, agent_type, agent_up,
+                heartbeat >= alive_since, agent_load, agent_az,
+                device_id, device_name, device_type, service_type,
+                capabilities[capabilities_json], capacity, used, health,
+                device_up, device_az))
         self._by_service = by_service
-        self._used = {}
+        self._positions = positions
         self._loaded_at = time.monotonic()
 
 
@@ -118,8 +122,9 @@ class Placer:
             candidates = self._snapshot.candidates(request.service_type)
             if candidates_filter is not None:
                 candidates = [c for c in candidates if candidates_filter(c)]
-            remaining = [c for c in candidates
-                         if (c.agent_id, c.device_id) not in tried]
+            remaining = candidates if not tried else [
+                c for c in candidates
+                if (c.agent_id, c.device_id) not in tried]
             if not remaining and tried:
                 raise algorithms.NoValidCandidate(
                     request, len(candidates), {}, {})
