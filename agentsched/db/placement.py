@@ -57,6 +57,42 @@ def claim(connection, device_id, agent_id, units, alive_since):
     return result.rowcount == 1
 
 
+# PostgreSQL: the claim and the binding in one statement (a data-modifying
+# CTE), so a placement is one round trip; atomic even in autocommit.
+_PG_CLAIM_AND_BIND = sa.text("""
+WITH claimed AS (
+    UPDATE devices SET used = used + :units
+    WHERE id = :device_id AND used + :units <= capacity
+      AND admin_state_up AND health IN ('OK', 'DEGRADED')
+      AND EXISTS (SELECT 1 FROM agents WHERE id = :agent_id
+                  AND admin_state_up AND heartbeat_timestamp >= :alive_since)
+      AND EXISTS (SELECT 1 FROM agent_devices WHERE agent_id = :agent_id
+                  AND device_id = :device_id AND NOT missing)
+    RETURNING id)
+INSERT INTO bindings (resource_id, device_id, agent_id, generation,
+                      created_at, updated_at)
+SELECT :resource_id, id, :agent_id, 1, :now, :now FROM claimed
+""")
+
+
+def claim_and_bind(connection, resource_id, device_id, agent_id, units,
+                   alive_since, now):
+    """claim() then bind(), as one atomic step; False if the claim failed.
+
+    IntegrityError if the resource is bound already (nothing is claimed
+    then: the whole step is undone).
+    """
+    if connection.dialect.name == 'postgresql':
+        return connection.execute(_PG_CLAIM_AND_BIND, {
+            'units': units, 'device_id': device_id, 'agent_id': agent_id,
+            'alive_since': alive_since, 'resource_id': resource_id,
+            'now': now}).rowcount == 1
+    if not claim(connection, device_id, agent_id, units, alive_since):
+        return False
+    bind(connection, resource_id, device_id, agent_id, now)
+    return True
+
+
 def release(connection, device_id, units):
     connection.execute(sa.update(_devices).where(
         _devices.c.id == device_id).values(

@@ -154,17 +154,22 @@ class Placer:
 
     def _claim_and_bind(self, resource_id, candidate, units):
         now = liveness.utcnow()
-        with self._engine.begin() as connection:
-            if not placement_db.claim(
-                    connection, candidate.device_id, candidate.agent_id,
-                    units, liveness.alive_since(self._conf.agent_down_time)):
-                return False
-            try:
-                with connection.begin_nested():
-                    placement_db.bind(connection, resource_id,
-                                      candidate.device_id,
-                                      candidate.agent_id, now)
-            except sa.exc.IntegrityError:
-                raise AlreadyBound(resource_id)
-        self._snapshot.claimed(candidate.device_id, units)
-        return True
+        if self._engine.dialect.name == 'postgresql':
+            # A single statement there: autocommit spares the BEGIN and
+            # COMMIT round trips, and it is atomic all the same.
+            transaction = self._engine.connect().execution_options(
+                isolation_level='AUTOCOMMIT')
+        else:
+            transaction = self._engine.begin()
+        try:
+            with transaction as connection:
+                claimed = placement_db.claim_and_bind(
+                    connection, resource_id, candidate.device_id,
+                    candidate.agent_id, units,
+                    liveness.alive_since(self._conf.agent_down_time), now)
+        except sa.exc.IntegrityError:
+            # The whole transaction, claim included, was undone.
+            raise AlreadyBound(resource_id)
+        if claimed:
+            self._snapshot.claimed(candidate.device_id, units)
+        return claimed
