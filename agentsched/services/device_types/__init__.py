@@ -6,9 +6,9 @@ vendor adds the fields its device needs without adding columns for everyone.
 """
 
 import fastjsonschema
-import stevedore
 
 from agentsched import constants
+from agentsched.services import plugin_registry
 
 
 class InvalidDevice(ValueError):
@@ -52,22 +52,8 @@ class DeviceType:
                     label, self.name, exc.message.replace('data', label, 1)))
 
 
-class Registry:
+class Registry(plugin_registry.PluginRegistry):
     """The installed device types, by name."""
 
     def __init__(self, types=None):
-        if types is None:
-            manager = stevedore.ExtensionManager(
-                constants.NS_DEVICE_TYPES, invoke_on_load=True)
-            types = [extension.obj for extension in manager]
-        self._types = {device_type.name: device_type for device_type in types}
-
-    def names(self):
-        return sorted(self._types)
-
-    def get(self, name):
-        try:
-            return self._types[name]
-        except KeyError:
-            raise UnknownDeviceType('Unknown device_type %r; known: %s' % (
-                name, ', '.join(self.names())))
+        super().__init__(constants.NS_DEVICE_TYPES, 'device_type', UnknownDeviceType, types)

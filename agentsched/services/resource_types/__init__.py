@@ -9,9 +9,9 @@ service type it needs and the capacity units it costs.
 import copy
 
 import fastjsonschema
-import stevedore
 
 from agentsched import constants
+from agentsched.services import plugin_registry
 
 
 class InvalidResource(ValueError):
@@ -75,22 +75,8 @@ _PLACEHOLDER = {'string': 'x', 'integer': 1, 'array': [], 'object': {},
                 'boolean': True, 'number': 1}
 
 
-class Registry:
+class Registry(plugin_registry.PluginRegistry):
     """The installed resource types, by name."""
 
     def __init__(self, types=None):
-        if types is None:
-            manager = stevedore.ExtensionManager(
-                constants.NS_RESOURCE_TYPES, invoke_on_load=True)
-            types = [extension.obj for extension in manager]
-        self._types = {t.name: t for t in types}
-
-    def names(self):
-        return sorted(self._types)
-
-    def get(self, name):
-        try:
-            return self._types[name]
-        except KeyError:
-            raise UnknownResourceType('Unknown resource type %r; known: %s'
-                                      % (name, ', '.join(self.names())))
+        super().__init__(constants.NS_RESOURCE_TYPES, 'resource type', UnknownResourceType, types)
