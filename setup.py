@@ -87,7 +87,12 @@ setuptools.setup(
             'agentsched.services.device_types.strongswan:StrongSwan',
             'noop = agentsched.services.device_types.noop:Noop',
         ],
-        'agentsched.device_drivers': [],
+        'agentsched.device_drivers': [
+            'noop = agentsched.agents.drivers.noop:NoopDriver',
+            'haproxy = agentsched.agents.drivers.haproxy:HAProxyDriver',
+            'strongswan = '
+            'agentsched.agents.drivers.strongswan:StrongSwanDriver',
+        ],
         'agentsched.resource_types': [
             'vip = agentsched.services.resource_types.vip:VIP',
             'vpn_connection = '
@@ -97,6 +102,10 @@ setuptools.setup(
         'agentsched.api.extensions': [
             'agent = agentsched.extensions.agents:EXTENSION',
             'agent-devices = agentsched.extensions.devices:EXTENSION',
+            'agent-scheduler = '
+            'agentsched.extensions.agent_scheduler:EXTENSION',
+            'flavors = agentsched.extensions.flavors:EXTENSION',
+            'resources = agentsched.extensions.resources:EXTENSION',
         ],
         # Commands of the agentsched CLI (cliff turns '_' into ' '); the
         # hyphenated names are neutronclient's spellings.
@@ -127,6 +136,55 @@ setuptools.setup(
             'agent-device-add = agentsched.cli.devices:LegacyAddAgentDevice',
             'agent-device-remove = '
             'agentsched.cli.devices:LegacyRemoveAgentDevice',
+            'vip_create = agentsched.cli.resources:CreateVip',
+            'vip_list = agentsched.cli.resources:ListVip',
+            'vip_show = agentsched.cli.resources:ShowVip',
+            'vip_set = agentsched.cli.resources:SetVip',
+            'vip_delete = agentsched.cli.resources:DeleteVip',
+            'agent_vip_list = agentsched.cli.resources:ListAgentVip',
+            'agent_vip_add = agentsched.cli.resources:AddAgentVip',
+            'agent_vip_remove = agentsched.cli.resources:RemoveAgentVip',
+            'vip_agent_show = agentsched.cli.resources:ShowVipAgent',
+            'vip-create = agentsched.cli.resources:CreateVip',
+            'vip-list = agentsched.cli.resources:ListVip',
+            'vip-show = agentsched.cli.resources:ShowVip',
+            'vip-update = agentsched.cli.resources:SetVip',
+            'vip-delete = agentsched.cli.resources:DeleteVip',
+            'agent-vip-list = agentsched.cli.resources:ListAgentVip',
+            'agent-vip-add = agentsched.cli.resources:AddAgentVip',
+            'agent-vip-remove = agentsched.cli.resources:RemoveAgentVip',
+            'vip-agent-show = agentsched.cli.resources:ShowVipAgent',
+            'vpn-connection_create = '
+            'agentsched.cli.resources:CreateVPNConnection',
+            'vpn-connection_list = agentsched.cli.resources:ListVPNConnection',
+            'vpn-connection_show = agentsched.cli.resources:ShowVPNConnection',
+            'vpn-connection_set = agentsched.cli.resources:SetVPNConnection',
+            'vpn-connection_delete = '
+            'agentsched.cli.resources:DeleteVPNConnection',
+            'agent_vpn-connection_list = '
+            'agentsched.cli.resources:ListAgentVPNConnection',
+            'agent_vpn-connection_add = '
+            'agentsched.cli.resources:AddAgentVPNConnection',
+            'agent_vpn-connection_remove = '
+            'agentsched.cli.resources:RemoveAgentVPNConnection',
+            'vpn-connection_agent_show = '
+            'agentsched.cli.resources:ShowVPNConnectionAgent',
+            'vpn-connection-create = '
+            'agentsched.cli.resources:CreateVPNConnection',
+            'vpn-connection-list = agentsched.cli.resources:ListVPNConnection',
+            'vpn-connection-show = agentsched.cli.resources:ShowVPNConnection',
+            'vpn-connection-update = '
+            'agentsched.cli.resources:SetVPNConnection',
+            'vpn-connection-delete = '
+            'agentsched.cli.resources:DeleteVPNConnection',
+            'agent-vpn-connection-list = '
+            'agentsched.cli.resources:ListAgentVPNConnection',
+            'agent-vpn-connection-add = '
+            'agentsched.cli.resources:AddAgentVPNConnection',
+            'agent-vpn-connection-remove = '
+            'agentsched.cli.resources:RemoveAgentVPNConnection',
+            'vpn-connection-agent-show = '
+            'agentsched.cli.resources:ShowVPNConnectionAgent',
         ],
         'oslo.policy.policies': [
             'agentsched = agentsched.api.policy:list_rules',

@@ -7,7 +7,9 @@ from werkzeug import test as werkzeug_test
 
 from agentsched.api import app as api_app
 from agentsched.db import agents as agents_db
+from agentsched.db import devices as devices_db
 from agentsched.health import liveness
+from agentsched.services import resources as resources_service
 
 
 class RecordingNotifier:
@@ -15,6 +17,9 @@ class RecordingNotifier:
 
     def __init__(self):
         self.calls = []
+        # (agent host, resource message) of each deploy and undeploy cast.
+        self.deployed = []
+        self.undeployed = []
 
     def agent_updated(self, agent, admin_state_up):
         self.calls.append((agent.host, admin_state_up))
@@ -22,11 +27,26 @@ class RecordingNotifier:
     def devices_updated(self, agent):
         self.calls.append((agent.host, 'devices_updated'))
 
+    def deploy(self, agent, resource):
+        self.deployed.append((agent.host, resource))
+        return True
 
-def client(conf, engine, notifier=None, secret_box=None):
+    def undeploy(self, agent, resource):
+        self.undeployed.append((agent.host, resource))
+        return True
+
+
+def client(conf, engine, notifier=None, secret_box=None, resources=None):
+    """resources: the app's ResourceService, when the test calls it too
+    (update_status, as an agent's answer would)."""
     app = api_app.make_app(conf, engine, notifier or RecordingNotifier(),
-                           secret_box=secret_box)
+                           secret_box=secret_box, resources=resources)
     return werkzeug_test.Client(app)
+
+
+def resource_service(conf, engine, notifier, secret_box):
+    return resources_service.ResourceService(engine, conf, notifier,
+                                             secret_box)
 
 
 def add_agent(engine, host, agent_type='Loadbalancer agent', age=0,
@@ -43,3 +63,22 @@ def add_agent(engine, host, agent_type='Loadbalancer agent', age=0,
     with engine.begin() as connection:
         agents_db.insert(connection, row)
     return row['id']
+
+
+def add_device(client, engine, agent_id, name, device_type='haproxy',
+               capacity=10, capabilities=None, physical_info=None,
+               health='OK', **fields):
+    """A device registered through the API, linked to an agent, with the
+    health an agent's report would have given it (a new device's health is
+    UNKNOWN, which the scheduler never picks)."""
+    device = dict(name=name, device_type=device_type, capacity=capacity,
+                  capabilities=capabilities or {},
+                  physical_info=physical_info or {'address': '192.0.2.10'},
+                  **fields)
+    response = client.post('/v2.0/agents/%s/devices' % agent_id,
+                           json={'device': device})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    device_id = response.json['device']['id']
+    with engine.begin() as connection:
+        devices_db.set_health(connection, device_id, health)
+    return device_id

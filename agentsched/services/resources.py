@@ -155,8 +155,10 @@ class ResourceService:
             connection.execute(sa.update(_resources).where(
                 _resources.c.id == resource_id).values(**values))
         if spec_changes:
-            if not self._deploy(resource_id):
+            if not self._deploy(resource_id) and \
+                    self.hosting(resource_id) is None:
                 # Not placed (an earlier ERROR): try again with the new spec.
+                # Bound to a deleted agent: failover moves it, not this.
                 self.schedule(resource_id)
         return self.get(resource_id)
 

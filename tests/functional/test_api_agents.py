@@ -42,7 +42,8 @@ def test_versions_extensions_and_resources(api):
         'id': 'v2.0', 'status': 'CURRENT', 'links': [{
             'rel': 'self', 'href': 'http://api.example:9797/v2.0/'}]}]}
     extensions = client.get('/v2.0/extensions').json['extensions']
-    assert [e['alias'] for e in extensions] == ['agent', 'agent-devices']
+    assert [e['alias'] for e in extensions] == [
+        'agent', 'agent-devices', 'agent-scheduler', 'flavors', 'resources']
     assert set(extensions[0]) == {'alias', 'name', 'description',
                                   'updated', 'links'}
     assert client.get('/v2.0/extensions/agent').json['extension'][
@@ -50,7 +51,8 @@ def test_versions_extensions_and_resources(api):
     _error(client.get('/v2.0/extensions/nope'), 404, 'ExtensionNotFound')
     resources = client.get('/v2.0/').json['resources']
     assert [(r['name'], r['collection']) for r in resources] == [
-        ('agent', 'agents'), ('device', 'devices')]
+        ('agent', 'agents'), ('device', 'devices'), ('flavor', 'flavors'),
+        ('service_profile', 'service_profiles')]
 
 
 def test_show_has_neutrons_fields_and_formats(api):

@@ -8,11 +8,14 @@ import hypothesis
 from hypothesis import strategies as st
 import pytest
 import schemathesis
+import sqlalchemy as sa
 from schemathesis import checks
 from werkzeug import test as werkzeug_test
 
 from agentsched.api import app as api_app
 from agentsched.api import openapi
+from agentsched.db import models
+from agentsched.health import liveness
 from tests import api_fixtures
 
 OPENAPI_PATH = '/v2.0/openapi.json'
@@ -35,6 +38,13 @@ def noauth(parsed_conf):
 # Agents with ids known before the test runs, so that the generated requests
 # can name them (a random id almost never names an agent).
 AGENT_IDS = ['00000000-0000-4000-8000-00000000000%d' % n for n in range(1, 5)]
+# Likewise a VIP bound to lb-1's device, an unbound VPN connection, a flavor
+# and a service profile.
+RESOURCE_IDS = ['00000000-0000-4000-8000-0000000000a1',
+                '00000000-0000-4000-8000-0000000000a2']
+FLAVOR_IDS = ['00000000-0000-4000-8000-0000000000f1']
+PROFILE_IDS = ['00000000-0000-4000-8000-0000000000b1']
+DEVICE_ID = '00000000-0000-4000-8000-0000000000d1'
 
 
 @pytest.fixture
@@ -50,7 +60,39 @@ def live_app(noauth, postgresql_database):
                            admin_state_up=False)
     api_fixtures.add_agent(engine, 'lb-3', id=lb_3, resources_synced=True,
                            configurations='{"devices":[{"name":"d"}]}')
+    _add_resources(engine, lb_1)
     return api_app.make_app(noauth, engine, api_fixtures.RecordingNotifier())
+
+
+def _add_resources(engine, agent_id):
+    now = liveness.utcnow()
+    vip, vpn = RESOURCE_IDS
+    with engine.begin() as connection:
+        connection.execute(sa.insert(models.devices).values(
+            id=DEVICE_ID, name='hap', device_type='haproxy',
+            service_type='LOADBALANCER', capabilities='{}', capacity=10,
+            used=1, physical_info='{}', health='OK', source='admin',
+            created_at=now))
+        connection.execute(sa.insert(models.agent_devices).values(
+            agent_id=agent_id, device_id=DEVICE_ID))
+        for resource_id, resource_type, spec in (
+                (vip, 'vip', '{"address": "192.0.2.1", "protocol": "TCP", '
+                             '"protocol_port": 80}'),
+                (vpn, 'vpn_connection', '{"peer_address": "192.0.2.2", '
+                 '"peer_id": "p", "peer_cidrs": ["10.0.0.0/8"], '
+                 '"local_cidrs": ["10.1.0.0/16"]}')):
+            connection.execute(sa.insert(models.resources).values(
+                id=resource_id, project_id='admin',
+                resource_type=resource_type, name=resource_type, spec=spec,
+                requirements='{}', units=1, status='ACTIVE',
+                created_at=now))
+        connection.execute(sa.insert(models.bindings).values(
+            resource_id=vip, device_id=DEVICE_ID, agent_id=agent_id,
+            generation=1, created_at=now))
+        connection.execute(sa.insert(models.flavors).values(
+            id=FLAVOR_IDS[0], name='gold', service_type='LOADBALANCER'))
+        connection.execute(sa.insert(models.service_profiles).values(
+            id=PROFILE_IDS[0], metainfo='{"device_type": "haproxy"}'))
 
 
 def _flask_to_openapi(path):
@@ -108,13 +150,20 @@ schema = schemathesis.openapi.from_dict(
     openapi.document(api_app.load_extensions()))
 
 
+KNOWN_IDS = {'agent_id': AGENT_IDS, 'resource_id': RESOURCE_IDS,
+             'flavor_id': FLAVOR_IDS, 'profile_id': PROFILE_IDS}
+
+
 @schema.hook
 def before_generate_path_parameters(context, strategy):
-    if '{agent_id}' not in context.operation.path:
+    known = {name: ids for name, ids in KNOWN_IDS.items()
+             if '{%s}' % name in context.operation.path}
+    if not known:
         return strategy
     return st.one_of(strategy, st.builds(
-        lambda parameters, agent_id: dict(parameters, agent_id=agent_id),
-        strategy, st.sampled_from(AGENT_IDS)))
+        lambda parameters, ids: dict(parameters, **ids), strategy,
+        st.fixed_dictionaries({name: st.sampled_from(ids)
+                               for name, ids in known.items()})))
 
 
 # schemathesis.pytest.from_fixture would build the schema from the live app,

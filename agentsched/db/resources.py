@@ -1,0 +1,68 @@
+"""Queries on resources (VIPs, VPN connections) for the REST API.
+
+The lifecycle itself (insert, place, delete) belongs to
+services/resources.py; this module lists and reads.
+"""
+
+import sqlalchemy as sa
+
+from agentsched.db import models
+from agentsched.db import paging
+
+_resources = models.resources
+_bindings = models.bindings
+
+SORT_COLUMNS = {
+    'id': _resources.c.id,
+    # NULL names sort as '' (paging compares a NULL marker value as '').
+    'name': sa.func.coalesce(_resources.c.name, ''),
+    'status': _resources.c.status,
+    'project_id': _resources.c.project_id,
+    'created_at': _resources.c.created_at,
+}
+FILTER_COLUMNS = ('id', 'name', 'status', 'project_id')
+
+
+def get(connection, resource_id, resource_type=None, project_id=None):
+    """The row, or None if absent, of another type or another project's."""
+    statement = sa.select(_resources).where(_resources.c.id == resource_id)
+    if resource_type is not None:
+        statement = statement.where(
+            _resources.c.resource_type == resource_type)
+    if project_id is not None:
+        statement = statement.where(_resources.c.project_id == project_id)
+    return connection.execute(statement).first()
+
+
+def query(connection, resource_type, filters=None, sort=(('id', True),),
+          limit=None, marker=None, reverse=False, project_id=None,
+          agent_id=None):
+    """Resources of one type matching filters, in pages.
+
+    project_id: only that project's (a tenant's view); agent_id: only those
+    bound to that agent.
+    """
+    statement = sa.select(_resources).where(
+        _resources.c.resource_type == resource_type)
+    if project_id is not None:
+        statement = statement.where(_resources.c.project_id == project_id)
+    if agent_id is not None:
+        statement = statement.join(
+            _bindings, _bindings.c.resource_id == _resources.c.id).where(
+            _bindings.c.agent_id == agent_id)
+    for name, values in (filters or {}).items():
+        statement = statement.where(_resources.c[name].in_(values))
+    statement = paging.page(statement, SORT_COLUMNS, sort, marker, limit,
+                            reverse)
+    rows = connection.execute(statement).all()
+    return rows[::-1] if reverse else rows
+
+
+def set_flavor(connection, resource_id, flavor_id):
+    connection.execute(sa.update(_resources).where(
+        _resources.c.id == resource_id).values(flavor_id=flavor_id))
+
+
+def count_with_flavor(connection, flavor_id):
+    return connection.execute(sa.select(sa.func.count()).select_from(
+        _resources).where(_resources.c.flavor_id == flavor_id)).scalar()

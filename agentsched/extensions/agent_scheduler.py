@@ -1,0 +1,201 @@
+"""The agent scheduler extension (admin only): which agent hosts what.
+
+GET /v2.0/agents/{id}/vips (and /vpn-connections): the resources bound to
+an agent. POST there with {"vip_id": ...} (or {"vpn_connection_id": ...})
+places an unbound resource by hand, with the scheduler's own checks among
+that agent's devices. DELETE /v2.0/agents/{id}/vips/{resource_id} unbinds.
+GET /v2.0/lb/vips/{id}/agent (and /v2.0/vpn/connections/{id}/agent): the
+hosting agent and device, never the device's credentials.
+"""
+
+import json
+
+import fastjsonschema
+
+from agentsched import constants
+from agentsched.api import errors
+from agentsched.api import extension
+from agentsched.api import listing
+from agentsched.api import request
+from agentsched.db import agents as agents_db
+from agentsched.db import resources as resources_db
+from agentsched.extensions import agent_scheduler_openapi
+from agentsched.extensions import resources
+from agentsched.extensions import resources_openapi
+from agentsched.health import liveness
+from agentsched.services import placement
+from agentsched.services import resources as resources_service
+
+_TIME_FORMAT = '%Y-%m-%dT%H:%M:%SZ'
+# Path segment under /v2.0/agents/{id}/ per resource type (hyphens, as
+# Neutron's l3-routers and dhcp-networks).
+SEGMENTS = {'vip': 'vips', 'vpn_connection': 'vpn-connections'}
+
+
+def _time(value):
+    return value.strftime(_TIME_FORMAT) if value else None
+
+
+def _agent_or_404(connection, agent_id):
+    row = agents_db.get(connection, agent_id)
+    if row is None:
+        raise errors.NotFound('Agent %s could not be found.' % agent_id,
+                              'AgentNotFound')
+    return row
+
+
+def _agent_dict(row):
+    conf = request.conf()
+    return {'id': row.id, 'agent_type': row.agent_type, 'host': row.host,
+            'binary': row.binary, 'topic': row.topic,
+            'admin_state_up': row.admin_state_up,
+            'alive': liveness.is_alive(row.heartbeat_timestamp,
+                                       conf.agent_down_time),
+            'availability_zone': row.availability_zone,
+            'heartbeat_timestamp': _time(row.heartbeat_timestamp)}
+
+
+def _device_dict(row):
+    return {'id': row.id, 'name': row.name, 'device_type': row.device_type,
+            'service_type': row.service_type,
+            'capabilities': json.loads(row.capabilities),
+            'capacity': row.capacity, 'used': row.used,
+            'physical_info': json.loads(row.physical_info),
+            'has_credentials': row.credentials is not None,
+            'admin_state_up': row.admin_state_up, 'health': row.health,
+            'availability_zone': row.availability_zone}
+
+
+class Handlers:
+    """The agent-scheduler routes of one resource collection."""
+
+    def __init__(self, collection):
+        self.collection = collection
+        self.id_key = collection.resource_type + '_id'
+        self._validate_add = fastjsonschema.compile({
+            'type': 'object', 'required': [self.id_key],
+            'additionalProperties': False,
+            'properties': {self.id_key: {
+                'type': 'string', 'minLength': 1,
+                'maxLength': constants.MAX_STRING_LENGTH}}})
+
+    def _resource_or_404(self, connection, resource_id):
+        row = resources_db.get(connection, resource_id,
+                               self.collection.resource_type)
+        if row is None:
+            raise resources.not_found(self.collection, resource_id)
+        return row
+
+    def list(self, agent_id):
+        request.authorize('get_agent_resources')
+        kind = resources.kind_of(self.collection)
+        request.check_query(resources_db.FILTER_COLUMNS +
+                            listing.PAGING_PARAMS)
+        conf = request.conf()
+        fields = listing.fields(resources_openapi.fields_of(kind))
+        filters = listing.filters(resources_db.FILTER_COLUMNS)
+        sort = listing.sort(resources_db.SORT_COLUMNS)
+        limit, reverse = listing.limit(conf), listing.reverse()
+        with request.engine().connect() as connection:
+            _agent_or_404(connection, agent_id)
+            marker = listing.marker(
+                connection, lambda c, i: resources_db.get(c, i, kind.name),
+                'a %s' % self.collection.singular)
+            rows = resources_db.query(connection, kind.name, filters, sort,
+                                      limit, marker, reverse,
+                                      agent_id=agent_id)
+        return listing.respond(
+            self.collection.plural,
+            [resources.resource_dict(row, kind, fields) for row in rows],
+            rows, limit, reverse)
+
+    def add(self, agent_id):
+        request.authorize('add_resource_to_agent')
+        resource_id = request.json_body(self._validate_add)[self.id_key]
+        service = resources.service()
+        with request.engine().connect() as connection:
+            _agent_or_404(connection, agent_id)
+            row = self._resource_or_404(connection, resource_id)
+        if row.status == constants.STATUS_PENDING_DELETE:
+            raise errors.Conflict('%s %s is being deleted' % (
+                self.collection.singular, resource_id),
+                'ResourceBeingDeleted')
+        if service.hosting(resource_id) is not None:
+            raise self._bound(resource_id)
+        try:
+            service.schedule(resource_id, only_agent=agent_id)
+        except resources_service.Conflict as exc:
+            raise errors.Conflict(str(exc), 'NoValidCandidate')
+        except placement.AlreadyBound:
+            # Placed by someone else since we looked.
+            raise self._bound(resource_id)
+        kind = resources.kind_of(self.collection)
+        return request.respond({self.collection.singular: (
+            resources.resource_dict(service.get(resource_id), kind))},
+            status=201)
+
+    def _bound(self, resource_id):
+        return errors.Conflict(
+            '%s %s is bound already: remove it from its agent first' % (
+                self.collection.singular, resource_id),
+            'ResourceAlreadyBound')
+
+    def remove(self, agent_id, resource_id):
+        request.authorize('remove_resource_from_agent')
+        service = resources.service()
+        with request.engine().connect() as connection:
+            _agent_or_404(connection, agent_id)
+            self._resource_or_404(connection, resource_id)
+        hosting = service.hosting(resource_id)
+        if hosting is None or hosting[0].agent_id != agent_id:
+            raise errors.NotFound('%s %s is not on agent %s' % (
+                self.collection.singular, resource_id, agent_id),
+                'ResourceNotOnAgent')
+        try:
+            service.unbind(resource_id)
+        except resources_service.NotFound:
+            raise errors.NotFound('%s %s is not on agent %s' % (
+                self.collection.singular, resource_id, agent_id),
+                'ResourceNotOnAgent')
+        return request.no_content()
+
+    def hosting(self, resource_id):
+        request.authorize('get_resource_agent')
+        request.check_query(())
+        with request.engine().connect() as connection:
+            self._resource_or_404(connection, resource_id)
+        hosting = resources.service().hosting(resource_id)
+        if hosting is None:
+            raise errors.NotFound('%s %s is not bound to an agent' % (
+                self.collection.singular, resource_id), 'ResourceNotBound')
+        binding, agent, device = hosting
+        return request.respond({
+            # The agent is null if it was deleted under the binding.
+            'agent': _agent_dict(agent) if agent is not None else None,
+            'device': _device_dict(device),
+            'binding': {'generation': binding.generation,
+                        'created_at': _time(binding.created_at),
+                        'updated_at': _time(binding.updated_at)}})
+
+
+def _routes():
+    table = {}
+    for collection in resources.COLLECTIONS:
+        handlers = Handlers(collection)
+        agent_path = '/v2.0/agents/<agent_id>/%s' % SEGMENTS[
+            collection.resource_type]
+        table[agent_path] = {'GET': handlers.list, 'POST': handlers.add}
+        table[agent_path + '/<resource_id>'] = {'DELETE': handlers.remove}
+        table[collection.path + '/<resource_id>/agent'] = {
+            'GET': handlers.hosting}
+    return table
+
+
+ROUTES = _routes()
+
+EXTENSION = extension.Extension(
+    alias='agent-scheduler', name='Agent scheduler',
+    description='Which agent and device host each VIP and VPN connection; '
+                'placing a resource on an agent by hand, and unbinding it.',
+    updated='2026-11-29T10:00:00-00:00', routes=ROUTES,
+    openapi=agent_scheduler_openapi.OPENAPI)

@@ -1,0 +1,355 @@
+"""The resources extension (VIPs, VPN connections) over SQLite, PostgreSQL
+and MariaDB: placement on create, deploy casts, status from agents, secrets,
+listing and project scoping."""
+
+import uuid
+
+from keystonemiddleware import fixture as ksm_fixture
+import pytest
+import sqlalchemy as sa
+
+from agentsched.db import models
+from agentsched.services import secrets
+from tests import api_fixtures
+
+PSK = 'psk-%s' % uuid.uuid4().hex
+VIP = {'name': 'web', 'address': '198.51.100.7', 'protocol': 'HTTP',
+       'protocol_port': 80,
+       'members': [{'address': '10.0.0.5', 'protocol_port': 8080}]}
+VPN = {'name': 'branch', 'peer_address': '203.0.113.9', 'peer_id': 'branch',
+       'peer_cidrs': ['10.2.0.0/16'], 'local_cidrs': ['10.1.0.0/16'],
+       'psk': PSK}
+
+
+@pytest.fixture
+def box():
+    return secrets.SecretBox([secrets.generate_key()])
+
+
+def _overrides(conf):
+    conf.set_override('agent_down_time', 30)
+    # Devices are added between placements: no stale candidate snapshot.
+    conf.set_override('snapshot_max_age', 0, 'scheduler')
+
+
+def _clear(conf):
+    conf.clear_override('agent_down_time')
+    conf.clear_override('snapshot_max_age', 'scheduler')
+
+
+class API(tuple):
+    """(client, engine, notifier), and .service: the app's
+    ResourceService, through which tests answer as agents would."""
+    service = None
+
+
+@pytest.fixture
+def api(parsed_conf, database, box):
+    parsed_conf.set_override('auth_strategy', 'noauth')
+    _overrides(parsed_conf)
+    engine = database.engine()
+    notifier = api_fixtures.RecordingNotifier()
+    service = api_fixtures.resource_service(parsed_conf, engine, notifier,
+                                            box)
+    api = API((api_fixtures.client(parsed_conf, engine, notifier, box,
+                                   service), engine, notifier))
+    api.service = service
+    yield api
+    parsed_conf.clear_override('auth_strategy')
+    _clear(parsed_conf)
+
+
+def _error(response, status, type_=None):
+    assert response.status_code == status, response.get_data(as_text=True)
+    error = response.json['NeutronError']
+    if type_:
+        assert error['type'] == type_
+    return error['message']
+
+
+def _lb(client, engine, host='lb-1', **device):
+    agent_id = api_fixtures.add_agent(engine, host)
+    device_id = api_fixtures.add_device(
+        client, engine, agent_id, 'hap-%s' % host,
+        physical_info={'address': '192.0.2.10', 'port': 8404}, **device)
+    return agent_id, device_id
+
+
+def _vpn(client, engine, host='vpn-1'):
+    agent_id = api_fixtures.add_agent(engine, host, agent_type='VPN agent',
+                                      topic='agentsched-vpn-agent')
+    device_id = api_fixtures.add_device(
+        client, engine, agent_id, 'swan-%s' % host, device_type='strongswan',
+        physical_info={'address': '192.0.2.20'})
+    return agent_id, device_id
+
+
+def _binding(engine, resource_id):
+    with engine.connect() as connection:
+        return connection.execute(sa.select(models.bindings).where(
+            models.bindings.c.resource_id == resource_id)).first()
+
+
+def test_create_vip_places_deploys_and_goes_active(api):
+    client, engine, notifier = api
+    agent_id, device_id = _lb(client, engine)
+    response = client.post('/v2.0/lb/vips', json={'vip': dict(
+        VIP, requirements={'device_type': 'haproxy'})})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    vip = response.json['vip']
+    assert vip['status'] == 'PENDING_CREATE'
+    assert vip['project_id'] == vip['tenant_id'] == 'admin'
+    assert (vip['address'], vip['protocol'], vip['protocol_port']) == (
+        '198.51.100.7', 'HTTP', 80)
+    assert vip['requirements']['device_type'] == 'haproxy'
+    assert vip['flavor_id'] is None and 'has_psk' not in vip
+    binding = _binding(engine, vip['id'])
+    assert (binding.agent_id, binding.device_id, binding.generation) == (
+        agent_id, device_id, 1)
+    [(host, message)] = notifier.deployed
+    assert host == 'lb-1'
+    assert message['id'] == vip['id'] and message['generation'] == 1
+    assert message['device']['physical_info'] == {'address': '192.0.2.10',
+                                                  'port': 8404}
+    assert message['spec']['members'] == VIP['members']
+
+    service = api.service
+    assert service.update_status(vip['id'], 1, 'ACTIVE', None) is True
+    shown = client.get('/v2.0/lb/vips/%s' % vip['id']).json['vip']
+    assert shown['status'] == 'ACTIVE'
+    # An answer for a generation that moved on is ignored.
+    assert service.update_status(vip['id'], 7, 'ERROR', 'stale') is False
+    assert client.get('/v2.0/lb/vips/%s' % vip['id']).json['vip'][
+        'status'] == 'ACTIVE'
+
+
+def test_no_feasible_candidate_is_error_with_the_reason(api):
+    client, engine, notifier = api
+    _lb(client, engine, capabilities={'ssl_offload': False})
+    response = client.post('/v2.0/lb/vips', json={'vip': dict(
+        VIP, requirements={'capabilities': {'ssl_offload': True}})})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    vip = response.json['vip']
+    assert vip['status'] == 'ERROR'
+    assert 'ssl_offload' in vip['status_description']
+    assert _binding(engine, vip['id']) is None
+    assert notifier.deployed == []
+    # No device at all for VPN: the reason says so.
+    vpn = client.post('/v2.0/vpn/connections',
+                      json={'vpn_connection': VPN}).json['vpn_connection']
+    assert vpn['status'] == 'ERROR'
+    assert 'VPN' in vpn['status_description']
+
+
+def test_vpn_psk_reaches_the_agent_and_no_response(api, box):
+    client, engine, notifier = api
+    _vpn(client, engine)
+    response = client.post('/v2.0/vpn/connections',
+                           json={'vpn_connection': VPN})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    connection_ = response.json['vpn_connection']
+    assert connection_['has_psk'] is True and 'psk' not in connection_
+    [(_host, message)] = notifier.deployed
+    assert message['spec']['psk'] == PSK
+    assert message['device']['device_type'] == 'strongswan'
+    path = '/v2.0/vpn/connections/%s' % connection_['id']
+    bodies = [response, client.get(path), client.get('/v2.0/vpn/connections'),
+              client.put(path, json={'vpn_connection': {
+                  'mtu': 1400, 'psk': PSK + '-new'}}),
+              client.get(path + '?fields=has_psk&fields=mtu')]
+    for each in bodies:
+        assert each.status_code in (200, 201), each.get_data(as_text=True)
+        assert PSK not in each.get_data(as_text=True)
+    assert bodies[-1].json['vpn_connection'] == {'has_psk': True,
+                                                 'mtu': 1400}
+    assert _error(client.get(path + '?fields=psk'), 400)
+    # The new psk went to the agent with the update, and is encrypted.
+    assert notifier.deployed[-1][1]['spec']['psk'] == PSK + '-new'
+    with engine.connect() as connection:
+        stored = connection.execute(sa.select(models.resources).where(
+            models.resources.c.id == connection_['id'])).first()
+    assert PSK not in stored.secrets and PSK not in stored.spec
+    assert box.decrypt(stored.secrets) == {'psk': PSK + '-new'}
+
+
+def test_validation_errors_name_the_field(api):
+    client, _engine, _ = api
+    missing = dict(VIP)
+    del missing['protocol']
+    assert 'protocol' in _error(client.post('/v2.0/lb/vips', json={
+        'vip': missing}), 400)
+    assert 'protocol_port' in _error(client.post('/v2.0/lb/vips', json={
+        'vip': dict(VIP, protocol_port=70000)}), 400)
+    assert 'colour' in _error(client.post('/v2.0/lb/vips', json={
+        'vip': dict(VIP, colour='red')}), 400)
+    assert 'requirements' in _error(client.post('/v2.0/lb/vips', json={
+        'vip': dict(VIP, requirements={'size': 'L'})}), 400)
+    assert 'requirements' in _error(client.post('/v2.0/lb/vips', json={
+        'vip': dict(VIP, requirements={'capabilities': {
+            'x': {'max': 3}}})}), 400)
+    assert 'flavor_id' in _error(client.post('/v2.0/lb/vips', json={
+        'vip': dict(VIP, requirements={}, flavor_id='f')}), 400)
+    assert 'psk' in _error(client.post('/v2.0/vpn/connections', json={
+        'vpn_connection': dict(VPN, psk='short')}), 400)
+    _error(client.post('/v2.0/lb/vips', json={'vpn_connection': VIP}), 400)
+    vip = client.post('/v2.0/lb/vips', json={'vip': VIP}).json['vip']
+    path = '/v2.0/lb/vips/%s' % vip['id']
+    assert 'protocol' in _error(client.put(path, json={'vip': {
+        'protocol': 'FTP'}}), 400)
+    assert 'requirements' in _error(client.put(path, json={'vip': {
+        'requirements': {}}}), 400)
+    assert 'status' in _error(client.put(path, json={'vip': {
+        'status': 'ACTIVE'}}), 400)
+
+
+def test_update_redeploys_and_delete_waits_for_the_agent(api):
+    client, engine, notifier = api
+    _lb(client, engine)
+    vip = client.post('/v2.0/lb/vips', json={'vip': VIP}).json['vip']
+    path = '/v2.0/lb/vips/%s' % vip['id']
+    renamed = client.put(path, json={'vip': {'name': 'www'}})
+    assert renamed.status_code == 200, renamed.get_data(as_text=True)
+    assert renamed.json['vip']['name'] == 'www'
+    assert len(notifier.deployed) == 1  # a name is not deployed
+    changed = client.put(path, json={'vip': {'protocol_port': 8080}}).json[
+        'vip']
+    assert (changed['status'], changed['protocol_port']) == (
+        'PENDING_UPDATE', 8080)
+    assert notifier.deployed[-1][1]['spec']['protocol_port'] == 8080
+
+    response = client.delete(path)
+    assert response.status_code == 204
+    assert client.get(path).json['vip']['status'] == 'PENDING_DELETE'
+    [(host, message)] = notifier.undeployed
+    assert (host, message['id'], message['generation']) == (
+        'lb-1', vip['id'], 1)
+    _error(client.put(path, json={'vip': {'name': 'x'}}), 409)
+    assert api.service.update_status(vip['id'], 1, 'DELETED', None)
+    _error(client.get(path), 404, 'VipNotFound')
+    # Never placed: removed at once.
+    other = client.post('/v2.0/vpn/connections',
+                        json={'vpn_connection': VPN}).json['vpn_connection']
+    assert client.delete('/v2.0/vpn/connections/%s' % other[
+        'id']).status_code == 204
+    _error(client.get('/v2.0/vpn/connections/%s' % other['id']), 404,
+           'VPNConnectionNotFound')
+    # A VIP is not a VPN connection.
+    _error(client.get('/v2.0/vpn/connections/%s' % vip['id']), 404)
+
+
+def test_list_filters_fields_sort_and_pages(api):
+    client, _engine, _ = api
+    ids = [client.post('/v2.0/lb/vips', json={'vip': dict(
+        VIP, name='v%d' % n)}).json['vip']['id'] for n in range(5)]
+    client.post('/v2.0/vpn/connections', json={'vpn_connection': VPN})
+    listed = client.get('/v2.0/lb/vips').json['vips']
+    assert sorted(v['id'] for v in listed) == sorted(ids)
+    named = client.get('/v2.0/lb/vips?name=v1&name=v3&fields=name').json
+    assert sorted(named['vips'], key=lambda v: v['name']) == [
+        {'name': 'v1'}, {'name': 'v3'}]
+    assert client.get('/v2.0/lb/vips?status=ACTIVE').json == {'vips': []}
+    assert len(client.get('/v2.0/lb/vips?status=ERROR').json['vips']) == 5
+    assert len(client.get('/v2.0/lb/vips?tenant_id=admin').json[
+        'vips']) == 5
+    names = [v['name'] for v in client.get(
+        '/v2.0/lb/vips?sort_key=name&sort_dir=desc').json['vips']]
+    assert names == ['v4', 'v3', 'v2', 'v1', 'v0']
+    page = client.get('/v2.0/lb/vips?sort_key=name&limit=2').json
+    assert [v['name'] for v in page['vips']] == ['v0', 'v1']
+    following = page['vips_links'][0]['href'].split('?', 1)[1]
+    assert [v['name'] for v in client.get(
+        '/v2.0/lb/vips?' + following).json['vips']] == ['v2', 'v3']
+    _error(client.get('/v2.0/lb/vips?marker=nope'), 400)
+    _error(client.get('/v2.0/lb/vips?colour=red'), 400)
+    _error(client.get('/v2.0/lb/vips?sort_key=address'), 400)
+
+
+@pytest.fixture
+def tokens(parsed_conf, database, box):
+    """Keystone tokens: admin (project p-admin), alice (pa), bob (pb)."""
+    parsed_conf.set_override('auth_strategy', 'keystone')
+    parsed_conf.set_override('www_authenticate_uri',
+                             'http://keystone.example/identity',
+                             'keystone_authtoken')
+    _overrides(parsed_conf)
+    engine = database.engine()
+    with ksm_fixture.AuthTokenFixture() as fixture:
+        names = {}
+        for name, role, project in (('admin', 'admin', 'p-admin'),
+                                    ('alice', 'member', 'pa'),
+                                    ('bob', 'member', 'pb')):
+            token = uuid.uuid4().hex
+            fixture.add_token_data(token_id=token, role_list=[role],
+                                   user_id=name, project_id=project)
+            names[name] = {'X-Auth-Token': token}
+        client = api_fixtures.client(parsed_conf, engine, secret_box=box)
+        yield client, engine, names
+    parsed_conf.clear_override('auth_strategy')
+    parsed_conf.clear_override('www_authenticate_uri', 'keystone_authtoken')
+    _clear(parsed_conf)
+
+
+def test_projects_see_only_their_own(tokens):
+    client, _engine, as_ = tokens
+    mine = client.post('/v2.0/lb/vips', json={'vip': VIP},
+                       headers=as_['alice'])
+    assert mine.status_code == 201, mine.get_data(as_text=True)
+    mine = mine.json['vip']
+    assert mine['project_id'] == 'pa'
+    theirs = client.post('/v2.0/lb/vips', json={'vip': VIP},
+                         headers=as_['bob']).json['vip']
+    path = '/v2.0/lb/vips/%s' % theirs['id']
+
+    listed = client.get('/v2.0/lb/vips', headers=as_['alice']).json['vips']
+    assert [v['id'] for v in listed] == [mine['id']]
+    # Asking for another project's gives nothing, not theirs.
+    assert client.get('/v2.0/lb/vips?project_id=pb',
+                      headers=as_['alice']).json == {'vips': []}
+    _error(client.get(path, headers=as_['alice']), 404, 'VipNotFound')
+    _error(client.put(path, json={'vip': {'name': 'mine now'}},
+                      headers=as_['alice']), 404)
+    _error(client.delete(path, headers=as_['alice']), 404)
+    _error(client.get('/v2.0/lb/vips?marker=%s' % theirs['id'],
+                      headers=as_['alice']), 400)
+    # Creating in another project is the admin's right only.
+    _error(client.post('/v2.0/lb/vips', json={'vip': dict(
+        VIP, project_id='pb')}, headers=as_['alice']), 403,
+        'PolicyNotAuthorized')
+
+    everything = client.get('/v2.0/lb/vips', headers=as_['admin']).json[
+        'vips']
+    assert sorted(v['id'] for v in everything) == sorted(
+        [mine['id'], theirs['id']])
+    only_b = client.get('/v2.0/lb/vips?project_id=pb',
+                        headers=as_['admin']).json['vips']
+    assert [v['id'] for v in only_b] == [theirs['id']]
+    for_b = client.post('/v2.0/lb/vips', json={'vip': dict(
+        VIP, tenant_id='pb')}, headers=as_['admin']).json['vip']
+    assert for_b['project_id'] == 'pb'
+    assert client.delete(path, headers=as_['bob']).status_code == 204
+    assert client.delete('/v2.0/lb/vips/%s' % mine['id'],
+                         headers=as_['admin']).status_code == 204
+    assert [v['id'] for v in client.get(
+        '/v2.0/lb/vips', headers=as_['bob']).json['vips']] == [for_b['id']]
+    assert client.get('/v2.0/lb/vips').status_code == 401
+
+
+def test_spec_change_while_its_agent_is_deleted_is_not_a_500(api):
+    # The binding outlives a deleted agent (agent_id set NULL) until the
+    # health monitor moves the resource; an update must not try to place
+    # the still-bound resource a second time.
+    client, engine, notifier = api
+    agent_id, device_id = _lb(client, engine)
+    vip = client.post('/v2.0/lb/vips', json={'vip': VIP}).json['vip']
+    _lb(client, engine, 'lb-2')  # room elsewhere, for a wrong second place
+    with engine.begin() as connection:
+        connection.execute(sa.delete(models.agents).where(
+            models.agents.c.id == agent_id))
+    assert _binding(engine, vip['id']).agent_id is None
+    response = client.put('/v2.0/lb/vips/%s' % vip['id'],
+                          json={'vip': {'protocol_port': 81}})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.json['vip']['protocol_port'] == 81
+    assert response.json['vip']['status'] == 'PENDING_UPDATE'
+    assert _binding(engine, vip['id']).device_id == device_id
+    assert len(notifier.deployed) == 1

@@ -1,0 +1,170 @@
+"""The agentsched resource commands, run as a user would, against a real
+agentsched-server whose two local load-balancer agents deploy what they
+are given (SQLite, with an encryption key for the psk)."""
+
+import json
+import time
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from agentsched.db import models
+from agentsched.services import secrets
+# The server and CLI runners of the agent commands' tests (the module, not
+# its names: pytest would collect its tests a second time).
+from tests.functional import test_cli
+
+PSK = 'cli-psk-%s' % uuid.uuid4().hex
+
+
+def _wait(predicate, timeout=20):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope='module')
+def server(tmp_path_factory, parsed_conf):
+    server = test_cli.Server(
+        tmp_path_factory.mktemp('cli-resources'), parsed_conf,
+        DEFAULT={'host': 'rescli'},
+        secrets={'encryption_keys': secrets.generate_key()},
+        scheduler={'snapshot_max_age': 0})
+    try:
+        # Both local agents have reported their simulated devices.
+        def devices():
+            with server.engine.connect() as connection:
+                return connection.execute(
+                    sa.select(sa.func.count()).select_from(
+                        models.agent_devices)).scalar() >= 4
+        assert _wait(devices), server.process.log()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope='module')
+def cli(server):
+    return test_cli.CLI(server.url)
+
+
+def _status(cli, kind, resource_id, wanted):
+    return _wait(lambda: cli.json(kind, 'show', resource_id)[
+        'status'] == wanted)
+
+
+def test_vip_lifecycle_and_its_agent(cli):
+    vip = cli.json('vip', 'create', 'web', '--address', '198.51.100.7',
+                   '--protocol', 'http', '--protocol-port', '80',
+                   '--member', '10.0.0.5:8080:3', '--member', '10.0.0.6:8080',
+                   '--device-type', 'noop')
+    assert vip['status'] == 'PENDING_CREATE', vip
+    assert vip['protocol'] == 'HTTP' and vip['protocol_port'] == 80
+    assert vip['members'] == [
+        {'address': '10.0.0.5', 'protocol_port': 8080, 'weight': 3},
+        {'address': '10.0.0.6', 'protocol_port': 8080}]
+    assert vip['requirements']['device_type'] == 'noop'
+    # The local agent deploys it and answers.
+    assert _status(cli, 'vip', vip['id'], 'ACTIVE')
+    assert cli.json('vip-show', vip['id'])['name'] == 'web'
+
+    listed = cli.json('vip', 'list', '--status', 'active')
+    assert vip['id'] in [v['ID'] for v in listed]
+    assert set(listed[0]) == {'ID', 'Name', 'Status', 'Project', 'Address',
+                              'Protocol', 'Port'}
+    assert 'Status Description' in cli.json('vip-list', '--long')[0]
+    assert cli('vip', 'list', '--name', 'web', '-f', 'value', '-c',
+               'ID').split() == [vip['id']]
+
+    assert cli('vip', 'set', vip['id'], '--name', 'www',
+               '--protocol-port', '8080') == ''
+    changed = cli.json('vip', 'show', vip['id'])
+    assert (changed['name'], changed['protocol_port']) == ('www', 8080)
+    assert _status(cli, 'vip', vip['id'], 'ACTIVE')
+
+    hosting = cli.json('vip', 'agent', 'show', vip['id'])
+    assert hosting['host'].startswith('rescli-local-')
+    assert hosting['alive'] is True and hosting['device_type'] == 'noop'
+    agent_id = hosting['agent_id']
+    assert cli.json('vip-agent-show', vip['id']) == hosting
+    on_agent = cli('agent', 'vip', 'list', agent_id, '-f', 'value', '-c',
+                   'ID').split()
+    assert vip['id'] in on_agent
+
+    message = cli.fails('agent', 'vip', 'add', agent_id, vip['id'])
+    assert 'Conflict (HTTP 409)' in message and 'bound already' in message
+    assert cli('agent', 'vip', 'remove', agent_id, vip['id']) == ''
+    assert 'Not found (HTTP 404)' in cli.fails('vip', 'agent', 'show',
+                                               vip['id'])
+    assert vip['id'] not in cli('agent-vip-list', agent_id)
+    assert cli('agent-vip-add', agent_id, vip['id']) == ''
+    assert cli.json('vip', 'agent', 'show', vip['id'])['agent_id'] == \
+        agent_id
+    assert _status(cli, 'vip', vip['id'], 'ACTIVE')
+
+    # Deleted once its agent confirms the undeploy.
+    assert cli('vip', 'delete', vip['id']) == ''
+    assert _wait(lambda: 'Not found' in test_cli.commands.run(
+        'agentsched', 'vip', 'show', vip['id'], check=False,
+        env=cli.env).stderr)
+
+
+def test_vpn_connection_psk_is_never_shown(cli):
+    created = test_cli.commands.run(
+        'agentsched', 'vpn-connection', 'create', 'branch',
+        '--peer-address', '203.0.113.9', '--peer-id', 'branch',
+        '--peer-cidr', '10.2.0.0/16', '--local-cidr', '10.1.0.0/16',
+        '--local-cidr', '10.3.0.0/16', '--psk', PSK, '--debug',
+        '-f', 'json', check=False, env=cli.env)
+    assert created.returncode == 0, created.stderr
+    assert PSK not in created.stdout + created.stderr
+    connection = cli.json('vpn-connection', 'show',
+                          json.loads(created.stdout)['id'])
+    assert connection['has_psk'] is True and 'psk' not in connection
+    assert connection['local_cidrs'] == ['10.1.0.0/16', '10.3.0.0/16']
+    # No VPN agent here: nothing can take it, and it says why.
+    assert connection['status'] == 'ERROR'
+    assert 'VPN' in connection['status_description']
+    for output in (cli('vpn-connection', 'list', '--long'),
+                   cli('vpn-connection-show', connection['id']),
+                   cli('vpn-connection', 'set', connection['id'], '--psk',
+                       PSK + '-2', '--mtu', '1400')):
+        assert PSK not in output
+    assert cli.json('vpn-connection', 'show', connection['id'])['mtu'] == \
+        1400
+    message = cli.fails('vpn-connection', 'set', connection['id'],
+                        '--psk', PSK, '--spec-json', '{"mtu": 1}')
+    assert 'Bad request (HTTP 400)' in message and PSK not in message
+    assert cli('vpn-connection-delete', connection['id']) == ''
+    assert 'Not found' in cli.fails('vpn-connection', 'show',
+                                    connection['id'])
+
+
+def test_requirements_flavors_and_errors(cli):
+    unplaced = cli.json('vip', 'create', 'picky', '--address', '192.0.2.1',
+                        '--protocol', 'TCP', '--protocol-port', '443',
+                        '--capability', 'ssl_offload=true')
+    assert unplaced['status'] == 'ERROR'
+    assert 'ssl_offload' in unplaced['status_description']
+    assert unplaced['requirements']['capabilities'] == {'ssl_offload': True}
+    message = cli.fails('vip', 'create', 'bad', '--address', '192.0.2.1',
+                        '--protocol', 'TCP', '--protocol-port', '443',
+                        '--requirements-json', '{"size": "L"}')
+    assert 'Bad request (HTTP 400)' in message and 'requirements' in message
+    assert 'Not found (HTTP 404)' in cli.fails('vip', 'create', 'f',
+                                               '--address', '192.0.2.1',
+                                               '--protocol', 'TCP',
+                                               '--protocol-port', '1',
+                                               '--flavor', 'nope')
+    usage = test_cli.commands.run(
+        'agentsched', 'vip', 'create', 'x', '--address', '192.0.2.1',
+        '--protocol', 'TCP', '--protocol-port', '1', '--member', 'no-port',
+        check=False, env=cli.env)
+    assert usage.returncode == 2 and 'ADDRESS:PORT' in usage.stderr
+    assert 'Not found (HTTP 404)' in cli.fails('vip', 'show', 'nope')
+    assert 'Not found' in cli.fails('vip', 'delete', 'nope')
+    cli('vip', 'delete', unplaced['id'])
