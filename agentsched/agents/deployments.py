@@ -1,59 +1,167 @@
 """What an agent has deployed, kept in step with what the server says.
 
-Until device drivers exist (haproxy, strongSwan), a deployment is recorded
-only; the server still gets the update_status answer it waits for. Each
-resource's deploys and undeploys are serialized; a failure of one never
-touches another.
+Each deploy goes to the driver of the resource's device (agents/drivers,
+one driver per device name, loaded by device_type) and ends in one
+update_status: ACTIVE, or ERROR with the driver's reason. Each resource's
+deploys and undeploys are serialized; a failure of one, even an exception
+from a driver, never touches another nor the agent.
 """
 
 import collections
+import hashlib
+import json
 import threading
 
+from oslo_config import cfg
 from oslo_log import log as logging
 
 from agentsched import constants
+from agentsched.agents.drivers import base as drivers
 
 LOG = logging.getLogger(__name__)
 
 DELETED = 'DELETED'
+# The report schema's bound on a string.
+_MAX_REASON = constants.MAX_STRING_LENGTH
+
+
+def _fingerprint(resource):
+    """What a deploy asks for, as a digest: an update keeps the generation
+    and changes the spec, and converge must see it. Digested so no secret
+    of the spec is kept twice."""
+    wanted = {'spec': resource.get('spec'),
+              'device': (resource.get('device') or {}).get('name')}
+    return hashlib.sha256(json.dumps(wanted, sort_keys=True).encode()
+                          ).hexdigest()
+
+
+def _reason(exc):
+    if isinstance(exc, drivers.DriverError):
+        return str(exc)
+    # Not a driver's own message: name the kind, it may say more than str().
+    return '%s: %s' % (type(exc).__name__, exc)
 
 
 class Deployments:
 
-    def __init__(self, report_status):
+    def __init__(self, report_status, conf=None, load_driver=drivers.load):
         self._report_status = report_status
+        self._conf = conf if conf is not None else cfg.CONF
+        self._load_driver = load_driver
         self._locks = collections.defaultdict(threading.Lock)
         self._guard = threading.Lock()
-        self.deployed = {}   # resource id -> generation
+        self._drivers = {}       # device name -> driver
+        self._drivers_guard = threading.Lock()
+        self._placed = {}        # resource id -> device name
+        self._fingerprints = {}  # resource id -> _fingerprint of its deploy
+        self.deployed = {}       # resource id -> generation
 
     def _lock(self, resource_id):
         with self._guard:
             return self._locks[resource_id]
 
+    # -- drivers -----------------------------------------------------------
+
+    def driver(self, device):
+        """The driver of a device (a dict with name and device_type), loaded
+        on first use. A device whose physical_info changed gets a new driver
+        once its old one is idle."""
+        name = device.get('name')
+        with self._drivers_guard:
+            current = self._drivers.get(name)
+            if current is not None and (
+                    current.serves(device) or 'physical_info' not in device):
+                # A heartbeat's device dict has no physical_info: whatever
+                # the driver was built with still holds.
+                return current
+            if current is not None and current.resources():
+                LOG.warning('Device %s changed while it serves resources; '
+                            'the change applies once they are gone', name)
+                return current
+            self._drivers[name] = self._load_driver(device, self._conf)
+            return self._drivers[name]
+
+    def device_health(self, devices):
+        """Copies of devices (heartbeat dicts) with health and load from
+        their drivers, and health_reason when the driver gave one."""
+        updated = []
+        for device in devices:
+            try:
+                health, load, reason = self.driver(device).health()
+            except Exception as exc:
+                LOG.exception('Health check of device %s failed',
+                              device.get('name'))
+                health, load, reason = constants.HEALTH_DOWN, 0, _reason(exc)
+            entry = dict(device, health=health, load=load)
+            entry.pop('health_reason', None)
+            if reason:
+                entry['health_reason'] = reason[:_MAX_REASON]
+            updated.append(entry)
+        return updated
+
+    # -- deploy, undeploy, converge ----------------------------------------
+
     def deploy(self, resource):
         resource_id, generation = resource['id'], resource['generation']
+        device = resource.get('device') or {}
         with self._lock(resource_id):
             current = self.deployed.get(resource_id)
             if current is not None and current > generation:
                 LOG.info('Ignoring deploy of %s generation %d: %d is here',
                          resource_id, generation, current)
                 return
-            self.deployed[resource_id] = generation
-        LOG.info('Deployed %s %s (generation %d) on device %s',
-                 resource['resource_type'], resource_id, generation,
-                 resource.get('device', {}).get('name'))
-        self._report(resource_id, generation, constants.STATUS_ACTIVE, None)
+            try:
+                if not device.get('name'):
+                    raise drivers.DriverError('the deploy names no device')
+                driver = self.driver(device)
+                moved_from = self._placed.get(resource_id)
+                if moved_from is not None and moved_from != device['name']:
+                    self._drivers[moved_from].undeploy(resource_id)
+                    self._forget(resource_id)
+                note = driver.deploy(resource)
+            except Exception as exc:
+                status, description = constants.STATUS_ERROR, _reason(exc)
+                # What was deployed before stays recorded (the driver keeps
+                # serving it); the next sync tries this deploy again.
+                LOG.error('Deploy of %s %s (generation %d) on device %s '
+                          'failed: %s', resource.get('resource_type'),
+                          resource_id, generation, device.get('name'),
+                          description)
+            else:
+                status, description = constants.STATUS_ACTIVE, note
+                self.deployed[resource_id] = generation
+                self._placed[resource_id] = device['name']
+                self._fingerprints[resource_id] = _fingerprint(resource)
+                LOG.info('Deployed %s %s (generation %d) on device %s',
+                         resource.get('resource_type'), resource_id,
+                         generation, device['name'])
+        self._report(resource_id, generation, status, description)
 
     def undeploy(self, resource, report=True):
         resource_id, generation = resource['id'], resource['generation']
         with self._lock(resource_id):
             if self.deployed.get(resource_id, generation) > generation:
                 return
-            self.deployed.pop(resource_id, None)
-        LOG.info('Undeployed %s %s (generation %d)',
-                 resource.get('resource_type'), resource_id, generation)
+            error = None
+            for driver in self._holders(resource_id):
+                try:
+                    driver.undeploy(resource_id)
+                except Exception as exc:
+                    error = _reason(exc)
+                    LOG.error('Undeploy of %s from device %s failed: %s',
+                              resource_id, driver.name, error)
+            if error is None:
+                self._forget(resource_id)
+        if error is None:
+            LOG.info('Undeployed %s %s (generation %d)',
+                     resource.get('resource_type', 'resource'), resource_id,
+                     generation)
         if report:
-            self._report(resource_id, generation, DELETED, None)
+            # Never DELETED for what is still on a device: the server keeps
+            # the resource PENDING_DELETE and the agent's log says why.
+            self._report(resource_id, generation,
+                         DELETED if error is None else constants.STATUS_ERROR,
+                         error)
 
     def converge(self, resources):
         """Make what is deployed here match the server's list (sync)."""
@@ -64,8 +172,34 @@ class Deployments:
                 self.undeploy({'id': resource_id, 'generation': generation},
                               report=False)
         for resource in resources:
-            if self.deployed.get(resource['id']) != resource['generation']:
+            if self.deployed.get(resource['id']) != resource['generation'] \
+                    or self._fingerprints.get(resource['id']) != \
+                    _fingerprint(resource):
                 self.deploy(resource)
+        # What devices still hold that nobody wants: found in their files
+        # after the agent restarted, or left by a failed undeploy.
+        with self._drivers_guard:
+            known = list(self._drivers.values())
+        for driver in known:
+            for resource_id in driver.resources() - set(wanted):
+                self.undeploy({'id': resource_id,
+                               'generation': self.deployed.get(resource_id,
+                                                               0)},
+                              report=False)
+
+    def _holders(self, resource_id):
+        """Drivers that hold a resource: where it was deployed, and any
+        other that found it in its files (after a restart)."""
+        with self._drivers_guard:
+            known = list(self._drivers.items())
+        placed = self._placed.get(resource_id)
+        return [driver for name, driver in known
+                if name == placed or resource_id in driver.resources()]
+
+    def _forget(self, resource_id):
+        self.deployed.pop(resource_id, None)
+        self._placed.pop(resource_id, None)
+        self._fingerprints.pop(resource_id, None)
 
     def _report(self, resource_id, generation, status, description):
         try:

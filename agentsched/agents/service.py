@@ -70,7 +70,8 @@ class AgentService(service.Service):
         # included: kept in memory only, never logged.
         self.managed_devices = []
         self._sync_lock = threading.Lock()
-        self.deployments = deployments.Deployments(self._report_status)
+        self.deployments = deployments.Deployments(self._report_status,
+                                                   conf=conf)
 
     def agent_state(self):
         return {
@@ -79,7 +80,9 @@ class AgentService(service.Service):
             'host': self.host,
             'topic': self.topic,
             'availability_zone': self._conf.agent.availability_zone,
-            'configurations': {'devices': self.devices},
+            # Health and load as the device drivers see them now.
+            'configurations': {
+                'devices': self.deployments.device_health(self.devices)},
             'start_flag': self._start_flag,
         }
 

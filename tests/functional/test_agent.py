@@ -22,7 +22,11 @@ def in_process(parsed_conf, tmp_path):
                  ('report_timeout', 0.5, 'agent'),
                  ('retry_max_wait', 0.5, 'agent'),
                  ('stats_log_interval', 0, 'reports'),
-                 ('agent_down_time', 3, None)]
+                 ('agent_down_time', 3, None),
+                 # Explicit: oslo.config keeps saying 'set_override' as an
+                 # option's location after clear_override, so "unset" cannot
+                 # be relied on once another test set transport_url.
+                 ('transport_url', constants.IN_PROCESS_TRANSPORT_URL, None)]
     for name, value, group in overrides:
         conf.set_override(name, value, group)
     messaging.cleanup()

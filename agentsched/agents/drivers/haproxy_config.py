@@ -1,0 +1,169 @@
+"""One haproxy configuration for every VIP deployed on a device.
+
+Pure functions: VIP specs (services/resource_types/vip.py) in, text out.
+The text depends only on the specs, sorted by resource id, so deploying the
+same VIPs again renders the same bytes and the driver can tell "nothing to
+do" by comparing files. Every value that reaches the file is checked first:
+a spec must never be able to add a line of configuration of its own.
+"""
+
+import ipaddress
+import re
+
+# Host names as haproxy resolves them at start; anything else (spaces, '#',
+# newlines) could smuggle configuration into the file.
+_HOSTNAME = re.compile(r'^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$')
+# RFC 6265 cookie-name token characters.
+_COOKIE = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,255}$")
+# Resource ids are UUIDs from the server; proxy names take them as they are.
+_ID = re.compile(r'^[A-Za-z0-9_.:-]{1,64}$')
+_PATH = re.compile(r'^[^\s"\'#\\]+$')
+
+# Sessions stuck to a member are forgotten after this long without traffic.
+STICK_EXPIRE = '30m'
+STICK_SIZE = '100k'
+
+
+class InvalidVIP(ValueError):
+    pass
+
+
+def _address(address, what):
+    try:
+        return ipaddress.ip_address(address)
+    except ValueError:
+        if _HOSTNAME.match(address or ''):
+            return address
+        raise InvalidVIP('%s %r is neither an IP address nor a host name'
+                         % (what, address))
+
+
+def endpoint(address, port, what):
+    """address:port as haproxy reads it, IPv6 in brackets."""
+    parsed = _address(address, what)
+    if isinstance(parsed, ipaddress.IPv6Address):
+        return '[%s]:%d' % (parsed, port)
+    return '%s:%d' % (parsed, port)
+
+
+def mode(spec):
+    # HTTPS is passed through untouched (TLS ends at the members), so haproxy
+    # sees bytes, not requests.
+    return 'http' if spec['protocol'] == 'HTTP' else 'tcp'
+
+
+def check(resource_id, spec):
+    """Raise InvalidVIP when a VIP cannot be rendered safely."""
+    if not _ID.match(resource_id or ''):
+        raise InvalidVIP('resource id %r cannot name a proxy' % resource_id)
+    endpoint(spec['address'], spec['protocol_port'], 'address')
+    members = set()
+    for member in spec.get('members') or []:
+        where = endpoint(member['address'], member['protocol_port'],
+                         'member')
+        if where in members:
+            raise InvalidVIP('member %s is listed twice' % where)
+        members.add(where)
+    persistence = spec.get('session_persistence') or {}
+    kind = persistence.get('type')
+    if kind in ('HTTP_COOKIE', 'APP_COOKIE') and mode(spec) != 'http':
+        raise InvalidVIP('%s persistence needs protocol HTTP (haproxy cannot '
+                         'read cookies in %s)' % (kind, spec['protocol']))
+    if kind == 'APP_COOKIE' and not _COOKIE.match(
+            persistence.get('cookie_name') or ''):
+        raise InvalidVIP('APP_COOKIE persistence needs a valid cookie_name')
+
+
+def check_path(path, what):
+    if not _PATH.match(path):
+        raise InvalidVIP('%s %r has characters haproxy cannot take' %
+                         (what, path))
+
+
+def render(vips, stats_socket):
+    """The whole file. vips: {resource id: spec}."""
+    check_path(stats_socket, 'stats socket')
+    lines = [
+        '# Written by agentsched-agent; changes here are overwritten.',
+        'global',
+        # expose-fd lets a reload take the listening sockets over from the
+        # old process (-x), so no connection is refused meanwhile.
+        '    stats socket %s mode 600 level admin expose-fd listeners'
+        % stats_socket,
+        # An old process still draining after a reload goes at the latest
+        # after this, so reloads never pile up processes.
+        '    hard-stop-after 60s',
+        '',
+        'defaults',
+        '    timeout connect 5s',
+        '    timeout client 50s',
+        '    timeout server 50s',
+    ]
+    for resource_id in sorted(vips):
+        check(resource_id, vips[resource_id])
+        lines.append('')
+        lines.extend(_frontend(resource_id, vips[resource_id]))
+        lines.append('')
+        lines.extend(_backend(resource_id, vips[resource_id]))
+    _check_ports(vips)
+    return '\n'.join(lines) + '\n'
+
+
+def _check_ports(vips):
+    seen = {}
+    for resource_id in sorted(vips):
+        spec = vips[resource_id]
+        where = endpoint(spec['address'], spec['protocol_port'], 'address')
+        if where in seen:
+            raise InvalidVIP('%s is already the address of VIP %s' %
+                             (where, seen[where]))
+        seen[where] = resource_id
+
+
+def _frontend(resource_id, spec):
+    lines = ['frontend vip-%s' % resource_id,
+             '    mode %s' % mode(spec),
+             '    bind %s' % endpoint(spec['address'], spec['protocol_port'],
+                                      'address')]
+    limit = spec.get('connection_limit')
+    # -1 (and absent) is "no limit of its own": haproxy's global one holds.
+    if limit is not None and limit > 0:
+        lines.append('    maxconn %d' % limit)
+    if mode(spec) == 'http':
+        # Members see who the client is.
+        lines.append('    option forwardfor')
+    lines.append('    default_backend pool-%s' % resource_id)
+    return lines
+
+
+def _backend(resource_id, spec):
+    persistence = spec.get('session_persistence') or {}
+    kind = persistence.get('type')
+    lines = ['backend pool-%s' % resource_id,
+             '    mode %s' % mode(spec),
+             '    balance roundrobin']
+    if kind == 'SOURCE_IP':
+        lines += ['    stick-table type ip size %s expire %s' % (
+                      STICK_SIZE, STICK_EXPIRE),
+                  '    stick on src']
+    elif kind == 'HTTP_COOKIE':
+        # haproxy's own cookie names the member; it is stripped before the
+        # request reaches it.
+        lines.append('    cookie SRV insert indirect nocache')
+    elif kind == 'APP_COOKIE':
+        cookie = persistence['cookie_name']
+        lines += ['    stick-table type string len 64 size %s expire %s' % (
+                      STICK_SIZE, STICK_EXPIRE),
+                  '    stick store-response res.cook(%s)' % cookie,
+                  '    stick match req.cook(%s)' % cookie]
+    for member in spec.get('members') or []:
+        # Named by address and port, not position: a cookie keeps pointing
+        # at the same member when another one is removed.
+        name = 'member-%s-%d' % (member['address'], member['protocol_port'])
+        line = '    server %s %s weight %d' % (
+            name, endpoint(member['address'], member['protocol_port'],
+                           'member'), member.get('weight', 1))
+        if kind == 'HTTP_COOKIE':
+            line += ' cookie %s' % name
+        lines.append(line)
+    return lines

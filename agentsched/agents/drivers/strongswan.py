@@ -1,0 +1,129 @@
+"""strongSwan gateways driven through swanctl.
+
+Files, in physical_info.config_dir (default <state_path>/strongswan/
+<device>): swanctl.conf (the connections), secrets.conf (the pre-shared
+keys, mode 0600, included by swanctl.conf) and connections.json (the specs
+deployed, psk included, mode 0600: what an agent that restarts finds again).
+Every change runs `swanctl --load-all --file <config_dir>/swanctl.conf`,
+which also unloads connections no longer in the file. Without swanctl the
+files are written but nothing is loaded: the deploy fails saying so and the
+device reports DEGRADED; nothing pretends to be up.
+
+No pre-shared key ever reaches a log line or a status: messages from
+swanctl are passed through redact() first.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+
+from oslo_log import log as logging
+
+from agentsched import constants
+from agentsched.agents.drivers import base
+from agentsched.agents.drivers import files
+from agentsched.agents.drivers import swanctl_config
+
+LOG = logging.getLogger(__name__)
+
+COMMAND_TIMEOUT = 30
+NOT_INSTALLED = 'swanctl not installed'
+_IKE_SAS = re.compile(r'IKE_SAs:\s*(\d+)')
+
+
+def swanctl_binary():
+    return shutil.which('swanctl') or shutil.which(
+        'swanctl', path='/usr/sbin:/usr/local/sbin')
+
+
+class StrongSwanDriver(base.DeviceDriver):
+
+    def __init__(self, device, conf):
+        super().__init__(device, conf)
+        self.directory = self.config_dir()
+        self.config_path = os.path.join(self.directory, 'swanctl.conf')
+        self.secrets_path = os.path.join(self.directory,
+                                         swanctl_config.SECRETS_FILE)
+        self.state_path = os.path.join(self.directory, 'connections.json')
+        # The local end of every tunnel: the gateway's public address.
+        self.address = self.physical_info.get('address') or device.get(
+            'address') or ''
+        management = self.physical_info.get('management') or {}
+        self.vici_socket = management.get('vici_socket')
+        self._connections = files.read_json(self.state_path, {})
+
+    def deploy(self, resource):
+        resource_id, spec = resource['id'], resource['spec']
+        with self.lock:
+            connections = dict(self._connections, **{resource_id: spec})
+            self._write(connections)
+            self._load()
+
+    def undeploy(self, resource_id):
+        with self.lock:
+            if resource_id not in self._connections:
+                return
+            connections = dict(self._connections)
+            del connections[resource_id]
+            self._write(connections)
+            if swanctl_binary() is not None:
+                self._load()
+            # Without swanctl nothing was ever loaded: removing the files'
+            # entry is all there is to undo.
+
+    def resources(self):
+        with self.lock:
+            return set(self._connections)
+
+    def health(self):
+        if swanctl_binary() is None:
+            return constants.HEALTH_DEGRADED, 0, NOT_INSTALLED
+        try:
+            output = self._swanctl('--stats')
+        except base.DriverError as exc:
+            return constants.HEALTH_DOWN, 0, str(exc)
+        match = _IKE_SAS.search(output)
+        return constants.HEALTH_OK, int(match.group(1)) if match else 0, None
+
+    def _write(self, connections):
+        try:
+            config, secrets = swanctl_config.render(connections,
+                                                    self.address)
+        except (swanctl_config.InvalidConnection, KeyError) as exc:
+            raise base.DriverError(self.redact(str(exc), connections))
+        os.makedirs(self.directory, mode=0o750, exist_ok=True)
+        files.write(self.secrets_path, secrets, mode=0o600)
+        files.write(self.config_path, config)
+        files.write_json(self.state_path, connections, mode=0o600)
+        self._connections = connections
+
+    def _load(self):
+        if swanctl_binary() is None:
+            raise base.DriverError('%s: %s written but not loaded' % (
+                NOT_INSTALLED, self.config_path))
+        self._swanctl('--load-all', '--noprompt', '--file', self.config_path)
+
+    def _swanctl(self, *args):
+        command = [swanctl_binary()] + list(args)
+        if self.vici_socket:
+            command += ['--uri', 'unix://%s' % self.vici_socket]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True,
+                                  timeout=COMMAND_TIMEOUT)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise base.DriverError('swanctl %s: %s' % (args[0], exc))
+        if done.returncode != 0:
+            # Redacted before it is cut, so no part of a key survives.
+            output = self.redact((done.stderr or done.stdout).strip())
+            raise base.DriverError('swanctl %s failed (exit %d): %s' % (
+                args[0], done.returncode, output[-500:]))
+        return done.stdout
+
+    def redact(self, text, connections=None):
+        """text without any pre-shared key of this device in it."""
+        for spec in (connections or self._connections).values():
+            psk = spec.get('psk')
+            if psk:
+                text = text.replace(psk, '***')
+        return text

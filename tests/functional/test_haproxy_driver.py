@@ -1,0 +1,262 @@
+"""The haproxy driver with a real haproxy on 127.0.0.1.
+
+Two tiny HTTP servers (threads of this process) are the members; a VIP is
+deployed through Deployments, as the agent's RPC endpoint does, and traffic
+goes through haproxy. Reloads are graceful: haproxy runs in daemon mode and
+a change starts a new process (its pid changes) that takes the listening
+sockets over from the old one, so a client hammering the VIP meanwhile sees
+no refused connection. Mandatory under CI=true (tests/conftest.py).
+"""
+
+import contextlib
+import http.server
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.request
+
+import pytest
+
+from agentsched import constants
+from agentsched.agents import deployments
+from agentsched.agents.drivers import haproxy
+from agentsched.agents.drivers import haproxy_config
+from tests.conftest import unavailable
+
+
+@pytest.fixture(scope='module')
+def haproxy_binary():
+    binary = haproxy.haproxy_binary()
+    if binary is None:
+        unavailable('haproxy not installed (apt-get install haproxy)')
+    return binary
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+class Named(http.server.BaseHTTPRequestHandler):
+
+    def do_GET(self):
+        body = self.server.name.encode()
+        self.send_response(200)
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def backends():
+    servers = []
+    for name in ('backend-a', 'backend-b'):
+        server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Named)
+        server.name = name
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+    yield servers
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def device(haproxy_binary):
+    # Short: the stats socket's path must fit a unix socket address.
+    config_dir = tempfile.mkdtemp(prefix='as-hap-')
+    yield {'id': 'dev-1', 'name': 'hap-1', 'device_type': 'haproxy',
+           'physical_info': {'config_dir': config_dir}, 'credentials': None}
+    # Whatever a failed test left running goes with it.
+    with contextlib.suppress(OSError, ValueError):
+        with open(os.path.join(config_dir, 'haproxy.pid')) as pids:
+            for pid in pids.read().split():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pid), 9)
+    shutil.rmtree(config_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def agent(parsed_conf):
+    reports = []
+    return deployments.Deployments(
+        lambda *args: reports.append(args), conf=parsed_conf), reports
+
+
+def vip(port, *servers, generation=1):
+    members = [{'address': '127.0.0.1', 'protocol_port':
+                server.server_address[1], 'weight': 1} for server in servers]
+    return {'id': 'vip-1', 'resource_type': 'vip', 'name': 'web',
+            'project_id': 'p', 'generation': generation,
+            'spec': {'address': '127.0.0.1', 'protocol': 'HTTP',
+                     'protocol_port': port, 'members': members}}
+
+
+def get(port):
+    with urllib.request.urlopen('http://127.0.0.1:%d/' % port,
+                                timeout=5) as answer:
+        return answer.read().decode()
+
+
+def answers(port, times=8):
+    return {get(port) for _ in range(times)}
+
+
+def alive(pid):
+    return haproxy._is_haproxy(pid)
+
+
+class Hammer:
+    """GETs through the VIP in a loop, collecting what went wrong."""
+
+    def __init__(self, port):
+        self.port = port
+        self.errors = []
+        self.count = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                get(self.port)
+                self.count += 1
+            except OSError as exc:
+                self.errors.append(exc)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._stop.set()
+        self._thread.join()
+
+
+def test_deploy_update_reload_health_undeploy(agent, device, backends):
+    deployed, reports = agent
+    port = free_port()
+    message = dict(vip(port, *backends), device=device)
+
+    deployed.deploy(message)
+    assert reports[-1] == ('vip-1', 1, constants.STATUS_ACTIVE, None)
+    driver = deployed.driver(device)
+    [pid] = driver.running_pids()
+    assert answers(port) == {'backend-a', 'backend-b'}
+
+    # The same generation again: nothing restarted.
+    deployed.deploy(message)
+    assert reports[-1] == ('vip-1', 1, constants.STATUS_ACTIVE, None)
+    assert driver.running_pids() == [pid]
+
+    # An update (same generation, as the server sends it) drops a member:
+    # a graceful reload, a new process, and no client turned away.
+    updated = dict(vip(port, backends[0]), device=device)
+    with Hammer(port) as hammer:
+        time.sleep(0.3)
+        deployed.deploy(updated)
+        time.sleep(0.3)
+    assert hammer.errors == []
+    assert hammer.count > 0
+    assert reports[-1] == ('vip-1', 1, constants.STATUS_ACTIVE, None)
+    [new_pid] = driver.running_pids()
+    assert new_pid != pid
+    assert answers(port) == {'backend-a'}
+
+    # Health from the stats socket; an open connection is load.
+    with socket.create_connection(('127.0.0.1', port)):
+        time.sleep(0.1)
+        [health] = deployed.device_health([{'name': 'hap-1',
+                                            'device_type': 'haproxy'}])
+    assert health['health'] == constants.HEALTH_OK
+    assert health['load'] >= 1
+    assert 'health_reason' not in health
+
+    deployed.undeploy({'id': 'vip-1', 'generation': 1})
+    assert reports[-1] == ('vip-1', 1, deployments.DELETED, None)
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(('127.0.0.1', port), timeout=2).close()
+    deadline = time.monotonic() + 5
+    while (alive(pid) or alive(new_pid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(new_pid) and not alive(pid)
+    assert driver.running_pids() == []
+    # An idle device is healthy: ready for the next VIP.
+    [health] = deployed.device_health([{'name': 'hap-1',
+                                        'device_type': 'haproxy'}])
+    assert (health['health'], health['load']) == (constants.HEALTH_OK, 0)
+
+
+def test_a_failed_change_keeps_serving_what_was_there(agent, device,
+                                                      backends):
+    deployed, reports = agent
+    port = free_port()
+    deployed.deploy(dict(vip(port, *backends), device=device))
+    [pid] = deployed.driver(device).running_pids()
+    with socket.socket() as taken:
+        taken.bind(('127.0.0.1', 0))
+        taken.listen()
+        second = vip(taken.getsockname()[1], backends[0])
+        second.update(id='vip-2', device=device)
+        deployed.deploy(second)
+    status, description = reports[-1][2:]
+    assert status == constants.STATUS_ERROR
+    assert 'reload failed' in description
+    assert deployed.driver(device).resources() == {'vip-1'}
+    assert deployed.driver(device).running_pids() == [pid]
+    assert answers(port) == {'backend-a', 'backend-b'}
+    assert 'vip-2' not in open(deployed.driver(device).config_path).read()
+    deployed.undeploy({'id': 'vip-1', 'generation': 1})
+
+
+def test_health_is_down_when_haproxy_dies(agent, device, backends):
+    deployed, reports = agent
+    port = free_port()
+    deployed.deploy(dict(vip(port, *backends), device=device))
+    driver = deployed.driver(device)
+    [pid] = driver.running_pids()
+    os.kill(pid, 9)
+    deadline = time.monotonic() + 5
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    health, load, reason = driver.health()
+    assert health == constants.HEALTH_DOWN
+    assert 'not running' in reason
+    # The next sync deploys it again: the process comes back.
+    deployed.converge([dict(vip(port, *backends, generation=2),
+                            device=device)])
+    assert driver.health()[0] == constants.HEALTH_OK
+    assert answers(port) == {'backend-a', 'backend-b'}
+    deployed.converge([])
+    assert driver.running_pids() == []
+
+
+@pytest.mark.parametrize('changes', [
+    {'protocol': 'TCP', 'session_persistence': {'type': 'SOURCE_IP'}},
+    {'protocol': 'HTTPS', 'connection_limit': 100},
+    {'session_persistence': {'type': 'HTTP_COOKIE'}},
+    {'session_persistence': {'type': 'APP_COOKIE',
+                             'cookie_name': 'JSESSIONID'}},
+    {'address': '::1', 'members': [{'address': '::1', 'protocol_port': 81,
+                                    'weight': 0}]},
+])
+def test_rendered_variants_pass_haproxy_check(haproxy_binary, tmp_path,
+                                              changes):
+    spec = {'address': '127.0.0.1', 'protocol': 'HTTP', 'protocol_port': 80,
+            'members': [{'address': '127.0.0.1', 'protocol_port': 8080,
+                         'weight': 2}]}
+    spec.update(changes)
+    config = tmp_path / 'haproxy.cfg'
+    config.write_text(haproxy_config.render({'v1': spec},
+                                            str(tmp_path / 'sock')))
+    done = subprocess.run([haproxy_binary, '-c', '-f', str(config)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

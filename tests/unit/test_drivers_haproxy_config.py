@@ -1,0 +1,130 @@
+"""The haproxy configuration a device's VIPs render to."""
+
+import pytest
+
+from agentsched.agents.drivers import haproxy_config
+
+SOCKET = '/run/agentsched/hap-1/haproxy.sock'
+
+
+def vip(**changes):
+    spec = {'address': '192.0.2.10', 'protocol': 'HTTP',
+            'protocol_port': 80,
+            'members': [{'address': '10.0.0.1', 'protocol_port': 8080,
+                         'weight': 3},
+                        {'address': '10.0.0.2', 'protocol_port': 8080}]}
+    spec.update(changes)
+    return spec
+
+
+def section(text, header):
+    """The lines of one section, without its header."""
+    lines = text.splitlines()
+    start = lines.index(header) + 1
+    end = next((i for i in range(start, len(lines)) if not lines[i]),
+               len(lines))
+    return [line.strip() for line in lines[start:end]]
+
+
+def test_http_vip_frontend_and_backend():
+    text = haproxy_config.render({'v1': vip()}, SOCKET)
+    assert section(text, 'frontend vip-v1') == [
+        'mode http', 'bind 192.0.2.10:80', 'option forwardfor',
+        'default_backend pool-v1']
+    assert section(text, 'backend pool-v1') == [
+        'mode http', 'balance roundrobin',
+        'server member-10.0.0.1-8080 10.0.0.1:8080 weight 3',
+        'server member-10.0.0.2-8080 10.0.0.2:8080 weight 1']
+    assert 'stats socket %s mode 600 level admin expose-fd listeners' % \
+        SOCKET in text
+
+
+@pytest.mark.parametrize('protocol', ['TCP', 'HTTPS'])
+def test_tcp_and_https_passthrough_are_tcp_mode(protocol):
+    text = haproxy_config.render({'v1': vip(protocol=protocol,
+                                            protocol_port=443)}, SOCKET)
+    frontend = section(text, 'frontend vip-v1')
+    assert frontend[:2] == ['mode tcp', 'bind 192.0.2.10:443']
+    assert 'option forwardfor' not in frontend
+    assert section(text, 'backend pool-v1')[0] == 'mode tcp'
+
+
+def test_connection_limit_is_maxconn_unless_unlimited():
+    limited = haproxy_config.render({'v1': vip(connection_limit=500)},
+                                    SOCKET)
+    assert 'maxconn 500' in section(limited, 'frontend vip-v1')
+    unlimited = haproxy_config.render({'v1': vip(connection_limit=-1)},
+                                      SOCKET)
+    assert not [line for line in section(unlimited, 'frontend vip-v1')
+                if line.startswith('maxconn')]
+
+
+def test_weight_zero_drains_a_member():
+    spec = vip(members=[{'address': '10.0.0.1', 'protocol_port': 80,
+                         'weight': 0}])
+    backend = section(haproxy_config.render({'v1': spec}, SOCKET),
+                      'backend pool-v1')
+    assert backend[-1] == 'server member-10.0.0.1-80 10.0.0.1:80 weight 0'
+
+
+def test_source_ip_persistence_sticks_on_src():
+    spec = vip(protocol='TCP', session_persistence={'type': 'SOURCE_IP'})
+    backend = section(haproxy_config.render({'v1': spec}, SOCKET),
+                      'backend pool-v1')
+    assert 'stick on src' in backend
+    assert any(line.startswith('stick-table type ip') for line in backend)
+
+
+def test_http_cookie_persistence_names_each_member():
+    spec = vip(session_persistence={'type': 'HTTP_COOKIE'})
+    backend = section(haproxy_config.render({'v1': spec}, SOCKET),
+                      'backend pool-v1')
+    assert 'cookie SRV insert indirect nocache' in backend
+    assert backend[-1].endswith('weight 1 cookie member-10.0.0.2-8080')
+
+
+def test_app_cookie_persistence_learns_the_application_cookie():
+    spec = vip(session_persistence={'type': 'APP_COOKIE',
+                                    'cookie_name': 'JSESSIONID'})
+    backend = section(haproxy_config.render({'v1': spec}, SOCKET),
+                      'backend pool-v1')
+    assert 'stick store-response res.cook(JSESSIONID)' in backend
+    assert 'stick match req.cook(JSESSIONID)' in backend
+
+
+def test_cookie_persistence_needs_http():
+    spec = vip(protocol='TCP', session_persistence={'type': 'HTTP_COOKIE'})
+    with pytest.raises(haproxy_config.InvalidVIP, match='needs protocol'):
+        haproxy_config.render({'v1': spec}, SOCKET)
+
+
+def test_ipv6_addresses_are_bracketed():
+    spec = vip(address='2001:db8::10', members=[
+        {'address': '2001:db8::1', 'protocol_port': 80}])
+    text = haproxy_config.render({'v1': spec}, SOCKET)
+    assert 'bind [2001:db8::10]:80' in section(text, 'frontend vip-v1')
+    assert section(text, 'backend pool-v1')[-1].startswith(
+        'server member-2001:db8::1-80 [2001:db8::1]:80')
+
+
+@pytest.mark.parametrize('changes', [
+    {'address': '192.0.2.1\n    stats enable'},
+    {'members': [{'address': 'a b', 'protocol_port': 80}]},
+    {'session_persistence': {'type': 'APP_COOKIE',
+                             'cookie_name': 'x)\nbind :1'}},
+])
+def test_a_spec_cannot_inject_configuration(changes):
+    with pytest.raises(haproxy_config.InvalidVIP):
+        haproxy_config.render({'v1': vip(**changes)}, SOCKET)
+
+
+def test_two_vips_on_one_address_and_port_are_refused():
+    with pytest.raises(haproxy_config.InvalidVIP, match='already'):
+        haproxy_config.render({'v1': vip(), 'v2': vip()}, SOCKET)
+
+
+def test_same_vips_render_the_same_bytes_whatever_the_order():
+    first = {'v1': vip(), 'v2': vip(protocol_port=81)}
+    second = {'v2': vip(protocol_port=81), 'v1': vip()}
+    assert haproxy_config.render(first, SOCKET) == \
+        haproxy_config.render(second, SOCKET)

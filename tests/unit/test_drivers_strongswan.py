@@ -1,0 +1,174 @@
+"""strongSwan: swanctl.conf rendering, the secrets file, swanctl or not."""
+
+import logging
+import os
+import stat
+import textwrap
+
+import pytest
+
+from agentsched import constants
+from agentsched.agents import deployments
+from agentsched.agents.drivers import strongswan
+from agentsched.agents.drivers import swanctl_config
+
+PSK = 'psk-Otter-8841-never-logged'
+
+
+def spec(**changes):
+    document = {'peer_address': '203.0.113.9', 'peer_id': '203.0.113.9',
+                'peer_cidrs': ['10.2.0.0/24'],
+                'local_cidrs': ['10.1.0.0/24', '10.1.1.0/24'], 'psk': PSK}
+    document.update(changes)
+    return document
+
+
+def resource(resource_id='c1', generation=1, config_dir=None, **changes):
+    return {'id': resource_id, 'resource_type': 'vpn_connection',
+            'name': 'to-branch', 'project_id': 'p', 'generation': generation,
+            'spec': spec(**changes),
+            'device': {'id': 'd1', 'name': 'gw-1',
+                       'device_type': 'strongswan', 'credentials': None,
+                       'physical_info': {'address': '198.51.100.1',
+                                         'config_dir': str(config_dir)}}}
+
+
+def test_connection_block():
+    config, _secrets = swanctl_config.render({'c1': spec(
+        ikepolicy={'ike_version': 'v2', 'encryption_algorithm': 'aes-256',
+                   'auth_algorithm': 'sha256', 'pfs': 'group14',
+                   'lifetime': {'units': 'seconds', 'value': 3600}},
+        ipsecpolicy={'encryption_algorithm': 'aes-128',
+                     'auth_algorithm': 'sha1', 'pfs': 'group5'},
+        initiator='response-only')}, '198.51.100.1')
+    assert config == textwrap.dedent('''\
+        # Written by agentsched-agent; changes here are overwritten.
+        connections {
+            c1 {
+                version = 2
+                local_addrs = 198.51.100.1
+                remote_addrs = 203.0.113.9
+                proposals = aes256-sha256-modp2048
+                rekey_time = 3600s
+                local {
+                    auth = psk
+                    id = "198.51.100.1"
+                }
+                remote {
+                    auth = psk
+                    id = "203.0.113.9"
+                }
+                children {
+                    c1 {
+                        local_ts = 10.1.0.0/24,10.1.1.0/24
+                        remote_ts = 10.2.0.0/24
+                        esp_proposals = aes128-sha1-modp1536
+                        mode = tunnel
+                        start_action = none
+                    }
+                }
+            }
+        }
+        include secrets.conf
+        ''')
+    assert PSK not in config
+
+
+def test_secrets_block_encodes_the_psk():
+    _config, secrets = swanctl_config.render({'c1': spec(psk='a"b}\nc=d')},
+                                             '198.51.100.1')
+    # base64: no character of the key can end the value or add a line.
+    assert 'secret = 0sYSJifQpjPWQ=' in secrets
+    assert 'id-remote = "203.0.113.9"' in secrets
+
+
+@pytest.mark.parametrize('changes', [
+    {'peer_id': 'x"\n}'}, {'peer_address': '1.2.3.4 ; reboot'},
+    {'local_cidrs': ['10.0.0.0/33']}])
+def test_a_spec_cannot_inject_configuration(changes):
+    with pytest.raises(swanctl_config.InvalidConnection):
+        swanctl_config.render({'c1': spec(**changes)}, '198.51.100.1')
+
+
+@pytest.fixture
+def reports():
+    return []
+
+
+@pytest.fixture
+def deployments_(reports, parsed_conf):
+    return deployments.Deployments(
+        lambda *args: reports.append(args), conf=parsed_conf)
+
+
+def test_without_swanctl_deploy_fails_saying_so(tmp_path, monkeypatch,
+                                                reports, deployments_,
+                                                caplog):
+    monkeypatch.setattr(strongswan, 'swanctl_binary', lambda: None)
+    caplog.set_level(logging.DEBUG)
+    deployments_.deploy(resource(config_dir=tmp_path))
+    [(resource_id, generation, status, description)] = reports
+    assert (resource_id, generation, status) == ('c1', 1,
+                                                 constants.STATUS_ERROR)
+    assert 'swanctl not installed' in description
+    assert 'c1' not in deployments_.deployed
+    # The files are written, the secrets for the owner only.
+    mode = stat.S_IMODE(os.stat(tmp_path / 'secrets.conf').st_mode)
+    assert mode == 0o600
+    assert stat.S_IMODE(os.stat(tmp_path / 'connections.json').st_mode) == \
+        0o600
+    assert PSK not in (tmp_path / 'swanctl.conf').read_text()
+    [health] = deployments_.device_health([{'name': 'gw-1',
+                                            'device_type': 'strongswan'}])
+    assert (health['health'], health['health_reason']) == (
+        constants.HEALTH_DEGRADED, 'swanctl not installed')
+    assert PSK not in caplog.text
+
+
+def fake_swanctl(directory, exit_code=0, output=''):
+    """A swanctl that records its arguments (and may fail, echoing the
+    secrets file, as a careless tool might)."""
+    script = directory / 'swanctl'
+    script.write_text('#!/bin/sh\necho "$@" >> %s/calls\n%s\nexit %d\n' % (
+        directory, output, exit_code))
+    script.chmod(0o755)
+    return directory / 'calls'
+
+
+def test_with_swanctl_deploy_loads_all(tmp_path, monkeypatch, reports,
+                                       deployments_):
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    calls = fake_swanctl(bin_dir, output='echo "IKE_SAs: 3 total, 0 '
+                                         'half-open"')
+    monkeypatch.setenv('PATH', '%s:%s' % (bin_dir, os.environ['PATH']))
+    config_dir = tmp_path / 'etc'
+    deployments_.deploy(resource(config_dir=config_dir))
+    assert reports[-1][2] == constants.STATUS_ACTIVE
+    assert calls.read_text().split('\n')[0] == (
+        '--load-all --noprompt --file %s/swanctl.conf' % config_dir)
+    [health] = deployments_.device_health([{'name': 'gw-1',
+                                            'device_type': 'strongswan'}])
+    assert (health['health'], health['load']) == (constants.HEALTH_OK, 3)
+    deployments_.undeploy({'id': 'c1', 'generation': 1})
+    assert reports[-1][2] == deployments.DELETED
+    assert 'c1 {' not in (config_dir / 'swanctl.conf').read_text()
+    assert calls.read_text().count('--load-all') == 2
+
+
+def test_swanctl_failure_is_an_error_without_the_psk(tmp_path, monkeypatch,
+                                                     reports, deployments_,
+                                                     caplog):
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    config_dir = tmp_path / 'etc'
+    fake_swanctl(bin_dir, exit_code=1,
+                 output='cat %s/connections.json >&2' % config_dir)
+    monkeypatch.setenv('PATH', '%s:%s' % (bin_dir, os.environ['PATH']))
+    caplog.set_level(logging.DEBUG)
+    deployments_.deploy(resource(config_dir=config_dir))
+    status, description = reports[-1][2:]
+    assert status == constants.STATUS_ERROR
+    assert 'swanctl --load-all failed' in description
+    assert PSK not in description
+    assert PSK not in caplog.text
