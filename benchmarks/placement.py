@@ -179,11 +179,14 @@ def main(argv=None):
                    'target': '<= %s' % TARGETS['p99_ms'],
                    'met': all(r['p99_ms'] <= TARGETS['p99_ms']
                               for r in at_scale)},
-        'per_s': {'value': min(r['per_s'] for r in at_scale),
-                  'target': '>= %d' % TARGETS['per_s'],
-                  'met': all(r['per_s'] >= TARGETS['per_s']
-                             for r in at_scale)},
     }
+    for processes in (1, 2):
+        slowest = min(r['per_s'] for r in at_scale
+                      if r['processes'] == processes)
+        report['targets']['per_s_%d_process%s' % (
+            processes, 'es' if processes > 1 else '')] = {
+            'value': slowest, 'target': '>= %d' % TARGETS['per_s'],
+            'met': slowest >= TARGETS['per_s']}
     json.dump(report, sys.stdout, indent=2)
     sys.stdout.write('\n')
     return 0

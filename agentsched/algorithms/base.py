@@ -26,7 +26,7 @@ InvalidRequest = constraints.InvalidRequest
 REQUIREMENT_KEYS = ('device_type', 'capabilities', 'availability_zone')
 
 # Candidates examined per placement before falling back to all of them.
-DEFAULT_SAMPLE_SIZE = 512
+DEFAULT_SAMPLE_SIZE = 256
 # A sample is good enough when it holds at least this many feasible
 # candidates: that many claim races would have to be lost in a row before
 # the caller runs out of fallbacks.
