@@ -43,6 +43,7 @@ class Snapshot:
         self._by_service = {}
         self._positions = {}   # device_id -> [(list, index)] of its pairs
         self._reloading = None
+        self.loads = 0         # how many snapshots were installed
 
     def candidates(self, service_type):
         """The snapshot's list itself (not a copy: a placement must not
@@ -95,6 +96,7 @@ class Snapshot:
         self._by_service = by_service
         self._positions = positions
         self._loaded_at = time.monotonic()
+        self.loads += 1
 
     def _read(self):
         with self._engine.connect() as connection:
@@ -147,6 +149,7 @@ class Placer:
         """
         attempts = self._conf.scheduler.max_claim_attempts
         tried = set()
+        loads_before = self._snapshot.loads
 
         def attempt():
             candidates = self._snapshot.candidates(request.service_type)
@@ -181,6 +184,14 @@ class Placer:
             raise algorithms.NoValidCandidate(
                 request, len(tried), {'claim': len(tried)},
                 {'claim': 'lost to other schedulers'})
+        except algorithms.NoValidCandidate:
+            if tried or self._snapshot.loads != loads_before:
+                raise
+            # "Nothing fits" must not come from a snapshot older than this
+            # request (a device linked or an agent revived since): judge
+            # again on a fresh one. Only failures pay for this reload.
+            self._snapshot.invalidate()
+            return retrying(attempt)
 
     def _claim_and_bind(self, resource_id, candidate, units):
         now = liveness.utcnow()
