@@ -61,6 +61,8 @@ class AgentService(service.Service):
         self._timeout = conf.agent.report_timeout or self._interval
         self._retry_max_wait = conf.agent.retry_max_wait or self._interval
         self._start_flag = True
+        self._resync_interval = conf.agent.resync_interval
+        self._reports_since_sync = 0
         self._stop = threading.Event()
         self._thread = None
         self._rpc_server = None
@@ -147,7 +149,14 @@ class AgentService(service.Service):
         # start_flag is dropped only once a report carrying it was taken.
         if self._start_flag:
             self._start_flag = False
+            self._reports_since_sync = 0
             self.sync()
+        elif self._resync_interval:
+            # Periodic resync: repairs what a lost cast left out of step.
+            self._reports_since_sync += 1
+            if self._reports_since_sync >= self._resync_interval:
+                self._reports_since_sync = 0
+                self.sync()
         if status != self.last_status:
             LOG.info('Server answered %s to agent %s on %s', status,
                      self.agent_type, self.host)

@@ -29,6 +29,14 @@ opts = [
         'retry_max_wait', min=0.1,
         help='Longest back-off, in seconds, between heartbeat attempts after '
              'failures. Defaults to report_interval.'),
+    cfg.IntOpt(
+        'resync_interval', default=10, min=0,
+        help='Every this many successful heartbeats the agent syncs with '
+             'the server again, converging its deployments to what the '
+             'server says (a missed deploy or undeploy cast is repaired '
+             'within resync_interval * report_interval seconds). 0 '
+             'disables the periodic resync; the agent still syncs on '
+             'start, revival and device changes.'),
 ]
 
 # Devices an agent manages are listed one per section, [device:<name>]; the
