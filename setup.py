@@ -98,7 +98,10 @@ setuptools.setup(
             'vpn_connection = '
             'agentsched.services.resource_types.vpn_connection:VPNConnection',
         ],
-        'agentsched.agent_services': [],
+        'agentsched.agent_services': [
+            'lbaas = agentsched.agents.service_plugins.lbaas:LBaaS',
+            'vpn = agentsched.agents.service_plugins.vpn:VPN',
+        ],
         'agentsched.api.extensions': [
             'agent = agentsched.extensions.agents:EXTENSION',
             'agent-devices = agentsched.extensions.devices:EXTENSION',

@@ -11,10 +11,13 @@ class InvalidDeviceConfig(ValueError):
 def from_config(conf):
     """Devices listed in [device:<name>] sections of the agent's config.
 
-    A device's service_type defaults to the one of the agent's service.
+    A device's service_type defaults to the one of the agent's service when
+    the agent runs only one.
     """
-    service_type = constants.AGENT_SERVICES[conf.agent.service][
-        'service_type']
+    services = list(conf.agent.services)
+    service_type = None
+    if len(services) == 1 and services[0] in constants.AGENT_SERVICES:
+        service_type = constants.AGENT_SERVICES[services[0]]['service_type']
     devices = []
     for name in agent_conf.register_device_groups(conf):
         section = agent_conf.DEVICE_GROUP_PREFIX + name
@@ -22,6 +25,10 @@ def from_config(conf):
         if not group.device_type:
             raise InvalidDeviceConfig('[%s] needs device_type (e.g. haproxy, '
                                       'strongswan, noop)' % section)
+        if not (group.service_type or service_type):
+            raise InvalidDeviceConfig(
+                '[%s] needs service_type (LOADBALANCER or VPN): this agent '
+                'runs several services (%s)' % (section, ', '.join(services)))
         devices.append({
             'name': name,
             'device_type': group.device_type,

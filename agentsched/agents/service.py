@@ -11,6 +11,7 @@ from agentsched import constants
 from agentsched import messaging
 from agentsched.agents import deployments
 from agentsched.agents import server_api
+from agentsched.agents import service_plugins
 from agentsched.reports import reporter
 
 LOG = logging.getLogger(__name__)
@@ -47,15 +48,17 @@ class AgentEndpoint:
 class AgentService(service.Service):
     """One agentsched-agent: reports its state and devices every interval."""
 
-    def __init__(self, conf, host, devices, service_name=None):
+    def __init__(self, conf, host, devices, plugin=None):
+        """plugin: the service (agents/service_plugins) this agent runs;
+        the first of [agent] services by default."""
         super().__init__()
         self._conf = conf
         self.host = host
         self.devices = devices
-        service_name = service_name or conf.agent.service
-        identity = constants.AGENT_SERVICES[service_name]
-        self.agent_type = identity['agent_type']
-        self.topic = identity['topic']
+        if plugin is None:
+            plugin = service_plugins.load(conf.agent.services[:1])[0]
+        self.agent_type = plugin.agent_type
+        self.topic = plugin.topic
         self.admin_state_up = None
         self._interval = conf.agent.report_interval
         self._timeout = conf.agent.report_timeout or self._interval
@@ -82,9 +85,12 @@ class AgentService(service.Service):
             'host': self.host,
             'topic': self.topic,
             'availability_zone': self._conf.agent.availability_zone,
-            # Health and load as the device drivers see them now.
+            # Health and load as the device drivers see them now, and the
+            # drivers in use (Neutron's LBaaS agent reported device_drivers).
             'configurations': {
-                'devices': self.deployments.device_health(self.devices)},
+                'devices': self.deployments.device_health(self.devices),
+                'device_drivers': sorted({d['device_type']
+                                          for d in self.devices})},
             'start_flag': self._start_flag,
         }
 
@@ -195,3 +201,21 @@ class AgentService(service.Service):
     def _log_resync(self):
         LOG.info('Server reports agent %s on %s revived: resyncing',
                  self.agent_type, self.host)
+
+
+class AgentGroup(service.Service):
+    """The agents of one agentsched-agent process, one per service."""
+
+    def __init__(self, agents):
+        super().__init__()
+        self.agents = agents
+
+    def start(self):
+        super().start()
+        for agent in self.agents:
+            agent.start()
+
+    def stop(self, graceful=False):
+        for agent in self.agents:
+            agent.stop(graceful)
+        super().stop(graceful)

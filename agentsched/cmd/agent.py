@@ -1,4 +1,4 @@
-"""agentsched-agent: one service agent reporting its devices."""
+"""agentsched-agent: the agents of this host, one per service."""
 
 import sys
 
@@ -8,6 +8,7 @@ from agentsched import conf as agentsched_conf
 from agentsched import messaging
 from agentsched.agents import devices
 from agentsched.agents import service as agent_service
+from agentsched.agents import service_plugins
 
 
 def main(argv=None):
@@ -19,8 +20,17 @@ def main(argv=None):
                  'in-process messaging only works for '
                  'agentsched-server --local-agents')
     try:
+        plugins = service_plugins.load(conf.agent.services)
         device_list = devices.from_config(conf)
-    except devices.InvalidDeviceConfig as exc:
+    except (service_plugins.UnknownService,
+            devices.InvalidDeviceConfig) as exc:
         sys.exit('agentsched-agent: %s' % exc)
-    agent = agent_service.AgentService(conf, conf.host, device_list)
-    return service.launch(conf, agent, workers=1).wait()
+    # One agent per service, in this one process; each drives the devices
+    # of its service type.
+    group = agent_service.AgentGroup([
+        agent_service.AgentService(
+            conf, conf.host,
+            [d for d in device_list
+             if d['service_type'] == plugin.service_type], plugin)
+        for plugin in plugins])
+    return service.launch(conf, group, workers=1).wait()

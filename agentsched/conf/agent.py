@@ -7,12 +7,13 @@ from agentsched import constants
 GROUP = 'agent'
 
 opts = [
-    cfg.StrOpt(
-        'service', default=constants.AGENT_SERVICE_LBAAS,
-        choices=sorted(constants.AGENT_SERVICES),
-        help='Service this agent provides; it sets the agent_type and '
-             'topic reported in heartbeats, and the default service_type of '
-             'its devices.'),
+    cfg.ListOpt(
+        'services', default=[constants.AGENT_SERVICE_LBAAS],
+        deprecated_name='service', deprecated_group=GROUP,
+        help='Services this agent process provides (plugins of '
+             'agentsched.agent_services: lbaas, vpn). Each reports as an '
+             'agent of its own type (Loadbalancer agent, VPN agent) on this '
+             'host and drives the devices of its service type.'),
     cfg.IntOpt(
         'report_interval', default=30, min=1,
         help='Seconds between heartbeats (Neutron\'s [AGENT] '
@@ -47,8 +48,8 @@ device_opts = [
                help='Driver name for this device, e.g. haproxy, strongswan, '
                     'noop.'),
     cfg.StrOpt('service_type', choices=constants.SERVICE_TYPES,
-               help='Service the device provides. Defaults to the one of '
-                    'the agent\'s [agent] service.'),
+               help='Service the device provides. Defaults to the service '
+                    'type of the agent\'s service when it runs only one.'),
     cfg.DictOpt('capabilities', default={},
                 help='Capabilities as key:value pairs, e.g. '
                      'ssl_offload:true,max_connections:50000.'),

@@ -32,7 +32,7 @@ def flow(tmp_path, rabbit, server_database, parsed_conf):
         tmp_path / 'agentsched.conf', server_database.url, rabbit,
         DEFAULT={'agent_down_time': 5},
         reports={'flush_interval': 0.2},
-        agent={'report_interval': 1, 'service': 'vpn'},
+        agent={'report_interval': 1, 'services': 'vpn'},
         secrets={'encryption_keys': key},
         **{'device:gw-1': {'device_type': 'noop', 'capacity': 10}})
     commands.run('agentsched-manage', '--config-file', config, 'db',

@@ -119,3 +119,61 @@ def test_agent_rides_out_an_absent_server(deployment):
     _wait_alive(engine, 'agent-2')
     assert agent.stop() == 0
     assert server.stop() == 0
+
+
+def test_one_process_runs_two_services(tmp_path, rabbit, server_database):
+    """[agent] services = lbaas, vpn: one process, two agents on one host,
+    each with the devices of its service type and its drivers listed."""
+    config = commands.write_config(
+        tmp_path / 'agentsched.conf', server_database.url, rabbit,
+        DEFAULT={'agent_down_time': DOWN_TIME, 'host': 'edge-1'},
+        reports={'flush_interval': 0.2},
+        agent={'report_interval': 1, 'services': 'lbaas,vpn'},
+        **{'device:lb-1': {'device_type': 'noop',
+                           'service_type': 'LOADBALANCER'},
+           'device:gw-1': {'device_type': 'noop', 'service_type': 'VPN'}})
+    commands.run('agentsched-manage', '--config-file', config, 'db',
+                 'upgrade')
+    server = processes.Process('agentsched-server',
+                               ['--config-file', config],
+                               tmp_path / 'server.log').start()
+    agent = processes.Process('agentsched-agent', ['--config-file', config],
+                              tmp_path / 'agent.log').start()
+    try:
+        engine = server_database.engine(migrated=False)
+        deadline = time.monotonic() + 30
+        rows = []
+        while time.monotonic() < deadline and len(rows) < 2:
+            with engine.connect() as connection:
+                rows = connection.execute(sa.select(models.agents).where(
+                    models.agents.c.host == 'edge-1')).all()
+            time.sleep(0.2)
+        by_type = {row.agent_type: json.loads(row.configurations)
+                   for row in rows}
+        assert sorted(by_type) == ['Loadbalancer agent', 'VPN agent']
+        assert [d['name'] for d in by_type['Loadbalancer agent'][
+            'devices']] == ['lb-1']
+        assert [d['name'] for d in by_type['VPN agent']['devices']] == [
+            'gw-1']
+        assert by_type['VPN agent']['device_drivers'] == ['noop']
+        assert agent.stop() == 0
+        assert server.stop() == 0
+    finally:
+        agent.ensure_dead()
+        server.ensure_dead()
+
+
+def test_unknown_service_and_ambiguous_devices_are_refused(tmp_path):
+    for agent_options, devices, words in (
+            ({'services': 'lbaas,teleport'}, {}, 'unknown service(s) '
+             'teleport'),
+            ({'services': 'lbaas,vpn'},
+             {'device:x': {'device_type': 'noop'}}, 'needs service_type')):
+        config = commands.write_config(
+            tmp_path / 'a.conf', DEFAULT={'transport_url': 'rabbit://x/'},
+            agent=agent_options, **devices)
+        result = commands.run('agentsched-agent', '--config-file', config,
+                              check=False)
+        assert result.returncode == 1
+        assert words in result.stderr
+        assert 'Traceback' not in result.stderr
