@@ -9,7 +9,6 @@ no refused connection. Mandatory under CI=true (tests/conftest.py).
 """
 
 import contextlib
-import http.server
 import os
 import shutil
 import socket
@@ -25,6 +24,7 @@ from agentsched import constants
 from agentsched.agents import deployments
 from agentsched.agents.drivers import haproxy
 from agentsched.agents.drivers import haproxy_config
+from tests import http_backends
 from tests.conftest import unavailable
 
 
@@ -36,37 +36,10 @@ def haproxy_binary():
     return binary
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-class Named(http.server.BaseHTTPRequestHandler):
-
-    def do_GET(self):
-        body = self.server.name.encode()
-        self.send_response(200)
-        self.send_header('Content-Length', str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def backends():
-    servers = []
-    for name in ('backend-a', 'backend-b'):
-        server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Named)
-        server.name = name
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-    yield servers
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    with http_backends.serving('backend-a', 'backend-b') as servers:
+        yield servers
 
 
 @pytest.fixture
@@ -143,7 +116,7 @@ class Hammer:
 
 def test_deploy_update_reload_health_undeploy(agent, device, backends):
     deployed, reports = agent
-    port = free_port()
+    port = http_backends.free_port()
     message = dict(vip(port, *backends), device=device)
 
     deployed.deploy(message)
@@ -198,7 +171,7 @@ def test_deploy_update_reload_health_undeploy(agent, device, backends):
 def test_a_failed_change_keeps_serving_what_was_there(agent, device,
                                                       backends):
     deployed, reports = agent
-    port = free_port()
+    port = http_backends.free_port()
     deployed.deploy(dict(vip(port, *backends), device=device))
     [pid] = deployed.driver(device).running_pids()
     with socket.socket() as taken:
@@ -219,7 +192,7 @@ def test_a_failed_change_keeps_serving_what_was_there(agent, device,
 
 def test_health_is_down_when_haproxy_dies(agent, device, backends):
     deployed, reports = agent
-    port = free_port()
+    port = http_backends.free_port()
     deployed.deploy(dict(vip(port, *backends), device=device))
     driver = deployed.driver(device)
     [pid] = driver.running_pids()

@@ -31,28 +31,10 @@ from agentsched import constants
 from agentsched.agents.drivers import haproxy
 from tests import commands
 from tests import processes
+from tests import http_backends
 from tests.conftest import unavailable
 
 DEVICE = 'lb-1'
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-class _Named(http.server.BaseHTTPRequestHandler):
-
-    def do_GET(self):
-        body = self.server.name.encode()
-        self.send_response(200)
-        self.send_header('Content-Length', str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
 
 
 class API:
@@ -98,7 +80,7 @@ def _haproxy_pids_under(directory):
 def backends():
     servers = []
     for name in ('backend-a', 'backend-b'):
-        server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), _Named)
+        server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), http_backends.Named)
         server.name = name
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
@@ -234,7 +216,7 @@ def test_vip_serves_survives_agent_restart_and_goes(stack, backends):
     agent = start_agent()
     agent.wait_for_log('manages 1 devices: %s' % DEVICE)
 
-    port = _free_port()
+    port = http_backends.free_port()
     vip_id = _create_vip(api, port, backends)
     assert _answers(port) == {'backend-a', 'backend-b'}
     pids = _pids(device_dir)
@@ -279,7 +261,7 @@ def test_vip_moved_away_while_agent_stopped_is_removed(stack, backends):
     status, body = api.call('GET', '/v2.0/agents?host=agent-1')
     agent_id = body['agents'][0]['id']
 
-    port = _free_port()
+    port = http_backends.free_port()
     vip_id = _create_vip(api, port, backends)
     assert _answers(port) == {'backend-a', 'backend-b'}
 
