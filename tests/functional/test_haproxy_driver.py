@@ -200,8 +200,15 @@ def test_health_is_down_when_haproxy_dies(agent, device, backends):
     deadline = time.monotonic() + 5
     while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    health, load, reason = driver.health()
-    assert health == constants.HEALTH_DOWN
+    # Until the dead process is reaped its socket may still reset
+    # connections: DOWN either way, and "not running" once it is gone.
+    deadline = time.monotonic() + 5
+    while True:
+        health, load, reason = driver.health()
+        assert health == constants.HEALTH_DOWN, reason
+        if 'not running' in reason or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert 'not running' in reason
     # The next sync deploys it again: the process comes back.
     deployed.converge([dict(vip(port, *backends, generation=2),
