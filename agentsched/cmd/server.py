@@ -62,7 +62,8 @@ def _banner(conf):
             conf.bind_host, conf.bind_port, conf.auth_strategy))
     lines.append('  see agents: agentsched-manage%s agent list' % (
         ''.join(' --config-file %s' % f for f in conf.config_file)))
-    lines.append('  stop:      Ctrl-C (SIGINT) or SIGTERM')
+    lines.append('  stop:      SIGTERM (graceful: last heartbeats written) or Ctrl-C '
+                 '(at once)')
     return '\n'.join(lines)
 
 
