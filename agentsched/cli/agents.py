@@ -151,12 +151,7 @@ class UpdateAgent(base.APICommand, command.Command):
         parser.add_argument('agent', metavar='<agent-id>', help='Agent ID')
         parser.add_argument('--description', metavar='<text>',
                             help='Free text about the agent')
-        state = parser.add_mutually_exclusive_group()
-        state.add_argument('--admin-state-up', metavar='<true|false>',
-                           type=formats.boolean, help='Enable or disable the agent')
-        state.add_argument('--admin-state-down', dest='admin_state_up',
-                           action='store_const', const=False,
-                           help='Disable the agent')
+        formats.add_legacy_admin_state(parser, 'agent')
         return parser
 
     def take_action(self, parsed_args):

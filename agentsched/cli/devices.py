@@ -391,13 +391,7 @@ class UpdateDevice(SetDevice):
     """Update a device (neutronclient-style device-update)."""
 
     def _add_state_options(self, parser):
-        state = parser.add_mutually_exclusive_group()
-        state.add_argument('--admin-state-up', metavar='<true|false>',
-                           type=formats.boolean,
-                           help='Enable or disable the device')
-        state.add_argument('--admin-state-down', dest='admin_state_up',
-                           action='store_const', const=False,
-                           help='Disable the device')
+        formats.add_legacy_admin_state(parser, 'device')
 
     def take_action(self, parsed_args):
         update_device(self.client, parsed_args)

@@ -39,3 +39,13 @@ def boolean(text):
     if lowered in ('false', 'no', '0'):
         return False
     raise argparse.ArgumentTypeError('expected true or false')
+
+
+def add_legacy_admin_state(parser, noun):
+    """neutronclient's --admin-state-up <bool> / --admin-state-down."""
+    state = parser.add_mutually_exclusive_group()
+    state.add_argument('--admin-state-up', metavar='<true|false>',
+                       type=boolean, help='Enable or disable the %s' % noun)
+    state.add_argument('--admin-state-down', dest='admin_state_up',
+                       action='store_const', const=False,
+                       help='Disable the %s' % noun)
