@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from agentsched import conf as agentsched_conf
 from agentsched.db import engine as db_engine
 from agentsched.db import migration
+from tests import private_services
 
 PG_ADMIN_URL = os.environ.get(
     'AGENTSCHED_TEST_PG', 'postgresql+psycopg://postgres@127.0.0.1:5432/test')
@@ -171,3 +172,15 @@ def rabbit_vhost_url():
 @pytest.fixture
 def rabbit(rabbit_vhost_url):
     return Bus(rabbit_vhost_url)
+
+
+@pytest.fixture
+def private_rabbitmq():
+    """A RabbitMQ node of this test's own (about 5 s to start), which it may
+    stop(), kill() (-9) and start() again; destroyed after the test."""
+    if not os.path.exists(private_services.RABBITMQ_SERVER):
+        unavailable('no %s to start a private RabbitMQ node' %
+                    private_services.RABBITMQ_SERVER)
+    node = private_services.PrivateRabbitMQ()
+    yield node
+    node.destroy()
