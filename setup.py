@@ -109,6 +109,7 @@ setuptools.setup(
             'agentsched.extensions.agent_scheduler:EXTENSION',
             'flavors = agentsched.extensions.flavors:EXTENSION',
             'resources = agentsched.extensions.resources:EXTENSION',
+            'scheduler-health = agentsched.extensions.scheduler:EXTENSION',
         ],
         # Commands of the agentsched CLI (cliff turns '_' into ' '); the
         # hyphenated names are neutronclient's spellings.
@@ -148,6 +149,11 @@ setuptools.setup(
             'agent_vip_add = agentsched.cli.resources:AddAgentVip',
             'agent_vip_remove = agentsched.cli.resources:RemoveAgentVip',
             'vip_agent_show = agentsched.cli.resources:ShowVipAgent',
+            'vip_failover = agentsched.cli.resources:FailoverVip',
+            'vpn-connection_failover = '
+            'agentsched.cli.resources:FailoverVPNConnection',
+            'scheduler_health_show = '
+            'agentsched.cli.scheduler:ShowSchedulerHealth',
             'vip-create = agentsched.cli.resources:CreateVip',
             'vip-list = agentsched.cli.resources:ListVip',
             'vip-show = agentsched.cli.resources:ShowVip',

@@ -64,6 +64,13 @@ STATUS_PENDING_DELETE = 'PENDING_DELETE'
 STATUS_ACTIVE = 'ACTIVE'
 STATUS_ERROR = 'ERROR'
 
+# Failover policies per resource type (see conf/health.py).
+FAILOVER_REBIND_AND_MOVE = 'rebind_and_move'
+FAILOVER_REBIND_ONLY = 'rebind_only'
+FAILOVER_OFF = 'off'
+FAILOVER_POLICIES = (FAILOVER_REBIND_AND_MOVE, FAILOVER_REBIND_ONLY,
+                     FAILOVER_OFF)
+
 # Bounds on a heartbeat report: a bad or hostile agent must not be able to
 # make the server store or parse without limit.
 MAX_STRING_LENGTH = 255

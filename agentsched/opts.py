@@ -6,6 +6,7 @@ from agentsched.conf import agent
 from agentsched.conf import api
 from agentsched.conf import database
 from agentsched.conf import default
+from agentsched.conf import health
 from agentsched.conf import reports
 from agentsched.conf import scheduler
 from agentsched.conf import secrets
@@ -20,5 +21,7 @@ def list_opts():
         (agent.GROUP, copy.deepcopy(agent.opts)),
         (secrets.GROUP, copy.deepcopy(secrets.opts)),
         (scheduler.GROUP, copy.deepcopy(scheduler.opts)),
+        (health.GROUP, copy.deepcopy(health.opts)),
+        (health.COORDINATION_GROUP, copy.deepcopy(health.coordination_opts)),
         ('device:example', copy.deepcopy(agent.device_opts)),
     ]

@@ -16,11 +16,15 @@ from agentsched.api import auth as api_auth
 from agentsched.api import serving as api_serving
 from agentsched.db import engine as db_engine
 from agentsched.db import migration
+from agentsched.health import leader
+from agentsched.health import monitor as health_monitor
 from agentsched.reports import device_sync
 from agentsched.reports import endpoint as reports_endpoint
 from agentsched.reports import sink as reports_sink
 from agentsched.services import agent_notifier
 from agentsched.services import agent_sync
+from agentsched.services import failover as failover_service
+from agentsched.services import placement
 from agentsched.services import resources as resources_service
 from agentsched.services import secrets
 
@@ -60,6 +64,7 @@ class ServerService(service.Service):
         self._rpc_servers = []
         self._stop = threading.Event()
         self.api = None
+        self.monitor = None
 
     def start(self):
         super().start()
@@ -84,8 +89,11 @@ class ServerService(service.Service):
                                               [self.reports])
         reports_server.start(override_pool_size=conf.reports.executor_threads)
         notifier = agent_notifier.AgentNotifier(conf)
+        placer = placement.Placer(self.engine, conf)
         self.resources = resources_service.ResourceService(
-            self.engine, conf, notifier, self.secret_box)
+            self.engine, conf, notifier, self.secret_box, placer=placer)
+        self.failover = failover_service.FailoverService(
+            self.engine, conf, placer, notifier, self.resources)
         plugin_server = messaging.get_server(
             conf, constants.PLUGIN_TOPIC,
             [StatusEndpoint(self),
@@ -100,12 +108,18 @@ class ServerService(service.Service):
             self.api = api_serving.APIServer(
                 api_app.make_app(conf, self.engine, notifier,
                                  secret_box=self.secret_box,
-                                 resources=self.resources),
+                                 resources=self.resources,
+                                 failover=self.failover),
                 conf.bind_host, conf.bind_port, conf.api_workers)
             self.api.start()
         if conf.reports.stats_log_interval:
             threading.Thread(target=self._log_stats, name='report-stats',
                              daemon=True).start()
+        if conf.health.enabled:
+            self.monitor = health_monitor.HealthMonitor(
+                self.engine, conf, self.failover, leader.from_conf(conf),
+                report_stats=self.reports.stats, sink=self.sink)
+            self.monitor.start()
         for index in range(self._local_agent_count):
             host = '%s-local-%d' % (conf.host, index + 1)
             agent = agent_service.AgentService(
@@ -115,6 +129,8 @@ class ServerService(service.Service):
 
     def stop(self, graceful=False):
         self._stop.set()
+        if self.monitor is not None:
+            self.monitor.stop()
         if self.api is not None:
             self.api.stop()
         for agent in self.local_agents:

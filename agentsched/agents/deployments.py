@@ -139,6 +139,9 @@ class Deployments:
 
     def undeploy(self, resource, report=True):
         resource_id, generation = resource['id'], resource['generation']
+        if resource.get('keep_on_device'):
+            self.release(resource_id, generation)
+            return
         with self._lock(resource_id):
             if self.deployed.get(resource_id, generation) > generation:
                 return
@@ -163,9 +166,26 @@ class Deployments:
                          DELETED if error is None else constants.STATUS_ERROR,
                          error)
 
-    def converge(self, resources):
-        """Make what is deployed here match the server's list (sync)."""
+    def release(self, resource_id, generation):
+        """Stop managing a resource another agent of the same device now
+        serves (a failover's rebind): the device keeps it."""
+        with self._lock(resource_id):
+            if self.deployed.get(resource_id, generation) > generation:
+                return
+            self._forget(resource_id)
+        LOG.info('Released %s (generation %d): another agent of its device '
+                 'manages it now', resource_id, generation)
+
+    def converge(self, resources, elsewhere=()):
+        """Make what is deployed here match the server's list (sync).
+
+        elsewhere: resources on our devices that other agents now manage
+        (rebound while we were away): forgotten, left on the devices.
+        """
         wanted = {r['id']: r for r in resources}
+        elsewhere = set(elsewhere)
+        for resource_id in elsewhere & set(self.deployed):
+            self.release(resource_id, self.deployed.get(resource_id, 0))
         for resource_id, generation in list(self.deployed.items()):
             if resource_id not in wanted:
                 # Moved away or deleted while we could not hear: fenced.
@@ -181,7 +201,7 @@ class Deployments:
         with self._drivers_guard:
             known = list(self._drivers.values())
         for driver in known:
-            for resource_id in driver.resources() - set(wanted):
+            for resource_id in driver.resources() - set(wanted) - elsewhere:
                 self.undeploy({'id': resource_id,
                                'generation': self.deployed.get(resource_id,
                                                                0)},

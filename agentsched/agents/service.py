@@ -183,7 +183,8 @@ class AgentService(service.Service):
                             exc)
                 return False
             self.managed_devices = answer['devices']
-            self.deployments.converge(answer.get('resources', []))
+            self.deployments.converge(answer.get('resources', []),
+                                      answer.get('elsewhere', ()))
         LOG.info('Agent %s on %s manages %d devices: %s', self.agent_type,
                  self.host, len(self.managed_devices),
                  ', '.join(d['name'] for d in self.managed_devices))

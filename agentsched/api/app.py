@@ -22,6 +22,7 @@ from agentsched.api import errors
 from agentsched.api import policy
 from agentsched.api import request
 from agentsched.api import root
+from agentsched.services import failover as failover_service
 from agentsched.services import resources as resources_service
 from agentsched.services import secrets
 
@@ -61,7 +62,7 @@ def collections(table):
 
 
 def build_flask_app(conf, engine, notifier=None, extensions=None,
-                    secret_box=None, resources=None):
+                    secret_box=None, resources=None, failover=None):
     extensions = load_extensions() if extensions is None else extensions
     app = flask.Flask('agentsched')
     table = routes(extensions)
@@ -78,6 +79,10 @@ def build_flask_app(conf, engine, notifier=None, extensions=None,
     # and agent-scheduler extensions.
     app.config['resources'] = resources or resources_service.ResourceService(
         engine, conf, notifier, secret_box)
+    # An admin's failover of one resource (the monitor does the rest).
+    app.config['failover'] = failover or failover_service.FailoverService(
+        engine, conf, app.config['resources'].placer, notifier,
+        app.config['resources'])
     app.register_error_handler(errors.APIError, _api_error)
     app.register_error_handler(http_exceptions.HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
@@ -165,14 +170,14 @@ class _PublicPaths:
 
 
 def make_app(conf, engine, notifier=None, extensions=None, secret_box=None,
-             resources=None):
+             resources=None, failover=None):
     """The full WSGI pipeline, outermost middleware last.
 
     proxy headers -> request id -> body size limit ->
     (/healthcheck | GET / | authentication -> Flask app)
     """
     flask_app = build_flask_app(conf, engine, notifier, extensions,
-                                secret_box, resources)
+                                secret_box, resources, failover)
     app = _PublicPaths(auth.wrap(flask_app, conf), flask_app,
                        healthcheck.Healthcheck(None, conf))
     app = sizelimit.RequestBodySizeLimiter(app, conf)

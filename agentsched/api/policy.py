@@ -154,10 +154,22 @@ _FLAVORS = [
     'service_profile', '/v2.0/service_profiles', 'service profile')
 
 
+_SCHEDULER = [
+    policy.DocumentedRuleDefault(
+        'get_scheduler_health', ADMIN,
+        'Show the health monitor\'s leader, storm guards and failover '
+        'counters.', [{'method': 'GET', 'path': '/v2.0/scheduler/health'}]),
+    policy.DocumentedRuleDefault(
+        'failover_resource', ADMIN, 'Fail one resource over now.',
+        [{'method': 'PUT', 'path': '/v2.0/lb/vips/{id}/failover'},
+         {'method': 'PUT', 'path': '/v2.0/vpn/connections/{id}/failover'}]),
+]
+
+
 def list_rules():
     """Every rule, for oslopolicy-sample-generator and the enforcer."""
     return (_BASE + _AGENTS + _DEVICES + _RESOURCES + _AGENT_SCHEDULER +
-            _FLAVORS)
+            _FLAVORS + _SCHEDULER)
 
 
 class Authorizer:

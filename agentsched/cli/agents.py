@@ -26,7 +26,8 @@ LONG_COLUMNS = (
     ('topic', 'Topic'), ('description', 'Description'),
     ('started_at', 'Started At'),
     ('heartbeat_timestamp', 'Heartbeat Timestamp'),
-    ('resources_synced', 'Resources Synced'))
+    ('resources_synced', 'Resources Synced'),
+    ('forced_down', 'Forced Down'))
 
 
 FORMATTERS = {'alive': formats.AliveColumn,
@@ -125,9 +126,18 @@ class SetAgent(base.APICommand, command.Command):
             const=True, help='Let the scheduler place resources on it')
         state.add_argument(
             '--disable', dest='admin_state_up', action='store_const',
-            const=False, help='Keep new resources off it')
+            const=False, help='Drain it: keep new resources off it and '
+                              'fail its resources over (rate-limited)')
         parser.add_argument('--description', metavar='<text>',
                             help='Free text about the agent')
+        forced = parser.add_mutually_exclusive_group()
+        forced.add_argument(
+            '--force-down', dest='forced_down', action='store_const',
+            const=True, help='Judge it dead now, whatever its heartbeats '
+                             'say: its resources are failed over at once')
+        forced.add_argument(
+            '--no-force-down', dest='forced_down', action='store_const',
+            const=False, help='Judge it by its heartbeats again')
         return parser
 
     def take_action(self, parsed_args):
@@ -135,9 +145,9 @@ class SetAgent(base.APICommand, command.Command):
 
 
 def update_agent(client, parsed_args):
-    changes = {name: getattr(parsed_args, name)
-               for name in ('admin_state_up', 'description')
-               if getattr(parsed_args, name) is not None}
+    changes = {name: getattr(parsed_args, name, None)
+               for name in ('admin_state_up', 'forced_down', 'description')
+               if getattr(parsed_args, name, None) is not None}
     # Sent even when empty: the API then still says whether the agent
     # exists.
     return client.put(_agent_path(parsed_args.agent), {'agent': changes})

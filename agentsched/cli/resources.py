@@ -370,6 +370,15 @@ class _HostingShow(_Show):
         return _shown(item)
 
 
+class _Failover(_Show):
+
+    def take_action(self, parsed_args):
+        answer = self.client.put(self.kind.item_path(
+            parsed_args.resource) + '/failover', {})
+        item = dict(answer[self.kind.singular], failover=answer['failover'])
+        return _shown(item)
+
+
 # The commands, one class per resource type (entry points name classes).
 
 class CreateVip(_Create):
@@ -415,6 +424,17 @@ class RemoveAgentVip(_AgentRemove):
 class ShowVipAgent(_HostingShow):
     """Show the agent and device hosting a VIP."""
     kind = VIP
+
+
+class FailoverVip(_Failover):
+    """Fail a VIP over now: another agent of its device, or another
+    device (admin)."""
+    kind = VIP
+
+
+class FailoverVPNConnection(_Failover):
+    """Fail a VPN connection over now (admin)."""
+    kind = VPN_CONNECTION
 
 
 class CreateVPNConnection(_Create):

@@ -14,13 +14,15 @@ from agentsched.conf import agent
 from agentsched.conf import api
 from agentsched.conf import database
 from agentsched.conf import default
+from agentsched.conf import health
 from agentsched.conf import reports
 from agentsched.conf import scheduler
 from agentsched.conf import secrets
 
 CONF = cfg.CONF
 
-_MODULES = (default, database, reports, agent, api, secrets, scheduler)
+_MODULES = (default, database, reports, agent, api, secrets, scheduler,
+            health)
 
 
 def register_opts(conf=CONF):

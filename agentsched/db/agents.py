@@ -122,9 +122,11 @@ SORT_COLUMNS = {
     'started_at': _agents.c.started_at,
     'heartbeat_timestamp': _agents.c.heartbeat_timestamp,
     'load': _agents.c.load,
+    'forced_down': _agents.c.forced_down,
 }
 FILTER_COLUMNS = ('id', 'agent_type', 'binary', 'topic', 'host',
-                  'admin_state_up', 'availability_zone', 'description')
+                  'admin_state_up', 'availability_zone', 'description',
+                  'forced_down')
 
 
 def get(connection, agent_id):
@@ -144,10 +146,12 @@ def query(connection, filters=None, alive_since=None, dead_since=None,
         statement = statement.where(_agents.c[name].in_(values))
     if alive_since is not None:
         statement = statement.where(
-            _agents.c.heartbeat_timestamp >= alive_since)
+            _agents.c.heartbeat_timestamp >= alive_since,
+            _agents.c.forced_down == sa.false())
     if dead_since is not None:
-        statement = statement.where(
-            _agents.c.heartbeat_timestamp < dead_since)
+        statement = statement.where(sa.or_(
+            _agents.c.heartbeat_timestamp < dead_since,
+            _agents.c.forced_down == sa.true()))
     statement = paging.page(statement, SORT_COLUMNS, sort, marker, limit,
                             reverse)
     rows = connection.execute(statement).all()

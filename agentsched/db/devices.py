@@ -136,7 +136,8 @@ def live_agents_of_device(connection, device_id, alive_since,
         .where(_links.c.device_id == device_id,
                _links.c.missing == sa.false(),
                _agents.c.admin_state_up == sa.true(),
-               _agents.c.heartbeat_timestamp >= alive_since))
+               _agents.c.heartbeat_timestamp >= alive_since,
+               _agents.c.forced_down == sa.false()))
     if except_agent is not None:
         statement = statement.where(_agents.c.id != except_agent)
     return connection.execute(statement).scalar()
@@ -167,3 +168,15 @@ def rotate_credentials(connection, rotate):
             credentials=rotate(row.credentials)))
         count += 1
     return count
+
+
+def resources_of_others(connection, device_ids, agent_id):
+    """Ids of resources bound on these devices to agents other than one."""
+    if not device_ids:
+        return []
+    bindings = models.bindings
+    return [row.resource_id for row in connection.execute(
+        sa.select(bindings.c.resource_id).where(
+            bindings.c.device_id.in_(list(device_ids)),
+            sa.or_(bindings.c.agent_id != agent_id,
+                   bindings.c.agent_id.is_(None))))]

@@ -42,6 +42,10 @@ class Agent(Base):
     load = sa.Column(sa.Integer, nullable=False, default=0,
                      server_default='0')
     resources_synced = sa.Column(sa.Boolean)
+    # Set by an admin: judged dead whatever its heartbeats say, until unset
+    # (fencing a flapping host; Nova's forced_down).
+    forced_down = sa.Column(sa.Boolean, nullable=False, default=False,
+                            server_default=sa.false())
 
 
 class Device(Base):
@@ -150,6 +154,16 @@ class Binding(Base):
     updated_at = sa.Column(DateTime)
 
 
+class SchedulerHealth(Base):
+    """What the health monitor's leader last saw, for every server's API."""
+    __tablename__ = 'scheduler_health'
+    id = sa.Column(sa.Integer, primary_key=True, autoincrement=False)
+    leader = sa.Column(Name, nullable=False)
+    leader_since = sa.Column(DateTime, nullable=False)
+    updated_at = sa.Column(DateTime, nullable=False)
+    state = sa.Column(JSONText, nullable=False)
+
+
 agents = Agent.__table__
 devices = Device.__table__
 agent_devices = AgentDevice.__table__
@@ -158,3 +172,4 @@ bindings = Binding.__table__
 flavors = Flavor.__table__
 service_profiles = ServiceProfile.__table__
 flavor_service_profiles = FlavorServiceProfile.__table__
+scheduler_health = SchedulerHealth.__table__

@@ -17,7 +17,7 @@ _CANDIDATES = (
     sa.select(
         _agents.c.id, _agents.c.host, _agents.c.agent_type,
         _agents.c.admin_state_up, _agents.c.heartbeat_timestamp,
-        _agents.c.load, _agents.c.availability_zone,
+        _agents.c.forced_down, _agents.c.load, _agents.c.availability_zone,
         _devices.c.id, _devices.c.name, _devices.c.device_type,
         _devices.c.service_type, _devices.c.capabilities,
         _devices.c.capacity, _devices.c.used, _devices.c.health,
@@ -41,7 +41,8 @@ def claim(connection, device_id, agent_id, units, alive_since):
     """
     agent_ok = sa.exists().where(
         _agents.c.id == agent_id, _agents.c.admin_state_up == sa.true(),
-        _agents.c.heartbeat_timestamp >= alive_since)
+        _agents.c.heartbeat_timestamp >= alive_since,
+        _agents.c.forced_down == sa.false())
     link_ok = sa.exists().where(
         _links.c.agent_id == agent_id, _links.c.device_id == device_id,
         _links.c.missing == sa.false())
@@ -65,7 +66,8 @@ WITH claimed AS (
     WHERE id = :device_id AND used + :units <= capacity
       AND admin_state_up AND health IN ('OK', 'DEGRADED')
       AND EXISTS (SELECT 1 FROM agents WHERE id = :agent_id
-                  AND admin_state_up AND heartbeat_timestamp >= :alive_since)
+                  AND admin_state_up AND NOT forced_down
+                  AND heartbeat_timestamp >= :alive_since)
       AND EXISTS (SELECT 1 FROM agent_devices WHERE agent_id = :agent_id
                   AND device_id = :device_id AND NOT missing)
     RETURNING id)

@@ -49,8 +49,7 @@ def _agent_dict(row):
     return {'id': row.id, 'agent_type': row.agent_type, 'host': row.host,
             'binary': row.binary, 'topic': row.topic,
             'admin_state_up': row.admin_state_up,
-            'alive': liveness.is_alive(row.heartbeat_timestamp,
-                                       conf.agent_down_time),
+            'alive': liveness.agent_is_alive(row, conf.agent_down_time),
             'availability_zone': row.availability_zone,
             'heartbeat_timestamp': _time(row.heartbeat_timestamp)}
 

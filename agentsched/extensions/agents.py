@@ -16,7 +16,7 @@ from agentsched.health import liveness
 FIELDS = ('id', 'agent_type', 'binary', 'topic', 'host', 'admin_state_up',
           'alive', 'created_at', 'started_at', 'heartbeat_timestamp',
           'description', 'configurations', 'availability_zone',
-          'resources_synced')
+          'resources_synced', 'forced_down')
 _LIST_QUERY = agents_db.FILTER_COLUMNS + ('alive',) + listing.PAGING_PARAMS
 
 UPDATE_SCHEMA = {
@@ -27,12 +27,16 @@ UPDATE_SCHEMA = {
         'type': 'object',
         'properties': {
             'admin_state_up': {'type': 'boolean'},
+            'forced_down': {'type': 'boolean'},
             'description': {'type': ['string', 'null'],
                             'maxLength': constants.MAX_STRING_LENGTH},
         },
     }},
 }
 _validate_update = fastjsonschema.compile(UPDATE_SCHEMA)
+# admin_state_up=false drains the agent (the health monitor moves its
+# resources, rate-limited); forced_down=true makes it dead at once.
+_UPDATABLE = ('admin_state_up', 'forced_down', 'description')
 
 
 def _time(value):
@@ -49,11 +53,11 @@ def _agent_dict(row, alive_since, fields=None):
     (agent_id, agent_type, binary, topic, host, availability_zone,
      admin_state_up, created_at, started_at, heartbeat_timestamp,
      description, configurations, _resource_versions, _load,
-     resources_synced) = row
+     resources_synced, forced_down) = row
     agent = {
         'id': agent_id, 'agent_type': agent_type, 'binary': binary,
         'topic': topic, 'host': host, 'admin_state_up': admin_state_up,
-        'alive': heartbeat_timestamp >= alive_since,
+        'alive': heartbeat_timestamp >= alive_since and not forced_down,
         'created_at': _time(created_at),
         'started_at': _time(started_at),
         'heartbeat_timestamp': _time(heartbeat_timestamp),
@@ -62,6 +66,7 @@ def _agent_dict(row, alive_since, fields=None):
         'configurations': orjson.Fragment(configurations),
         'availability_zone': availability_zone,
         'resources_synced': resources_synced,
+        'forced_down': forced_down,
     }
     if fields:
         return {field: agent[field] for field in fields}
@@ -102,7 +107,7 @@ def list_agents():
     now = liveness.utcnow()
     fields = listing.fields(FIELDS)
     filters = listing.filters(agents_db.FILTER_COLUMNS,
-                              booleans=('admin_state_up',))
+                              booleans=('admin_state_up', 'forced_down'))
     alive_since, dead_since = _alive_cutoffs(conf, now)
     sort = listing.sort(agents_db.SORT_COLUMNS)
     limit, reverse = listing.limit(conf), listing.reverse()
@@ -131,19 +136,20 @@ def update_agent(agent_id):
     request.authorize('update_agent')
     body = request.json_body(_validate_update)
     changes = body['agent']
-    unknown = sorted(set(changes) - {'admin_state_up', 'description'})
+    unknown = sorted(set(changes) - set(_UPDATABLE))
     if unknown:
         raise errors.BadRequest(
-            'Attribute(s) %s of an agent cannot be updated; only '
-            'admin_state_up and description can' % ', '.join(unknown))
+            'Attribute(s) %s of an agent cannot be updated; only %s can' % (
+                ', '.join(unknown), ', '.join(_UPDATABLE)))
     with request.engine().begin() as connection:
         before = _get_or_404(connection, agent_id)
         if changes:
             agents_db.update(connection, agent_id, changes)
         row = agents_db.get(connection, agent_id)
     notifier = flask.current_app.config['notifier']
-    if notifier is not None and \
-            row.admin_state_up != before.admin_state_up:
+    if notifier is not None and (
+            row.admin_state_up != before.admin_state_up or
+            row.forced_down != before.forced_down):
         notifier.agent_updated(row, row.admin_state_up)
     conf = request.conf()
     return request.respond({'agent': _agent_dict(row, _alive_since(conf))})
@@ -155,8 +161,7 @@ def delete_agent(agent_id):
     with request.engine().begin() as connection:
         row = _get_or_404(connection, agent_id)
         bound = agents_db.bound_resource_count(connection, agent_id)
-        if bound and liveness.is_alive(row.heartbeat_timestamp,
-                                       conf.agent_down_time):
+        if bound and liveness.agent_is_alive(row, conf.agent_down_time):
             raise errors.Conflict(
                 'Agent %s is alive and hosts %d resource(s): disable it '
                 '(admin_state_up=false) and move its resources first, or '

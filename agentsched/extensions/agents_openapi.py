@@ -19,6 +19,7 @@ AGENT = {
         'configurations': {'type': 'object'},
         'availability_zone': _NULLABLE_STRING,
         'resources_synced': {'type': 'boolean', 'nullable': True},
+        'forced_down': {'type': 'boolean'},
     },
     'additionalProperties': False,
 }
@@ -44,11 +45,11 @@ _LIST_PARAMETERS = [
     _filter('id'), _filter('agent_type'), _filter('binary'),
     _filter('topic'), _filter('host'), _filter('availability_zone'),
     _filter('description'), _filter('admin_state_up', _BOOL),
-    _filter('alive', _BOOL), _FIELDS,
+    _filter('alive', _BOOL), _filter('forced_down', _BOOL), _FIELDS,
     _filter('sort_key', {'type': 'string', 'enum': [
         'id', 'agent_type', 'binary', 'topic', 'host', 'admin_state_up',
         'availability_zone', 'description', 'created_at', 'started_at',
-        'heartbeat_timestamp', 'load']}),
+        'heartbeat_timestamp', 'load', 'forced_down']}),
     _filter('sort_dir', {'type': 'string', 'enum': ['asc', 'desc']}),
     {'name': 'limit', 'in': 'query', 'required': False,
      'schema': {'type': 'integer', 'minimum': 0}},
@@ -91,7 +92,9 @@ OPENAPI = {
                               **openapi.error_responses(400, 401, 403, 404)}},
             'put': {
                 'operationId': 'updateAgent',
-                'summary': 'Update admin_state_up or description',
+                'summary': 'Update admin_state_up (false drains the agent), '
+                           'forced_down (true: judged dead at once) or '
+                           'description',
                 'parameters': [_ID],
                 'requestBody': {'required': True, 'content': {
                     'application/json': {'schema': {
@@ -101,6 +104,7 @@ OPENAPI = {
                             'type': 'object', 'additionalProperties': False,
                             'properties': {
                                 'admin_state_up': {'type': 'boolean'},
+                                'forced_down': {'type': 'boolean'},
                                 'description': {'type': 'string',
                                                 'maxLength': 255,
                                                 'nullable': True}}}}}}}},

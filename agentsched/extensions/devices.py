@@ -297,8 +297,8 @@ def list_device_agents(device_id):
         agents.append({
             'id': row.id, 'agent_type': row.agent_type, 'host': row.host,
             'admin_state_up': row.admin_state_up,
-            'alive': liveness.is_alive(row.heartbeat_timestamp,
-                                       conf.agent_down_time, now),
+            'alive': liveness.agent_is_alive(row, conf.agent_down_time,
+                                             now),
             'device_missing': row.missing, 'device_health': row.link_health,
             'device_load': row.link_load})
     return request.respond({'agents': agents})

@@ -20,3 +20,9 @@ def alive_since(agent_down_time, now=None):
     """Oldest heartbeat_timestamp that is still alive, for SQL filters."""
     now = now or utcnow()
     return now - datetime.timedelta(seconds=agent_down_time)
+
+
+def agent_is_alive(agent, agent_down_time, now=None):
+    """The rule for an agent row: fresh heartbeat and not forced down."""
+    return not getattr(agent, 'forced_down', False) and is_alive(
+        agent.heartbeat_timestamp, agent_down_time, now)

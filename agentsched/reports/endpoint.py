@@ -1,6 +1,7 @@
 """Server end of the heartbeat RPC, wire-compatible with Neutron agents."""
 
 import threading
+import time
 
 from oslo_log import log as logging
 import oslo_messaging
@@ -19,6 +20,9 @@ class ReportStats:
         self.accepted = 0
         self.rejected = 0
         self.failed = 0
+        # monotonic time of the last report taken: the health monitor's
+        # outage guard watches the intake with it.
+        self.last_accepted = None
 
     def count(self, field):
         with self._lock:
@@ -72,6 +76,7 @@ class ReportsEndpoint:
                           _sender(context, kwargs))
             raise
         self.stats.count('accepted')
+        self.stats.last_accepted = time.monotonic()
         return status
 
     def has_alive_neutron_server(self, context, **kwargs):

@@ -25,8 +25,10 @@ class AgentSyncEndpoint:
         1.0 - sync(agent_type, host)
         1.1 - sync also returns the resources bound to the agent (deploy
               messages with their generations); update_status
+        1.2 - sync also returns 'elsewhere': ids of resources on the
+              agent's devices that other agents manage (failover rebinds)
     """
-    target = oslo_messaging.Target(namespace='agent', version='1.1')
+    target = oslo_messaging.Target(namespace='agent', version='1.2')
 
     def __init__(self, engine, secret_box, resources=None):
         self._engine = engine
@@ -40,13 +42,16 @@ class AgentSyncEndpoint:
             if agent is None:
                 return {'devices': [], 'resources': []}
             rows = devices_db.devices_of_agent(connection, agent.id)
+            elsewhere = devices_db.resources_of_others(
+                connection, [row.id for row in rows], agent.id)
             agents_db.update(connection, agent.id, {'resources_synced': True})
         devices = [self._device(row) for row in rows]
         resources = (self._resources.resources_of_agent(
             agent.id, with_secrets=True) if self._resources else [])
         LOG.info('Agent %s on %s synced: %d devices, %d resources',
                  agent_type, host, len(devices), len(resources))
-        return {'devices': devices, 'resources': resources}
+        return {'devices': devices, 'resources': resources,
+                'elsewhere': elsewhere}
 
     def update_status(self, context, resource_id, generation, status,
                       description=None):

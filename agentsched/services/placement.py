@@ -106,7 +106,8 @@ class Snapshot:
         by_service = {}
         positions = {}
         for row in rows:
-            (agent_id, host, agent_type, agent_up, heartbeat, agent_load,
+            (agent_id, host, agent_type, agent_up, heartbeat, forced_down,
+             agent_load,
              agent_az, device_id, device_name, device_type, service_type,
              capabilities_json, capacity, used, health, device_up,
              device_az) = row
@@ -119,7 +120,8 @@ class Snapshot:
                 (candidates, len(candidates)))
             candidates.append(algorithms.Candidate(
                 agent_id, host, agent_type, agent_up,
-                heartbeat >= alive_since, agent_load, agent_az,
+                heartbeat >= alive_since and not forced_down, agent_load,
+                agent_az,
                 device_id, device_name, device_type, service_type,
                 capabilities[capabilities_json], capacity, used, health,
                 device_up, device_az))
@@ -141,9 +143,12 @@ class Placer:
                 self._conf, resource_type)
         return self._algorithms[resource_type]
 
-    def place(self, resource_id, request, candidates_filter=None):
+    def place(self, resource_id, request, candidates_filter=None,
+              step=None):
         """Claim capacity and bind the resource; return the Candidate.
 
+        step(connection, candidate, alive_since, now) -> bool replaces the
+        claim and binding (a failover's move), in one transaction.
         Raises algorithms.NoValidCandidate (nothing fits; its text says
         what is missing) or AlreadyBound.
         """
@@ -166,7 +171,7 @@ class Placer:
             for candidate in ordered:
                 tried.add((candidate.agent_id, candidate.device_id))
                 if self._claim_and_bind(resource_id, candidate,
-                                        request.units):
+                                        request.units, step):
                     return candidate
                 if len(tried) % attempts == 0:
                     break
@@ -193,8 +198,15 @@ class Placer:
             self._snapshot.invalidate()
             return retrying(attempt)
 
-    def _claim_and_bind(self, resource_id, candidate, units):
+    def _claim_and_bind(self, resource_id, candidate, units, step=None):
         now = liveness.utcnow()
+        alive_since = liveness.alive_since(self._conf.agent_down_time)
+        if step is not None:
+            with self._engine.begin() as connection:
+                claimed = step(connection, candidate, alive_since, now)
+            if claimed:
+                self._snapshot.claimed(candidate.device_id, units)
+            return claimed
         if self._engine.dialect.name == 'postgresql':
             # A single statement there: autocommit spares the BEGIN and
             # COMMIT round trips, and it is atomic all the same.
@@ -206,8 +218,7 @@ class Placer:
             with transaction as connection:
                 claimed = placement_db.claim_and_bind(
                     connection, resource_id, candidate.device_id,
-                    candidate.agent_id, units,
-                    liveness.alive_since(self._conf.agent_down_time), now)
+                    candidate.agent_id, units, alive_since, now)
         except sa.exc.IntegrityError:
             # The whole transaction, claim included, was undone.
             raise AlreadyBound(resource_id)

@@ -55,7 +55,7 @@ class ResourceService:
         self._conf = conf
         self._notifier = notifier
         self._secrets = secret_box
-        self._placer = placer or placement.Placer(engine, conf)
+        self.placer = placer or placement.Placer(engine, conf)
         self.types = registry or resource_types.Registry()
 
     # -- reading ---------------------------------------------------------
@@ -121,9 +121,9 @@ class ResourceService:
         if only_agent is not None:
             only = functools.partial(_on_agent, only_agent)
         try:
-            candidate = self._placer.place(resource_id, request, only)
+            candidate = self.placer.place(resource_id, request, only)
         except algorithms.NoValidCandidate as exc:
-            self._set_status(resource_id, constants.STATUS_ERROR, str(exc))
+            self.set_status(resource_id, constants.STATUS_ERROR, str(exc))
             LOG.warning('Cannot place %s %s: %s', row.resource_type,
                         resource_id, exc)
             if only_agent is not None:
@@ -131,7 +131,7 @@ class ResourceService:
             return None
         LOG.info('Placed %s %s on device %s of agent %s', row.resource_type,
                  resource_id, candidate.device_name, candidate.host)
-        self._deploy(resource_id)
+        self.deploy(resource_id)
         return candidate
 
     def update(self, resource_id, name=None, spec_changes=None):
@@ -155,7 +155,7 @@ class ResourceService:
             connection.execute(sa.update(_resources).where(
                 _resources.c.id == resource_id).values(**values))
         if spec_changes:
-            if not self._deploy(resource_id) and \
+            if not self.deploy(resource_id) and \
                     self.hosting(resource_id) is None:
                 # Not placed (an earlier ERROR): try again with the new spec.
                 # Bound to a deleted agent: failover moves it, not this.
@@ -168,8 +168,8 @@ class ResourceService:
             binding, agent, _device = hosting
             if agent is not None and liveness.is_alive(
                     agent.heartbeat_timestamp, self._conf.agent_down_time):
-                self._set_status(resource_id, constants.STATUS_PENDING_DELETE)
-                self._notifier.undeploy(agent, self._message(resource_id))
+                self.set_status(resource_id, constants.STATUS_PENDING_DELETE)
+                self._notifier.undeploy(agent, self.message(resource_id))
                 return False
         self._remove(resource_id)
         return True
@@ -210,11 +210,11 @@ class ResourceService:
             return True
         if status in (constants.STATUS_ACTIVE, constants.STATUS_ERROR) and \
                 row.status != constants.STATUS_PENDING_DELETE:
-            self._set_status(resource_id, status, description)
+            self.set_status(resource_id, status, description)
             return True
         return False
 
-    # -- helpers -----------------------------------------------------------
+    # -- shared with failover ----------------------------------------------
 
     def _remove(self, resource_id):
         with self._engine.begin() as connection:
@@ -222,7 +222,7 @@ class ResourceService:
             connection.execute(sa.delete(_resources).where(
                 _resources.c.id == resource_id))
 
-    def _set_status(self, resource_id, status, description=None):
+    def set_status(self, resource_id, status, description=None):
         with self._engine.begin() as connection:
             connection.execute(sa.update(_resources).where(
                 _resources.c.id == resource_id).values(
@@ -230,7 +230,7 @@ class ResourceService:
                 status_description=(description or '')[:255] or None,
                 updated_at=liveness.utcnow()))
 
-    def _message(self, resource_id, with_secrets=False):
+    def message(self, resource_id, with_secrets=False):
         """What an agent is told about a resource."""
         row = self.get(resource_id)
         hosting = self.hosting(resource_id)
@@ -252,11 +252,11 @@ class ResourceService:
                                 if device.credentials else None)}
         return message
 
-    def _deploy(self, resource_id):
+    def deploy(self, resource_id):
         hosting = self.hosting(resource_id)
         if hosting is None or hosting[1] is None:
             return False
-        self._notifier.deploy(hosting[1], self._message(
+        self._notifier.deploy(hosting[1], self.message(
             resource_id, with_secrets=True))
         return True
 
@@ -266,5 +266,5 @@ class ResourceService:
             ids = [row.resource_id for row in connection.execute(
                 sa.select(models.bindings.c.resource_id).where(
                     models.bindings.c.agent_id == agent_id))]
-        return [self._message(resource_id, with_secrets)
+        return [self.message(resource_id, with_secrets)
                 for resource_id in ids]

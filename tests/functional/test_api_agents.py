@@ -43,7 +43,8 @@ def test_versions_extensions_and_resources(api):
             'rel': 'self', 'href': 'http://api.example:9797/v2.0/'}]}]}
     extensions = client.get('/v2.0/extensions').json['extensions']
     assert [e['alias'] for e in extensions] == [
-        'agent', 'agent-devices', 'agent-scheduler', 'flavors', 'resources']
+        'agent', 'agent-devices', 'agent-scheduler', 'flavors', 'resources',
+        'scheduler-health']
     assert set(extensions[0]) == {'alias', 'name', 'description',
                                   'updated', 'links'}
     assert client.get('/v2.0/extensions/agent').json['extension'][
@@ -67,7 +68,7 @@ def test_show_has_neutrons_fields_and_formats(api):
         'id', 'agent_type', 'binary', 'topic', 'host', 'admin_state_up',
         'alive', 'created_at', 'started_at', 'heartbeat_timestamp',
         'description', 'configurations', 'availability_zone',
-        'resources_synced'}
+        'resources_synced', 'forced_down'}
     assert agent['alive'] is True
     assert agent['configurations'] == {'devices': [{'a': 1}]}
     datetime.datetime.strptime(agent['heartbeat_timestamp'],

@@ -190,7 +190,7 @@ def test_show(cli, server):
         'id', 'agent_type', 'binary', 'topic', 'host', 'admin_state_up',
         'alive', 'created_at', 'started_at', 'heartbeat_timestamp',
         'description', 'configurations', 'availability_zone',
-        'resources_synced'}
+        'resources_synced', 'forced_down'}
     assert agent['id'] == agent_id and agent['alive'] is True
     assert agent['configurations'] == {'devices': [{'name': 'd'}]}
     table = cli('agent', 'show', agent_id)

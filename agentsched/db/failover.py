@@ -1,0 +1,193 @@
+"""Queries of failover: what needs it, and the fenced rebind and move.
+
+Every change of a binding is conditional on what the failover saw (the old
+agent, the generation), and the rows are claimed with SELECT ... FOR UPDATE
+SKIP LOCKED where the database has it (PostgreSQL, MariaDB 10.6+, MySQL 8):
+two servers that both believe they lead skip each other's rows instead of
+failing the same resource over twice. SQLite has one writer at a time; the
+conditions alone fence it.
+"""
+
+import sqlalchemy as sa
+
+from agentsched import constants
+from agentsched.db import models
+from agentsched.db import placement as placement_db
+
+_agents = models.agents
+_devices = models.devices
+_links = models.agent_devices
+_bindings = models.bindings
+_resources = models.resources
+_health = models.scheduler_health
+
+_HEALTH_ROW = 1
+
+
+class BindingChanged(Exception):
+    """The binding is not what the failover saw, or another server holds
+    its row: someone else is handling it."""
+
+
+def _lock(statement, connection):
+    if connection.dialect.name in ('postgresql', 'mysql', 'mariadb'):
+        return statement.with_for_update(skip_locked=True)
+    return statement
+
+
+def agents_overview(connection):
+    """Every agent with how many resources it holds (the monitor's view)."""
+    held = (sa.select(_bindings.c.agent_id, sa.func.count().label('held'))
+            .group_by(_bindings.c.agent_id).subquery())
+    return connection.execute(
+        sa.select(_agents.c.id, _agents.c.agent_type, _agents.c.host,
+                  _agents.c.availability_zone, _agents.c.heartbeat_timestamp,
+                  _agents.c.admin_state_up, _agents.c.forced_down,
+                  sa.func.coalesce(held.c.held, 0).label('held'))
+        .select_from(_agents.outerjoin(held, held.c.agent_id == _agents.c.id))
+    ).all()
+
+
+_WORK_COLUMNS = (
+    _bindings.c.resource_id, _bindings.c.device_id, _bindings.c.agent_id,
+    _bindings.c.generation, _resources.c.resource_type, _resources.c.units,
+    _resources.c.status, _devices.c.health.label('device_health'),
+    _devices.c.admin_state_up.label('device_up'))
+
+
+def _work(connection, condition, limit):
+    return connection.execute(
+        sa.select(*_WORK_COLUMNS)
+        .select_from(_bindings.join(
+            _resources, _resources.c.id == _bindings.c.resource_id)
+            .join(_devices, _devices.c.id == _bindings.c.device_id))
+        .where(condition,
+               _resources.c.status != constants.STATUS_PENDING_DELETE)
+        .order_by(_bindings.c.resource_id).limit(limit)).all()
+
+
+def bindings_of_agents(connection, agent_ids, limit):
+    """Bindings held by these agents (dead, forced down or draining)."""
+    return _work(connection, _bindings.c.agent_id.in_(list(agent_ids)),
+                 limit)
+
+
+def orphaned_bindings(connection, limit):
+    """Bindings whose agent was deleted, and those on DOWN devices."""
+    return _work(connection, sa.or_(
+        _bindings.c.agent_id.is_(None),
+        _devices.c.health == constants.HEALTH_DOWN), limit)
+
+
+def binding(connection, resource_id):
+    return connection.execute(
+        sa.select(*_WORK_COLUMNS)
+        .select_from(_bindings.join(
+            _resources, _resources.c.id == _bindings.c.resource_id)
+            .join(_devices, _devices.c.id == _bindings.c.device_id))
+        .where(_bindings.c.resource_id == resource_id)).first()
+
+
+def live_agents_of_devices(connection, device_ids, alive_since):
+    """{device_id: [(agent_id, agent_type, load)]}: alive, admin-up, not
+    forced-down agents that list each device now."""
+    rows = connection.execute(
+        sa.select(_links.c.device_id, _agents.c.id, _agents.c.agent_type,
+                  _agents.c.load)
+        .join(_agents, _agents.c.id == _links.c.agent_id)
+        .where(_links.c.device_id.in_(list(device_ids)),
+               _links.c.missing == sa.false(),
+               _agents.c.admin_state_up == sa.true(),
+               _agents.c.forced_down == sa.false(),
+               _agents.c.heartbeat_timestamp >= alive_since)
+        .order_by(_agents.c.load, _agents.c.id)).all()
+    found = {}
+    for row in rows:
+        found.setdefault(row.device_id, []).append(
+            (row.id, row.agent_type, row.load))
+    return found
+
+
+def rebind(connection, resource_ids, old_agent_id, device_id, new_agent_id,
+           now):
+    """Give resources on a device from one agent to another (generation+1).
+
+    Returns the (resource_id, new generation) pairs actually rebound: rows
+    locked by another server, or no longer on that agent and device, are
+    left alone.
+    """
+    held_by_old = (_bindings.c.agent_id.is_(None) if old_agent_id is None
+                   else _bindings.c.agent_id == old_agent_id)
+    locked = connection.execute(_lock(
+        sa.select(_bindings.c.resource_id, _bindings.c.generation)
+        .where(_bindings.c.resource_id.in_(list(resource_ids)), held_by_old,
+               _bindings.c.device_id == device_id), connection)).all()
+    if not locked:
+        return []
+    ids = [row.resource_id for row in locked]
+    connection.execute(
+        sa.update(_bindings)
+        .where(_bindings.c.resource_id.in_(ids), held_by_old,
+               _bindings.c.device_id == device_id)
+        .values(agent_id=new_agent_id, generation=_bindings.c.generation + 1,
+                updated_at=now))
+    return [(row.resource_id, row.generation + 1) for row in locked]
+
+
+def move(connection, resource_id, generation, old_device_id, units,
+         new_device_id, new_agent_id, alive_since, now):
+    """Claim the new device, point the binding there (generation+1), give
+    the old device its units back: all or nothing, in the caller's
+    transaction. False if the new device's claim failed; BindingChanged if
+    the binding moved on or another server holds its row."""
+    locked = connection.execute(_lock(
+        sa.select(_bindings.c.resource_id)
+        .where(_bindings.c.resource_id == resource_id,
+               _bindings.c.generation == generation,
+               _bindings.c.device_id == old_device_id), connection)).first()
+    if locked is None:
+        raise BindingChanged(resource_id)
+    if not placement_db.claim(connection, new_device_id, new_agent_id, units,
+                              alive_since):
+        return False
+    connection.execute(
+        sa.update(_bindings)
+        .where(_bindings.c.resource_id == resource_id,
+               _bindings.c.generation == generation)
+        .values(device_id=new_device_id, agent_id=new_agent_id,
+                generation=generation + 1, updated_at=now))
+    placement_db.release(connection, old_device_id, units)
+    return True
+
+
+def unbound_errors(connection, updated_before, limit):
+    """Resources in ERROR with no binding, last touched before a time."""
+    return connection.execute(
+        sa.select(_resources.c.id, _resources.c.resource_type)
+        .outerjoin(_bindings, _bindings.c.resource_id == _resources.c.id)
+        .where(_resources.c.status == constants.STATUS_ERROR,
+               _bindings.c.resource_id.is_(None),
+               _resources.c.updated_at < updated_before)
+        .order_by(_resources.c.updated_at).limit(limit)).all()
+
+
+def set_status(connection, resource_ids, status, description, now):
+    connection.execute(
+        sa.update(_resources).where(_resources.c.id.in_(list(resource_ids)))
+        .values(status=status, status_description=description[:255],
+                updated_at=now))
+
+
+def save_health(connection, leader, leader_since, state_json, now):
+    """The leader's state, one row, for every server's API."""
+    values = dict(leader=leader, leader_since=leader_since, updated_at=now,
+                  state=state_json)
+    if not connection.execute(sa.update(_health).where(
+            _health.c.id == _HEALTH_ROW).values(**values)).rowcount:
+        connection.execute(sa.insert(_health).values(id=_HEALTH_ROW,
+                                                     **values))
+
+
+def load_health(connection):
+    return connection.execute(sa.select(_health).where(
+        _health.c.id == _HEALTH_ROW)).first()

@@ -1,0 +1,280 @@
+"""The health monitor: every health_check_interval, on the leader only.
+
+One check: read every agent with how many resources it holds (one query),
+watch the intake and the database (outage guard), judge each agent type and
+availability zone (mass-failure guard), then fail over what must be:
+- bindings of agents forced down or draining (admin_state_up false): at
+  once, whatever the guards say, as an admin asked (moves still paced);
+- bindings of dead agents, of deleted agents and on DOWN devices: only when
+  no guard holds and the agent's group is not tripped.
+Each binding is rebound to another live agent of its device when there is
+one, else moved by the scheduler (services/failover.py), as its resource
+type's policy allows. What the check saw is written for every server's
+GET /v2.0/scheduler/health.
+"""
+
+import datetime
+import threading
+import time
+
+from oslo_log import log as logging
+import orjson
+
+from agentsched import constants
+from agentsched.db import failover as failover_db
+from agentsched.health import guards as guards_mod
+from agentsched.health import liveness
+from agentsched.services import failover as failover_service
+
+LOG = logging.getLogger(__name__)
+
+REASON_DEAD = 'agent dead'
+REASON_FORCED = 'agent forced down'
+REASON_DRAINING = 'agent disabled (draining)'
+REASON_DELETED = 'agent deleted'
+REASON_DEVICE_DOWN = 'device DOWN'
+
+
+class HealthMonitor:
+
+    def __init__(self, engine, conf, failover, leadership, report_stats=None,
+                 sink=None, clock=time.monotonic):
+        self._engine = engine
+        self._conf = conf
+        self._failover = failover
+        self._leadership = leadership
+        self._report_stats = report_stats
+        self._sink = sink
+        self._clock = clock
+        health = conf.health
+        self.guards = guards_mod.Guards(
+            conf.agent_down_time, conf.agent.report_interval,
+            health.failover_max_dead_ratio, health.failover_min_dead,
+            health.move_rate, health.move_burst, clock)
+        self.leading = False
+        self.leader_since = None
+        self._started = clock()
+        self._flush_failures = 0
+        self._failed_at = {}     # resource_id -> when its move failed
+        self.totals = {failover_service.REBOUND: 0,
+                       failover_service.MOVED: 0,
+                       failover_service.FAILED: 0, 'retried': 0}
+        self.last = {}
+        self._stop = threading.Event()
+        self._thread = None
+
+    # -- running -----------------------------------------------------------
+
+    def start(self):
+        self._thread = threading.Thread(target=self._run,
+                                        name='health-monitor', daemon=True)
+        self._thread.start()
+
+    def stop(self):
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        self._leadership.stop()
+
+    def _run(self):
+        interval = self._conf.health.health_check_interval
+        while not self._stop.wait(interval):
+            try:
+                self.check()
+            except Exception:
+                LOG.exception('Health check failed; the next one tries again')
+
+    # -- one check ---------------------------------------------------------
+
+    def check(self):
+        if not self._leadership.check():
+            if self.leading:
+                LOG.warning('No longer the health monitor leader')
+            self.leading = False
+            return None
+        if not self.leading:
+            self.leading = True
+            self.leader_since = liveness.utcnow()
+            self._started = self._clock()
+            self.guards.start_grace()
+            LOG.info('This server now runs the health monitor; no failover '
+                     'of dead agents for the start-up grace (%d s)',
+                     self._conf.agent_down_time +
+                     self._conf.agent.report_interval)
+        now = liveness.utcnow()
+        try:
+            with self._engine.connect() as connection:
+                agents = failover_db.agents_overview(connection)
+        except Exception as exc:
+            self.guards.outage('database unreachable (%s)' %
+                               type(exc).__name__)
+            return None
+        self._watch_intake(agents, now)
+        alive_since = liveness.alive_since(self._conf.agent_down_time, now)
+        groups, admin, dead = {}, {}, {}
+        for agent in agents:
+            is_dead = agent.heartbeat_timestamp < alive_since
+            if agent.forced_down:
+                if agent.held:
+                    admin[agent.id] = REASON_FORCED
+                continue
+            key = (agent.agent_type, agent.availability_zone)
+            counts = groups.setdefault(key, [0, 0])
+            if is_dead and agent.held:
+                counts[0] += 1
+                counts[1] += 1
+                dead[agent.id] = key
+            elif not is_dead:
+                counts[1] += 1
+                if not agent.admin_state_up and agent.held:
+                    admin[agent.id] = REASON_DRAINING
+        tripped = self.guards.judge_groups(
+            {key: tuple(counts) for key, counts in groups.items()})
+        hold = self.guards.hold_reason()
+        reasons = dict(admin)
+        if hold is None:
+            reasons.update((agent_id, REASON_DEAD)
+                           for agent_id, key in dead.items()
+                           if key not in tripped)
+        outcome = self._fail_over(reasons, include_orphans=hold is None)
+        if hold is None:
+            outcome['retried'] = self._retry_errors(now)
+        self.last = dict(outcome, dead_agents=len(dead),
+                         held_back=hold, checked_at=now.isoformat())
+        self._save(now)
+        return outcome
+
+    def _watch_intake(self, agents, now):
+        """Outage guard: a stalled intake or failing writes hold failover."""
+        report_interval = self._conf.agent.report_interval
+        failures = self._sink.flush_failures if self._sink else 0
+        if failures > self._flush_failures:
+            self._flush_failures = failures
+            self.guards.outage('heartbeat writes to the database failing')
+            return
+        if agents:
+            last = (self._report_stats.last_accepted
+                    if self._report_stats else None) or self._started
+            own_stalled = self._clock() - last > report_interval
+            newest = max(agent.heartbeat_timestamp for agent in agents)
+            # Other servers take reports too (competing consumers): the
+            # intake stalls only if nobody's heartbeats reach the database.
+            slack = report_interval + self._conf.reports.flush_interval + 1
+            stored_stalled = (now - newest).total_seconds() > slack
+            if own_stalled and stored_stalled:
+                self.guards.outage('no heartbeat for %.0f s (broker or '
+                                   'network down?)' % (self._clock() - last))
+                return
+        self.guards.healthy()
+
+    def _fail_over(self, reasons, include_orphans):
+        outcome = {failover_service.REBOUND: 0, failover_service.MOVED: 0,
+                   failover_service.FAILED: 0, 'deferred': 0,
+                   'waiting': 0}
+        limit = self._conf.health.batch_size
+        with self._engine.connect() as connection:
+            items = (failover_db.bindings_of_agents(
+                connection, list(reasons), limit) if reasons else [])
+            if include_orphans:
+                seen = {item.resource_id for item in items}
+                items += [item for item in failover_db.orphaned_bindings(
+                    connection, limit) if item.resource_id not in seen]
+        items = [item for item in items
+                 if self._failover.policy(item.resource_type) !=
+                 constants.FAILOVER_OFF and not self._backing_off(item)]
+        if not items:
+            return outcome
+        targets = self._failover.rebind_targets(
+            {item.device_id for item in items})
+        rebinds, moves = {}, []
+        for item in items:
+            reason = self._reason(item, reasons)
+            others = [target for target in targets.get(item.device_id, [])
+                      if target[0] != item.agent_id]
+            if item.device_health != constants.HEALTH_DOWN and others:
+                # Spread a device's resources over its live agents.
+                key = (item.agent_id, item.device_id, reason)
+                rebinds.setdefault(key, (others, []))[1].append(item)
+            elif self._failover.policy(item.resource_type) == \
+                    constants.FAILOVER_REBIND_AND_MOVE:
+                moves.append((item, reason))
+            else:
+                outcome['waiting'] += 1
+        for (old_agent, device_id, reason), (others, group) in \
+                rebinds.items():
+            for index, target in enumerate(others):
+                share = group[index::len(others)]
+                outcome[failover_service.REBOUND] += len(
+                    self._failover.rebind(share, old_agent, device_id,
+                                          target[0], reason))
+        for item, reason in moves:
+            if not self.guards.bucket.take():
+                outcome['deferred'] = len(moves) - outcome[
+                    failover_service.MOVED] - outcome[failover_service.FAILED]
+                break
+            result = self._failover.move(item, reason)
+            if result == failover_service.FAILED:
+                self._failed_at[item.resource_id] = self._clock()
+            if result in outcome:
+                outcome[result] += 1
+        for key in (failover_service.REBOUND, failover_service.MOVED,
+                    failover_service.FAILED):
+            self.totals[key] += outcome[key]
+        return outcome
+
+    def _reason(self, item, reasons):
+        if item.device_health == constants.HEALTH_DOWN:
+            return REASON_DEVICE_DOWN
+        if item.agent_id is None:
+            return REASON_DELETED
+        return reasons.get(item.agent_id, REASON_DEAD)
+
+    def _backing_off(self, item):
+        """A move that found no device is retried after
+        error_retry_interval, not at every check."""
+        failed = self._failed_at.get(item.resource_id)
+        if failed is None:
+            return False
+        if self._clock() - failed < self._conf.health.error_retry_interval:
+            return True
+        del self._failed_at[item.resource_id]
+        return False
+
+    def _retry_errors(self, now):
+        interval = self._conf.health.error_retry_interval
+        if not interval:
+            return 0
+        before = now - datetime.timedelta(seconds=interval)
+        with self._engine.connect() as connection:
+            rows = failover_db.unbound_errors(
+                connection, before, self._conf.health.batch_size)
+        retried = 0
+        for row in rows:
+            if self._failover.policy(row.resource_type) == \
+                    constants.FAILOVER_OFF or not self.guards.bucket.take():
+                continue
+            self._failover.failover_one(row.id, 'retry after ERROR')
+            retried += 1
+        self.totals['retried'] += retried
+        return retried
+
+    # -- what admins see -----------------------------------------------------
+
+    def state(self):
+        return {
+            'leader': self._conf.host,
+            'coordination_backend': (
+                'configured' if self._leadership.backend else None),
+            'guards': self.guards.state(),
+            'last_check': self.last,
+            'totals': dict(self.totals),
+        }
+
+    def _save(self, now):
+        try:
+            with self._engine.begin() as connection:
+                failover_db.save_health(
+                    connection, self._conf.host, self.leader_since,
+                    orjson.dumps(self.state()).decode(), now)
+        except Exception as exc:
+            LOG.warning('Could not record the health state: %s', exc)

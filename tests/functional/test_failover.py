@@ -1,0 +1,494 @@
+"""The health monitor and failover on SQLite, PostgreSQL and MariaDB.
+
+The monitor runs its checks here by hand, with a clock the test moves; the
+database is real. Casts to agents are recorded by a notifier standing in
+for the bus (the fault tests in test_fault_*.py run the real processes over
+RabbitMQ). After every scenario: no resource bound twice, no device
+overcommitted, generations only grow.
+"""
+
+import datetime
+import logging
+import threading
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from agentsched import constants
+from agentsched.db import models
+from agentsched.health import leader
+from agentsched.health import liveness
+from agentsched.health import monitor as health_monitor
+from agentsched.services import failover as failover_service
+from agentsched.services import placement
+from agentsched.services import resources as resources_service
+from agentsched.services import secrets
+
+DOWN_TIME = 3
+REPORT_INTERVAL = 1
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+class RecordingNotifier:
+    def __init__(self):
+        self.casts = []
+        self._lock = threading.Lock()
+
+    def _record(self, method, agent, resource):
+        with self._lock:
+            self.casts.append((method, agent.host, resource))
+
+    def deploy(self, agent, resource):
+        self._record('deploy', agent, resource)
+
+    def undeploy(self, agent, resource):
+        self._record('undeploy', agent, resource)
+
+    def of(self, method):
+        return [cast for cast in self.casts if cast[0] == method]
+
+
+@pytest.fixture
+def conf(parsed_conf):
+    overrides = {('agent_down_time', None): DOWN_TIME,
+                 ('report_interval', 'agent'): REPORT_INTERVAL,
+                 ('error_retry_interval', 'health'): 0,
+                 ('move_rate', 'health'): 1000.0,
+                 ('move_burst', 'health'): 1000}
+    for (name, group), value in overrides.items():
+        parsed_conf.set_override(name, value, group)
+    yield parsed_conf
+    for name, group in overrides:
+        parsed_conf.clear_override(name, group)
+    parsed_conf.clear_override('failover_policies', 'health')
+
+
+class Fleet:
+    """Agents, devices, links and resources written straight to the DB."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.now = liveness.utcnow()
+
+    def agent(self, name, az='az1', alive=True, admin_state_up=True):
+        beat = self.now - datetime.timedelta(seconds=0 if alive else 600)
+        with self.engine.begin() as connection:
+            connection.execute(sa.insert(models.agents).values(
+                id=name, agent_type=constants.AGENT_TYPE_LOADBALANCER,
+                binary='agentsched-agent', topic='agentsched-lbaas-agent',
+                host=name, availability_zone=az,
+                admin_state_up=admin_state_up, created_at=self.now,
+                started_at=self.now, heartbeat_timestamp=beat,
+                configurations='{}', load=0))
+        return name
+
+    def device(self, name, agents, capacity=200, health='OK'):
+        with self.engine.begin() as connection:
+            connection.execute(sa.insert(models.devices).values(
+                id=name, name=name, device_type='noop',
+                service_type=constants.SERVICE_LOADBALANCER,
+                capabilities='{}', capacity=capacity, used=0,
+                physical_info='{}', health=health, source='admin',
+                created_at=self.now))
+            for agent in agents:
+                connection.execute(sa.insert(models.agent_devices).values(
+                    agent_id=agent, device_id=name, missing=False,
+                    health=health))
+        return name
+
+    def bound(self, count, device, agent):
+        ids = [str(uuid.uuid4()) for _ in range(count)]
+        with self.engine.begin() as connection:
+            connection.execute(sa.insert(models.resources), [dict(
+                id=resource_id, project_id='p', resource_type='vip',
+                spec='{"protocol": "TCP", "protocol_port": 80}',
+                requirements='{}', units=1, status='ACTIVE',
+                created_at=self.now) for resource_id in ids])
+            connection.execute(sa.insert(models.bindings), [dict(
+                resource_id=resource_id, device_id=device, agent_id=agent,
+                generation=1, created_at=self.now) for resource_id in ids])
+            connection.execute(sa.update(models.devices).where(
+                models.devices.c.id == device).values(
+                used=models.devices.c.used + count))
+        return ids
+
+    def set_agent(self, name, **values):
+        with self.engine.begin() as connection:
+            connection.execute(sa.update(models.agents).where(
+                models.agents.c.id == name).values(**values))
+
+    def kill(self, *names):
+        self.set_agent_beat(names, 600)
+
+    def set_agent_beat(self, names, seconds_ago):
+        with self.engine.begin() as connection:
+            connection.execute(sa.update(models.agents).where(
+                models.agents.c.id.in_(names)).values(
+                heartbeat_timestamp=liveness.utcnow() -
+                datetime.timedelta(seconds=seconds_ago)))
+
+    def touch(self, *names):
+        self.set_agent_beat(names, 0)
+
+    def bindings(self):
+        with self.engine.connect() as connection:
+            return {row.resource_id: row for row in connection.execute(
+                sa.select(models.bindings))}
+
+
+def check_invariants(engine, before=None):
+    """No overcommit, one binding per resource, generations never fall."""
+    with engine.connect() as connection:
+        devices = connection.execute(sa.select(models.devices)).all()
+        counts = dict(connection.execute(
+            sa.select(models.bindings.c.device_id, sa.func.count())
+            .group_by(models.bindings.c.device_id)).all())
+        bindings = {row.resource_id: row for row in connection.execute(
+            sa.select(models.bindings))}
+    for device in devices:
+        assert device.used <= device.capacity
+        assert device.used == counts.get(device.id, 0), device.id
+    for resource_id, row in (before or {}).items():
+        if resource_id in bindings:
+            assert bindings[resource_id].generation >= row.generation
+    return bindings
+
+
+def _monitor(engine, conf, clock, notifier=None):
+    notifier = notifier or RecordingNotifier()
+    placer = placement.Placer(engine, conf, placement.Snapshot(
+        engine, conf.agent_down_time, max_age=0))
+    resources = resources_service.ResourceService(
+        engine, conf, notifier, secrets.SecretBox([secrets.generate_key()]),
+        placer=placer)
+    failover = failover_service.FailoverService(engine, conf, placer,
+                                                notifier, resources)
+    monitor = health_monitor.HealthMonitor(
+        engine, conf, failover, leader.AlwaysLeader(), clock=clock)
+    return monitor, notifier
+
+
+def _past_grace(monitor, clock):
+    """First check (becomes leader, grace starts), then past the grace."""
+    assert monitor.check() == {'rebound': 0, 'moved': 0, 'failed': 0,
+                               'deferred': 0, 'waiting': 0}
+    clock.now += DOWN_TIME + REPORT_INTERVAL + 1
+
+
+def _heartbeats(monitor, clock):
+    """The intake is alive: a report was just taken."""
+    monitor._report_stats = type('Stats', (), {'last_accepted': clock.now})
+
+
+def test_dead_agent_rebinds_to_the_other_agent_of_its_device(
+        database, conf):
+    engine = database.engine()
+    fleet = Fleet(engine)
+    a, b = fleet.agent('a'), fleet.agent('b')
+    fleet.device('shared', [a, b])
+    ids = fleet.bound(10, 'shared', a)
+    clock = Clock()
+    monitor, notifier = _monitor(engine, conf, clock)
+    _past_grace(monitor, clock)
+    before = fleet.bindings()
+    fleet.kill(a)
+    outcome = monitor.check()
+    assert outcome['rebound'] == 10 and outcome['moved'] == 0
+    after = check_invariants(engine, before)
+    assert {row.agent_id for row in after.values()} == {b}
+    assert {row.device_id for row in after.values()} == {'shared'}
+    assert {row.generation for row in after.values()} == {2}
+    deploys = notifier.of('deploy')
+    assert sorted(cast[2]['id'] for cast in deploys) == sorted(ids)
+    assert {cast[1] for cast in deploys} == {b}
+    assert {cast[2]['generation'] for cast in deploys} == {2}
+    releases = notifier.of('undeploy')
+    assert {cast[1] for cast in releases} == {a}
+    assert all(cast[2]['keep_on_device'] for cast in releases)
+    # Nothing more to do at the next check.
+    assert monitor.check()['rebound'] == 0
+
+
+def test_dead_agent_with_its_own_device_moves_to_another_device(
+        database, conf):
+    engine = database.engine()
+    fleet = Fleet(engine)
+    a, b = fleet.agent('a'), fleet.agent('b')
+    fleet.device('dev-a', [a])
+    fleet.device('dev-b', [b])
+    ids = fleet.bound(5, 'dev-a', a)
+    clock = Clock()
+    monitor, notifier = _monitor(engine, conf, clock)
+    _past_grace(monitor, clock)
+    before = fleet.bindings()
+    fleet.kill(a)
+    assert monitor.check()['moved'] == 5
+    after = check_invariants(engine, before)
+    assert {(row.agent_id, row.device_id, row.generation)
+            for row in after.values()} == {(b, 'dev-b', 2)}
+    undeploys = notifier.of('undeploy')
+    assert sorted(cast[2]['id'] for cast in undeploys) == sorted(ids)
+    assert {(cast[1], cast[2]['generation']) for cast in undeploys} == {
+        (a, 1)}
+    assert not any(cast[2].get('keep_on_device') for cast in undeploys)
+    with engine.connect() as connection:
+        statuses = {row.status for row in connection.execute(
+            sa.select(models.resources.c.status))}
+    assert statuses == {constants.STATUS_PENDING_UPDATE}
+
+
+def test_startup_grace_holds_failover(database, conf):
+    engine = database.engine()
+    fleet = Fleet(engine)
+    a, b = fleet.agent('a', alive=False), fleet.agent('b')
+    fleet.device('dev-a', [a])
+    fleet.device('dev-b', [b])
+    fleet.bound(3, 'dev-a', a)
+    clock = Clock()
+    monitor, _ = _monitor(engine, conf, clock)
+    assert monitor.check()['moved'] == 0
+    assert monitor.guards.state()['startup_grace']['active']
+    clock.now += DOWN_TIME + REPORT_INTERVAL - 0.5
+    _heartbeats(monitor, clock)
+    fleet.touch(b)
+    assert monitor.check()['moved'] == 0
+    clock.now += 1
+    _heartbeats(monitor, clock)
+    assert monitor.check()['moved'] == 3
+    check_invariants(engine)
+
+
+def test_mass_failure_guard_trips_and_raises_the_alarm(database, conf,
+                                                       caplog):
+    engine = database.engine()
+    fleet = Fleet(engine)
+    agents = [fleet.agent('a%d' % index) for index in range(5)]
+    other_az = fleet.agent('z', az='az2')
+    for agent in agents + [other_az]:
+        fleet.device('dev-' + agent, [agent])
+        fleet.bound(2, 'dev-' + agent, agent)
+    clock = Clock()
+    monitor, _ = _monitor(engine, conf, clock)
+    _past_grace(monitor, clock)
+    _heartbeats(monitor, clock)
+    before = fleet.bindings()
+    fleet.kill(*agents[:3])  # 60% of az1
+    with caplog.at_level(logging.ERROR):
+        outcome = monitor.check()
+    assert outcome['moved'] == 0 and outcome['rebound'] == 0
+    assert check_invariants(engine, before) == before
+    state = monitor.state()['guards']['mass_failure']
+    assert state['active']
+    assert state['tripped'] == [{
+        'agent_type': constants.AGENT_TYPE_LOADBALANCER,
+        'availability_zone': 'az1', 'dead': 3, 'total': 5}]
+    assert any('ALARM' in record.getMessage() for record in caplog.records)
+    # In the other zone, one death of one agent is failed over as usual.
+    fleet.kill(other_az)
+    fleet.touch(*agents[3:])
+    assert monitor.check()['moved'] == 2
+    # The zone comes back: the alarm clears and nothing moved there.
+    fleet.touch(*agents[:3])
+    monitor.check()
+    assert not monitor.state()['guards']['mass_failure']['active']
+    after = check_invariants(engine, before)
+    assert all(after[resource_id].agent_id == row.agent_id
+               for resource_id, row in before.items()
+               if row.agent_id in agents)
+
+
+def test_the_token_bucket_paces_moves(database, conf):
+    conf.set_override('move_rate', 0.5, 'health')
+    conf.set_override('move_burst', 3, 'health')
+    engine = database.engine()
+    fleet = Fleet(engine)
+    a, b = fleet.agent('a'), fleet.agent('b')
+    fleet.device('dev-a', [a])
+    fleet.device('dev-b', [b])
+    fleet.bound(6, 'dev-a', a)
+    clock = Clock()
+    monitor, _ = _monitor(engine, conf, clock)
+    _past_grace(monitor, clock)
+    _heartbeats(monitor, clock)
+    fleet.kill(a)
+    fleet.touch(b)
+    outcome = monitor.check()
+    assert (outcome['moved'], outcome['deferred']) == (3, 3)
+    assert monitor.check()['moved'] == 0
+    clock.now += 2.1  # one token
+    _heartbeats(monitor, clock)
+    assert monitor.check()['moved'] == 1
+    check_invariants(engine)
+
+
+@pytest.mark.parametrize('policy', ['rebind_only', 'off'])
+def test_policies_that_do_not_move(database, conf, policy):
+    conf.set_override('failover_policies', {'vip': policy}, 'health')
+    engine = database.engine()
+    fleet = Fleet(engine)
+    a, b, c = fleet.agent('a'), fleet.agent('b'), fleet.agent('c')
+    fleet.device('shared', [a, b])
+    fleet.device('dev-c', [c])
+    on_shared = fleet.bound(2, 'shared', a)
+    fleet.device('dev-a', [a])
+    alone = fleet.bound(2, 'dev-a', a)
+    clock = Clock()
+    monitor, _ = _monitor(engine, conf, clock)
+    _past_grace(monitor, clock)
+    _heartbeats(monitor, clock)
+    fleet.kill(a)
+    outcome = monitor.check()
+    after = check_invariants(engine)
+    assert outcome['moved'] == 0
+    assert all(after[i].agent_id == a for i in alone)
+    if policy == 'off':
+        assert outcome['rebound'] == 0
+        assert all(after[i].agent_id == a for i in on_shared)
+    else:
+        assert outcome['rebound'] == 2 and outcome['waiting'] == 2
+        assert all(after[i].agent_id == b for i in on_shared)
+
+
+def test_drain_and_force_down_act_during_the_grace(database, conf):
+    engine = database.engine()
+    fleet = Fleet(engine)
+    a, b, c = fleet.agent('a'), fleet.agent('b'), fleet.agent('c')
+    for agent in (a, b, c):
+        fleet.device('dev-' + agent, [agent])
+    drained = fleet.bound(2, 'dev-a', a)
+    forced = fleet.bound(2, 'dev-b', b)
+    fleet.set_agent(a, admin_state_up=False)
+    fleet.set_agent(b, forced_down=True)
+    clock = Clock()
+    monitor, notifier = _monitor(engine, conf, clock)
+    outcome = monitor.check()   # in the grace: admins' wishes go ahead
+    assert outcome['moved'] == 4
+    after = check_invariants(engine)
+    assert {after[i].agent_id for i in drained + forced} == {c}
+    # A forced-down agent is dead to the scheduler: not a candidate.
+    fleet.set_agent(c, forced_down=True)
+    fleet.set_agent(a, admin_state_up=True)
+    assert monitor.check()['moved'] == 4
+    after = check_invariants(engine)
+    assert {after[i].agent_id for i in drained + forced} == {a}
+
+
+def test_device_down_moves_its_resources(database, conf):
+    engine = database.engine()
+    fleet = Fleet(engine)
+    a = fleet.agent('a')
+    fleet.device('broken', [a], health=constants.HEALTH_DOWN)
+    fleet.device('good', [a])
+    ids = fleet.bound(3, 'broken', a)
+    clock = Clock()
+    monitor, _ = _monitor(engine, conf, clock)
+    _past_grace(monitor, clock)
+    _heartbeats(monitor, clock)
+    fleet.touch(a)
+    assert monitor.check()['moved'] == 3
+    after = check_invariants(engine)
+    assert {after[i].device_id for i in ids} == {'good'}
+
+
+def test_no_room_leaves_the_binding_and_says_why(database, conf):
+    conf.set_override('error_retry_interval', 30, 'health')
+    engine = database.engine()
+    fleet = Fleet(engine)
+    a, b = fleet.agent('a'), fleet.agent('b')
+    fleet.device('dev-a', [a])
+    fleet.device('dev-b', [b], capacity=1)
+    ids = fleet.bound(3, 'dev-a', a)
+    clock = Clock()
+    monitor, _ = _monitor(engine, conf, clock)
+    _past_grace(monitor, clock)
+    _heartbeats(monitor, clock)
+    fleet.kill(a)
+    outcome = monitor.check()
+    assert (outcome['moved'], outcome['failed']) == (1, 2)
+    after = check_invariants(engine)
+    with engine.connect() as connection:
+        rows = connection.execute(sa.select(models.resources)).all()
+    failed = [row for row in rows if row.status == constants.STATUS_ERROR]
+    assert len(failed) == 2
+    assert all('no other device' in row.status_description
+               for row in failed)
+    assert all(after[row.id].agent_id == a for row in failed)
+    # Failed moves are not retried at every check.
+    assert monitor.check()['failed'] == 0
+    assert len(ids) == 3
+
+
+def test_outage_guard_holds_until_agent_down_time_after_recovery(
+        database, conf):
+    engine = database.engine()
+    fleet = Fleet(engine)
+    a, b = fleet.agent('a'), fleet.agent('b')
+    fleet.device('dev-a', [a])
+    fleet.device('dev-b', [b])
+    fleet.bound(2, 'dev-a', a)
+    clock = Clock()
+    monitor, _ = _monitor(engine, conf, clock)
+    _past_grace(monitor, clock)
+    # Nobody's heartbeats arrive (the broker is down): everyone looks dead
+    # after agent_down_time, but the intake stalled first.
+    fleet.kill(a, b)
+    assert monitor.check()['moved'] == 0
+    state = monitor.state()['guards']['outage']
+    assert state['active'] and 'no heartbeat' in state['reason']
+    # Recovery: b reports again; a stays dead. Wait agent_down_time.
+    _heartbeats(monitor, clock)
+    fleet.touch(b)
+    assert monitor.check()['moved'] == 0
+    assert monitor.state()['guards']['outage']['recovering']
+    clock.now += DOWN_TIME + 0.1
+    _heartbeats(monitor, clock)
+    fleet.touch(b)
+    assert monitor.check()['moved'] == 2
+    check_invariants(engine)
+
+
+def test_two_leaders_never_fail_one_resource_over_twice(server_database,
+                                                        conf):
+    """Split brain (two monitors both believe they lead): the row locks
+    (FOR UPDATE SKIP LOCKED) and the conditional updates let each binding
+    move once."""
+    engine = server_database.engine()
+    fleet = Fleet(engine)
+    a = fleet.agent('a')
+    targets = [fleet.agent('t%d' % index) for index in range(4)]
+    fleet.device('dev-a', [a])
+    for agent in targets:
+        fleet.device('dev-' + agent, [agent], capacity=100)
+    ids = fleet.bound(120, 'dev-a', a)
+    monitors = []
+    for _ in range(2):
+        clock = Clock()
+        monitor, notifier = _monitor(server_database.engine(migrated=False),
+                                     conf, clock)
+        _past_grace(monitor, clock)
+        _heartbeats(monitor, clock)
+        monitors.append((monitor, notifier))
+    before = fleet.bindings()
+    fleet.kill(a)
+    outcomes = []
+    threads = [threading.Thread(target=lambda m=m: outcomes.append(m.check()))
+               for m, _ in monitors]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    after = check_invariants(engine, before)
+    assert sum(outcome['moved'] for outcome in outcomes) == len(ids)
+    assert {row.generation for row in after.values()} == {2}
+    assert {row.agent_id for row in after.values()} <= set(targets)
+    deployed = [cast[2]['id'] for _, notifier in monitors
+                for cast in notifier.of('deploy')]
+    assert sorted(deployed) == sorted(ids)  # one deploy each, not two
