@@ -105,12 +105,24 @@ class Snapshot:
         capabilities = {}
         by_service = {}
         positions = {}
+        # One object per value of the few-valued text columns, shared by
+        # every candidate: the filters then read a few hot strings (and
+        # equal ones by identity) instead of a cold copy per candidate. A
+        # sample of 256 of 40,000 candidates otherwise pays cache misses
+        # per field per candidate (measured: a third of the algorithm).
+        shared = {}.setdefault
         for row in rows:
             (agent_id, host, agent_type, agent_up, heartbeat, forced_down,
              agent_load,
              agent_az, device_id, device_name, device_type, service_type,
              capabilities_json, capacity, used, health, device_up,
              device_az) = row
+            agent_type = shared(agent_type, agent_type)
+            agent_az = shared(agent_az, agent_az)
+            device_type = shared(device_type, device_type)
+            service_type = shared(service_type, service_type)
+            health = shared(health, health)
+            device_az = shared(device_az, device_az)
             # Many agents list the same device (HA); parse its JSON once.
             if capabilities_json not in capabilities:
                 capabilities[capabilities_json] = json.loads(
