@@ -3,15 +3,23 @@
 On PostgreSQL with N agents x 4 devices (capacity 100 each) and 100,000
 existing bindings, each algorithm places new VIPs through the real Placer
 (snapshot, algorithm, atomic claim and binding, one transaction per
-placement): from one process, then from two processes at once. Prints one
-JSON document: p50/p99 latency per placement (ms) and placements/s.
-Targets at 10,000 agents: p99 <= 5 ms and >= 1,000 placements/s.
+placement), in four ways: one process placing one at a time (sequential),
+one process placing from --threads threads that share one Placer (as one
+agentsched-server process does from its API worker threads), and two
+processes at once, each sequential and each with --threads threads. After
+each run the database is checked: no device over its capacity, every
+device's used equal to the units bound to it, no resource bound twice.
+Prints one JSON document: p50/p99 latency per placement (ms) and
+placements/s. Targets at 10,000 agents: p99 <= 5 ms and >= 1,000
+placements/s.
 """
 
 import argparse
 import json
 import multiprocessing
+import os
 import sys
+import threading
 import time
 import uuid
 
@@ -80,11 +88,15 @@ def _populate(engine, agents):
 
 
 def _new_resources(engine, count):
+    """count new resources to place; the agents heartbeat anew (a run
+    starts well within agent_down_time of it)."""
     from agentsched.db import models
     from agentsched.health import liveness
     now = liveness.utcnow()
     ids = [str(uuid.uuid4()) for _ in range(count)]
     with engine.begin() as connection:
+        connection.execute(sa.update(models.agents).values(
+            heartbeat_timestamp=now))
         connection.execute(sa.insert(models.resources), [dict(
             id=resource_id, project_id='p', resource_type='vip', spec='{}',
             requirements='{}', units=1, status='PENDING_CREATE',
@@ -92,8 +104,9 @@ def _new_resources(engine, count):
     return ids
 
 
-def _place(config_file, algorithm, ids, go, results):
-    """One scheduler process: place every id, time each placement."""
+def _place(config_file, algorithm, ids, threads, go, results):
+    """One scheduler process: place every id from `threads` threads sharing
+    one Placer, time each placement."""
     from agentsched import algorithms
     from agentsched.db import engine as db_engine
     from agentsched.services import placement
@@ -105,25 +118,69 @@ def _place(config_file, algorithm, ids, go, results):
         'vip', 'LOADBALANCER', 1,
         {'device_type': 'haproxy', 'capabilities': {'ssl_offload': True}})
     placer._snapshot.candidates('LOADBALANCER')  # load before the clock
+    # Warm the pool and the statement caches outside the clock: one
+    # connection per thread, as a server that has been serving has.
+    connections = [engine.connect() for _ in range(threads)]
+    for connection in connections:
+        connection.close()
+    samples, failures, errors = [], [], []
+
+    def place_all(share):
+        own, failed = [], 0
+        for resource_id in share:
+            start = time.perf_counter()
+            try:
+                placer.place(resource_id, request)
+            except algorithms.NoValidCandidate:
+                failed += 1
+            except Exception as exc:  # reported, not hidden
+                errors.append(repr(exc))
+            own.append(time.perf_counter() - start)
+        samples.extend(own)
+        failures.append(failed)
+
+    workers = [threading.Thread(target=place_all, args=(ids[i::threads],))
+               for i in range(threads)]
     go.wait()
-    samples, failures = [], 0
     began = time.perf_counter()
-    for resource_id in ids:
-        start = time.perf_counter()
-        try:
-            placer.place(resource_id, request)
-        except algorithms.NoValidCandidate:
-            failures += 1
-        samples.append(time.perf_counter() - start)
-    results.put({'samples': samples, 'failures': failures,
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    results.put({'samples': samples, 'failures': sum(failures),
+                 'errors': errors[:5], 'error_count': len(errors),
                  'elapsed': time.perf_counter() - began})
+    engine.dispose()
 
 
-def _run(context, config_file, engine, algorithm, processes, count):
+def _check(engine, ids):
+    """What must hold whatever the concurrency: counts of violations."""
+    with engine.connect() as connection:
+        over = connection.execute(sa.text(
+            'SELECT count(*) FROM devices WHERE used > capacity')).scalar()
+        mismatched = connection.execute(sa.text("""
+            SELECT count(*) FROM devices d LEFT JOIN (
+                SELECT b.device_id, sum(r.units) AS units
+                FROM bindings b JOIN resources r ON r.id = b.resource_id
+                GROUP BY b.device_id) bound ON bound.device_id = d.id
+            WHERE d.used <> coalesce(bound.units, 0)""")).scalar()
+        twice = connection.execute(sa.text("""
+            SELECT count(*) FROM (SELECT resource_id FROM bindings
+                GROUP BY resource_id HAVING count(*) > 1) t""")).scalar()
+        bound = connection.execute(sa.text(
+            'SELECT count(*) FROM bindings WHERE resource_id = ANY(:ids)'),
+            {'ids': ids}).scalar()
+    return {'over_capacity': over, 'used_mismatch': mismatched,
+            'bound_twice': twice, 'bound': bound,
+            'ok': not (over or mismatched or twice)}
+
+
+def _run(context, config_file, engine, algorithm, processes, threads,
+         count):
     ids = _new_resources(engine, count * processes)
     go, results = context.Event(), context.Queue()
     workers = [context.Process(target=_place, args=(
-        config_file, algorithm, ids[i::processes], go, results))
+        config_file, algorithm, ids[i::processes], threads, go, results))
         for i in range(processes)]
     for worker in workers:
         worker.start()
@@ -137,23 +194,43 @@ def _run(context, config_file, engine, algorithm, processes, count):
     def at(share):
         return round(samples[min(len(samples) - 1,
                                  int(share * len(samples)))] * 1000, 3)
-    return {'processes': processes, 'placements': len(samples),
-            'failures': sum(o['failures'] for o in outcomes),
-            'p50_ms': at(0.5), 'p99_ms': at(0.99),
-            'per_s': round(len(samples) / max(
-                o['elapsed'] for o in outcomes))}
+    run = {'processes': processes, 'threads': threads,
+           'placements': len(samples),
+           'failures': sum(o['failures'] for o in outcomes),
+           'errors': sum(o['error_count'] for o in outcomes),
+           'p50_ms': at(0.5), 'p99_ms': at(0.99),
+           'per_s': round(len(samples) / max(
+               o['elapsed'] for o in outcomes))}
+    if run['errors']:
+        run['error_samples'] = sum((o['errors'] for o in outcomes), [])[:5]
+    run['check'] = _check(engine, ids)
+    run['check']['ok'] &= run['check']['bound'] == (
+        run['placements'] - run['failures'] - run['errors'])
+    return run
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--quick', action='store_true')
+    parser.add_argument('--threads', type=int, default=4,
+                        help='placing threads per process in the threaded '
+                             'runs (default 4)')
+    parser.add_argument('--agents', type=int, action='append',
+                        help='fleet size (repeatable; default 1000 and '
+                             '10000, 1000 with --quick)')
+    parser.add_argument('--algorithm', action='append',
+                        choices=('chance', 'least_loaded', 'weighted'),
+                        help='repeatable; default all three')
     args = parser.parse_args(argv)
-    sizes = (1000,) if args.quick else (1000, 10000)
+    sizes = tuple(args.agents or ((1000,) if args.quick else (1000, 10000)))
+    modes = [(1, 1), (1, args.threads), (2, 1), (2, args.threads)]
+    modes = sorted(set(modes), key=modes.index)
     count = 300 if args.quick else 2000
     context = multiprocessing.get_context('spawn')
     bench = common.Run()
     bench.create_database()
-    report = {'existing_bindings': EXISTING_BINDINGS, 'runs': []}
+    report = {'existing_bindings': EXISTING_BINDINGS, 'cpus': os.cpu_count(),
+              'runs': []}
     try:
         from agentsched.db import engine as db_engine
         from agentsched.db import migration
@@ -162,10 +239,11 @@ def main(argv=None):
         migration.upgrade(engine)
         for agents in sizes:
             _populate(engine, agents)
-            for algorithm in ('chance', 'least_loaded', 'weighted'):
-                for processes in (1, 2):
+            for algorithm in (args.algorithm or
+                              ('chance', 'least_loaded', 'weighted')):
+                for processes, threads in modes:
                     run = _run(context, bench.config_file('placement'),
-                               engine, algorithm, processes, count)
+                               engine, algorithm, processes, threads, count)
                     run.update(agents=agents, algorithm=algorithm)
                     report['runs'].append(run)
         engine.dispose()
@@ -178,13 +256,17 @@ def main(argv=None):
                    'met': all(r['p99_ms'] <= TARGETS['p99_ms']
                               for r in at_scale)},
     }
-    for processes in (1, 2):
+    for processes, threads in modes:
         slowest = min(r['per_s'] for r in at_scale
-                      if r['processes'] == processes)
-        report['targets']['per_s_%d_process%s' % (
-            processes, 'es' if processes > 1 else '')] = {
+                      if (r['processes'], r['threads']) == (processes,
+                                                            threads))
+        report['targets']['per_s_%d_process%s_%d_thread%s' % (
+            processes, 'es' if processes > 1 else '',
+            threads, 's' if threads > 1 else '')] = {
             'value': slowest, 'target': '>= %d' % TARGETS['per_s'],
             'met': slowest >= TARGETS['per_s']}
+    report['checks_ok'] = all(r['check']['ok'] and not r['errors']
+                              for r in report['runs'])
     json.dump(report, sys.stdout, indent=2)
     sys.stdout.write('\n')
     return 0
