@@ -34,11 +34,17 @@ setuptools.setup(
         'cryptography>=41,<51',
         'cliff>=4.0,<5',
         'keystoneauth1>=5.0,<6',
+        # Leader election of the health monitor among several servers; each
+        # backend needs its client library (see the redis extra).
+        'tooz>=6,<10',
     ],
     extras_require={
         'postgresql': ['psycopg[binary]>=3.1,<4'],
         'mysql': ['PyMySQL>=1.1,<2'],
-        'test': ['pytest>=8,<10', 'psycopg[binary]>=3.1,<4',
+        'redis': ['redis>=4,<9'],
+        'test': ['pytest>=8,<10', 'psycopg[binary]>=3.1,<4', 'redis>=4,<9',
+                 # tooz's postgresql driver uses psycopg2.
+                 'psycopg2-binary>=2.9,<3',
                  'PyMySQL>=1.1,<2', 'fixtures>=4,<5',
                  # Real clients for the acceptance tests.
                  'python-openstackclient>=7,<11', 'openstacksdk>=4,<5',

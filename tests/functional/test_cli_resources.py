@@ -33,7 +33,8 @@ def server(tmp_path_factory, parsed_conf):
         tmp_path_factory.mktemp('cli-resources'), parsed_conf,
         DEFAULT={'host': 'rescli'},
         secrets={'encryption_keys': secrets.generate_key()},
-        scheduler={'snapshot_max_age': 0})
+        scheduler={'snapshot_max_age': 0},
+        health={'health_check_interval': 0.5})
     try:
         # Both local agents have reported their simulated devices.
         def devices():
@@ -168,3 +169,36 @@ def test_requirements_flavors_and_errors(cli):
     assert 'Not found (HTTP 404)' in cli.fails('vip', 'show', 'nope')
     assert 'Not found' in cli.fails('vip', 'delete', 'nope')
     cli('vip', 'delete', unplaced['id'])
+
+
+def test_failover_health_and_force_down(cli):
+    vip = cli.json('vip', 'create', 'moving', '--address', '198.51.100.8',
+                   '--protocol', 'tcp', '--protocol-port', '443',
+                   '--device-type', 'noop')
+    assert _status(cli, 'vip', vip['id'], 'ACTIVE')
+    before = cli.json('vip', 'agent', 'show', vip['id'])
+    moved = cli.json('vip', 'failover', vip['id'])
+    assert moved['failover'] == 'moved' and moved['id'] == vip['id']
+    after = cli.json('vip', 'agent', 'show', vip['id'])
+    assert after['generation'] == before['generation'] + 1
+    assert after['device_id'] != before['device_id']
+    assert _status(cli, 'vip', vip['id'], 'ACTIVE')
+    assert 'Not found (HTTP 404)' in cli.fails('vpn-connection', 'failover',
+                                               vip['id'])
+
+    health = _wait(lambda: cli.json('scheduler', 'health', 'show').get(
+        'leader') and cli.json('scheduler', 'health', 'show'))
+    assert health['leader'] == 'rescli' and health['current'] is True
+    assert 'guards.mass_failure.active' in health
+    assert 'guards.rate_limit.tokens' in health
+
+    agent_id = after['agent_id']
+    assert cli('agent', 'set', agent_id, '--force-down') == ''
+    shown = cli.json('agent', 'show', agent_id)
+    assert shown['forced_down'] is True and shown['alive'] is False
+    # The health monitor fails the VIP over to the other local agent.
+    assert _wait(lambda: cli.json('vip', 'agent', 'show', vip['id'])[
+        'agent_id'] != agent_id, timeout=30)
+    assert cli('agent', 'set', agent_id, '--no-force-down') == ''
+    assert cli.json('agent', 'show', agent_id)['forced_down'] is False
+    assert cli('vip', 'delete', vip['id']) == ''

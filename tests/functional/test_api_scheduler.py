@@ -1,0 +1,141 @@
+"""The scheduler extension and the agent controls of failover, over
+SQLite, PostgreSQL and MariaDB: GET /v2.0/scheduler/health, PUT
+.../{id}/failover, and forced_down on agents."""
+
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from agentsched.db import models
+from agentsched.health import leader
+from agentsched.health import monitor as health_monitor
+from agentsched.services import failover as failover_service
+from agentsched.services import secrets
+from tests import api_fixtures
+from tests.functional import test_api_resources as resources_tests
+
+VIP = resources_tests.VIP
+_error = resources_tests._error
+_binding = resources_tests._binding
+_lb = resources_tests._lb
+
+
+@pytest.fixture
+def api(parsed_conf, database):
+    box = secrets.SecretBox([secrets.generate_key()])
+    parsed_conf.set_override('auth_strategy', 'noauth')
+    resources_tests._overrides(parsed_conf)
+    engine = database.engine()
+    notifier = api_fixtures.RecordingNotifier()
+    yield (api_fixtures.client(parsed_conf, engine, notifier, box), engine,
+           notifier)
+    parsed_conf.clear_override('auth_strategy')
+    resources_tests._clear(parsed_conf)
+
+
+def _vip_on(client, lb_agent):
+    response = client.post('/v2.0/lb/vips', json={'vip': dict(
+        VIP, requirements={'device_type': 'haproxy'})})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    return response.json['vip']
+
+
+def test_health_before_any_leader_and_after_a_check(api, parsed_conf):
+    client, engine, notifier = api
+    health = client.get('/v2.0/scheduler/health')
+    assert health.status_code == 200
+    assert health.json == {'scheduler_health': {
+        'leader': None, 'leader_since': None, 'updated_at': None,
+        'current': False, 'monitor': None}}
+    # A monitor's check writes what it saw, for every server's API.
+    app_resources = api_fixtures.resource_service(
+        parsed_conf, engine, notifier,
+        secrets.SecretBox([secrets.generate_key()]))
+    monitor = health_monitor.HealthMonitor(
+        engine, parsed_conf, failover_service.FailoverService(
+            engine, parsed_conf, app_resources.placer, notifier,
+            app_resources), leader.AlwaysLeader())
+    monitor.check()
+    health = client.get('/v2.0/scheduler/health').json['scheduler_health']
+    assert health['leader'] == parsed_conf.host and health['current']
+    guards = health['monitor']['guards']
+    assert guards['startup_grace']['active'] is True
+    assert set(guards) == {'startup_grace', 'outage', 'mass_failure',
+                           'rate_limit'}
+    assert guards['rate_limit']['rate'] == parsed_conf.health.move_rate
+    assert health['monitor']['totals'] == {'rebound': 0, 'moved': 0,
+                                           'failed': 0, 'retried': 0}
+    _error(client.get('/v2.0/scheduler/health?x=1'), 400, 'HTTPBadRequest')
+
+
+def test_failover_one_vip_by_hand(api):
+    client, engine, notifier = api
+    lb_1, dev_1 = _lb(client, engine, 'lb-1')
+    vip = _vip_on(client, lb_1)
+    lb_2, dev_2 = _lb(client, engine, 'lb-2')
+    before = _binding(engine, vip['id'])
+    response = client.put('/v2.0/lb/vips/%s/failover' % vip['id'])
+    assert response.status_code == 202, response.get_data(as_text=True)
+    assert response.json['failover'] == 'moved'
+    assert response.json['vip']['status'] == 'PENDING_UPDATE'
+    after = _binding(engine, vip['id'])
+    assert after.generation == before.generation + 1
+    assert after.device_id != before.device_id
+    # The old agent is told to undeploy the old generation.
+    host, message = notifier.undeployed[-1]
+    assert message['generation'] == before.generation
+    assert host == ('lb-1' if before.agent_id == lb_1 else 'lb-2')
+    _error(client.put('/v2.0/lb/vips/nope/failover'), 404, 'VipNotFound')
+    _error(client.put('/v2.0/lb/vips/%s/failover' % vip['id'],
+                      json={'force': True}), 400, 'HTTPBadRequest')
+    # A VIP is not a VPN connection.
+    _error(client.put('/v2.0/vpn/connections/%s/failover' % vip['id']),
+           404, 'VPNConnectionNotFound')
+
+
+def test_forced_down_agent_is_dead_to_the_api_and_the_scheduler(api):
+    client, engine, notifier = api
+    lb_1, _ = _lb(client, engine, 'lb-1')
+    response = client.put('/v2.0/agents/%s' % lb_1,
+                          json={'agent': {'forced_down': True}})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    agent = response.json['agent']
+    assert agent['forced_down'] is True and agent['alive'] is False
+    assert notifier.calls[-1] == ('lb-1', True)
+    dead = client.get('/v2.0/agents?alive=false').json['agents']
+    assert [a['id'] for a in dead] == [lb_1]
+    assert client.get('/v2.0/agents?forced_down=true').json['agents'][0][
+        'id'] == lb_1
+    vip = client.post('/v2.0/lb/vips', json={'vip': dict(
+        VIP, requirements={'device_type': 'haproxy'})}).json['vip']
+    assert vip['status'] == 'ERROR'
+    client.put('/v2.0/agents/%s' % lb_1,
+               json={'agent': {'forced_down': False}})
+    assert client.get('/v2.0/agents/%s' % lb_1).json['agent']['alive']
+    _error(client.put('/v2.0/agents/%s' % lb_1,
+                      json={'agent': {'forced_down': 'yes'}}), 400,
+           'HTTPBadRequest')
+
+
+def test_forced_down_agent_fails_over_at_the_next_check(api, parsed_conf):
+    client, engine, notifier = api
+    lb_1, dev_1 = _lb(client, engine, 'lb-1')
+    vip = _vip_on(client, lb_1)
+    lb_2, dev_2 = _lb(client, engine, 'lb-2')
+    client.put('/v2.0/agents/%s' % lb_1,
+               json={'agent': {'forced_down': True}})
+    service = api_fixtures.resource_service(
+        parsed_conf, engine, notifier,
+        secrets.SecretBox([secrets.generate_key()]))
+    monitor = health_monitor.HealthMonitor(
+        engine, parsed_conf, failover_service.FailoverService(
+            engine, parsed_conf, service.placer, notifier, service),
+        leader.AlwaysLeader(), clock=time.monotonic)
+    outcome = monitor.check()   # in the start-up grace: admins go ahead
+    assert outcome['moved'] == 1
+    binding = _binding(engine, vip['id'])
+    assert (binding.agent_id, binding.device_id) == (lb_2, dev_2)
+    with engine.connect() as connection:
+        assert connection.execute(sa.select(models.devices.c.used).where(
+            models.devices.c.id == dev_1)).scalar() == 0

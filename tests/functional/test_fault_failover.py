@@ -1,0 +1,500 @@
+"""Fault tests: real server and agent processes on a private RabbitMQ node
+and a private PostgreSQL that the tests kill, stop and restart.
+
+Intervals are short (report_interval 1 s, agent_down_time 3 s,
+health_check_interval 1 s). Throughout each scenario a watcher samples
+the bindings: a resource is never bound to two agents (one row per
+resource, by key) and a binding's generation never falls.
+"""
+
+import collections
+import signal
+import threading
+import time
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from agentsched import constants
+from agentsched import messaging
+from agentsched.db import models
+from agentsched.health import liveness
+from agentsched.services import agent_notifier
+from agentsched.services import resources as resources_service
+from agentsched.services import secrets
+from tests import commands
+from tests import private_services
+from tests import processes
+
+DOWN_TIME = 3
+REPORT_INTERVAL = 1
+CHECK_INTERVAL = 1
+
+Bus = collections.namedtuple('Bus', 'url exchange reports_topic')
+
+
+class Watcher:
+    """Samples the bindings every 0.1 s; remembers every violation."""
+
+    def __init__(self, engine):
+        self._engine = engine
+        self.generations = {}
+        self.violations = []
+        self.agents_seen = collections.defaultdict(set)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.wait(0.1):
+            try:
+                with self._engine.connect() as connection:
+                    rows = connection.execute(sa.select(
+                        models.bindings.c.resource_id,
+                        models.bindings.c.agent_id,
+                        models.bindings.c.generation)).all()
+            except sa.exc.OperationalError:
+                continue  # the database is down on purpose
+            seen = collections.Counter(row.resource_id for row in rows)
+            self.violations += ['%s bound %d times' % (resource_id, count)
+                                for resource_id, count in seen.items()
+                                if count > 1]
+            for row in rows:
+                before = self.generations.get(row.resource_id, 0)
+                if row.generation < before:
+                    self.violations.append('%s generation %d after %d' % (
+                        row.resource_id, row.generation, before))
+                self.generations[row.resource_id] = row.generation
+                self.agents_seen[row.resource_id].add(
+                    (row.generation, row.agent_id))
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join()
+        # One agent per generation: never two owners of one generation.
+        for resource_id, owners in self.agents_seen.items():
+            generations = [generation for generation, _ in owners]
+            if len(generations) != len(set(generations)):
+                self.violations.append('%s: two agents in one generation: '
+                                       '%s' % (resource_id, sorted(owners)))
+        return self.violations
+
+
+class Cluster:
+    """A private PostgreSQL and RabbitMQ, and agentsched processes."""
+
+    def __init__(self, tmp_path, parsed_conf, rabbit):
+        self.tmp_path = tmp_path
+        self.conf = parsed_conf
+        self.postgres = private_services.PrivatePostgres()
+        self.rabbit = rabbit
+        self.bus = Bus(self.rabbit.url, 'neutron', 'q-reports-plugin')
+        self.key = secrets.generate_key()
+        self.processes = []
+        self.config = None
+        self.engine = None
+        self.service = None
+        self.watcher = None
+
+    def configure(self, **health):
+        options = {'health_check_interval': CHECK_INTERVAL,
+                   'move_rate': 1000, 'move_burst': 1000}
+        options.update(health)
+        coordination = options.pop('backend_url', None)
+        sections = {'health': options}
+        if coordination:
+            sections['coordination'] = {'backend_url': coordination}
+        self.config = commands.write_config(
+            self.tmp_path / 'agentsched.conf', self.postgres.url, self.bus,
+            DEFAULT={'agent_down_time': DOWN_TIME},
+            reports={'flush_interval': 0.2},
+            agent={'report_interval': REPORT_INTERVAL, 'services': 'lbaas',
+                   'resync_interval': 3},
+            secrets={'encryption_keys': self.key}, **sections)
+        commands.run('agentsched-manage', '--config-file', self.config,
+                     'db', 'upgrade')
+        for name, value in (('transport_url', self.bus.url),
+                            ('control_exchange', self.bus.exchange),
+                            ('agent_down_time', DOWN_TIME)):
+            self.conf.set_override(name, value)
+        messaging.cleanup()
+        self.engine = sa.create_engine(self.postgres.url,
+                                       pool_pre_ping=True)
+        self.service = resources_service.ResourceService(
+            self.engine, self.conf, agent_notifier.AgentNotifier(self.conf),
+            secrets.SecretBox([self.key]))
+        return self
+
+    def start(self, name, host, az='nova', devices=()):
+        extra = {'DEFAULT': {'host': host}}
+        if name == 'agentsched-agent':
+            extra['agent'] = {'availability_zone': az}
+            for device in devices:
+                extra['device:' + device] = {'device_type': 'noop',
+                                             'capacity': 500}
+        config = commands.write_config(self.tmp_path / (host + '.conf'),
+                                       **extra)
+        process = processes.Process(
+            name, ['--config-file', self.config, '--config-file', config],
+            self.tmp_path / (host + '.log')).start()
+        process.host = host
+        self.processes.append(process)
+        return process
+
+    def server(self, host='server-1'):
+        process = self.start('agentsched-server', host)
+        process.wait_for_log('REST API listening')
+        return process
+
+    def agent(self, host, az='nova', devices=None):
+        process = self.start('agentsched-agent', host, az,
+                             devices if devices is not None
+                             else ['dev-' + host])
+        process.wait_for_log('manages', timeout=30)
+        self.wait_alive([host])
+        return process
+
+    def agents(self):
+        with self.engine.connect() as connection:
+            return {row.host: row for row in connection.execute(
+                sa.select(models.agents))}
+
+    def wait_alive(self, hosts, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            agents = self.agents()
+            if all(host in agents and liveness.is_alive(
+                    agents[host].heartbeat_timestamp, DOWN_TIME)
+                   for host in hosts):
+                return
+            time.sleep(0.2)
+        raise AssertionError('agents %s not alive' % hosts)
+
+    def create_vips(self, count, host):
+        """count VIPs placed by hand on one agent (as an admin would)."""
+        agent_id = self.agents()[host].id
+        ids = []
+        for index in range(count):
+            resource_id = self._insert_vip(index)
+            self.service.schedule(resource_id, only_agent=agent_id)
+            ids.append(resource_id)
+        return ids
+
+    def _insert_vip(self, index):
+        resource_id = str(uuid.uuid4())
+        now = liveness.utcnow()
+        with self.engine.begin() as connection:
+            connection.execute(sa.insert(models.resources).values(
+                id=resource_id, project_id='project-a', resource_type='vip',
+                name='vip-%d' % index,
+                spec='{"protocol": "TCP", "protocol_port": %d}' % (
+                    8000 + index), requirements='{"device_type": "noop"}',
+                units=1, status=constants.STATUS_PENDING_CREATE,
+                created_at=now, updated_at=now))
+        return resource_id
+
+    def bindings(self):
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(models.bindings, models.agents.c.host)
+                .join(models.agents,
+                      models.agents.c.id == models.bindings.c.agent_id,
+                      isouter=True)).all()
+        return {row.resource_id: row for row in rows}
+
+    def wait_statuses(self, ids, status, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.engine.connect() as connection:
+                statuses = collections.Counter(
+                    row.status for row in connection.execute(
+                        sa.select(models.resources.c.status).where(
+                            models.resources.c.id.in_(ids))))
+            if statuses == {status: len(ids)}:
+                return
+            time.sleep(0.2)
+        raise AssertionError('statuses: %s' % statuses)
+
+    def watch(self):
+        self.watcher = Watcher(self.engine)
+        return self.watcher
+
+    def close(self):
+        violations = self.watcher.stop() if self.watcher else []
+        for process in self.processes:
+            process.ensure_dead()
+        messaging.cleanup()
+        for name in ('transport_url', 'control_exchange', 'agent_down_time'):
+            self.conf.clear_override(name)
+        if self.engine is not None:
+            self.engine.dispose()
+        self.postgres.destroy()
+        return violations
+
+
+@pytest.fixture
+def cluster(tmp_path, parsed_conf, private_rabbitmq):
+    made = Cluster(tmp_path, parsed_conf, private_rabbitmq)
+    yield made
+    violations = made.close()
+    assert violations == []
+
+
+def _unchanged(cluster, before, seconds):
+    """Bindings stay exactly as they were for this long."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        now = cluster.bindings()
+        assert {k: (v.agent_id, v.device_id, v.generation)
+                for k, v in now.items()} == {
+            k: (v.agent_id, v.device_id, v.generation)
+            for k, v in before.items()}
+        time.sleep(0.5)
+
+
+def test_kill_9_an_agent_hosting_100_vips(cluster):
+    cluster.configure()
+    server = cluster.server()
+    cluster.agent('lb-1')
+    cluster.agent('lb-2', devices=[])
+    ids = cluster.create_vips(100, 'lb-1')
+    cluster.wait_statuses(ids, constants.STATUS_ACTIVE)
+    # lb-2 gets a device only now, so that all 100 started on lb-1.
+    cluster.processes[-1].ensure_dead()
+    cluster.agent('lb-2')
+    # Past the server's start-up grace.
+    server.wait_for_log('now runs the health monitor')
+    time.sleep(DOWN_TIME + REPORT_INTERVAL)
+    watcher = cluster.watch()
+    victim = [p for p in cluster.processes if p.host == 'lb-1'][0]
+    victim.kill()
+    killed_at = time.monotonic()
+    deadline = killed_at + DOWN_TIME + CHECK_INTERVAL + 2
+    while time.monotonic() < deadline + 10:
+        hosts = {row.host for row in cluster.bindings().values()}
+        if hosts == {'lb-2'}:
+            break
+        time.sleep(0.1)
+    took = time.monotonic() - killed_at
+    assert hosts == {'lb-2'}
+    assert took <= DOWN_TIME + CHECK_INTERVAL + 2, took
+    bindings = cluster.bindings()
+    assert {row.generation for row in bindings.values()} == {2}
+    cluster.wait_statuses(ids, constants.STATUS_ACTIVE)
+    assert watcher.violations == []
+    print('failover of 100 VIPs complete %.2f s after kill -9' % took)
+
+
+def test_returning_agent_removes_what_moved_away(cluster):
+    cluster.configure()
+    server = cluster.server()
+    first = cluster.agent('lb-1')
+    ids = cluster.create_vips(10, 'lb-1')
+    cluster.wait_statuses(ids, constants.STATUS_ACTIVE)
+    cluster.agent('lb-2')
+    server.wait_for_log('now runs the health monitor')
+    time.sleep(DOWN_TIME + REPORT_INTERVAL)
+    cluster.watch()
+    # A hung host: no heartbeats, no RPC, but its state survives.
+    first.kill(signal.SIGSTOP)
+    deadline = time.monotonic() + DOWN_TIME + CHECK_INTERVAL + 10
+    while time.monotonic() < deadline:
+        if {row.host for row in cluster.bindings().values()} == {'lb-2'}:
+            break
+        time.sleep(0.2)
+    assert {row.host for row in cluster.bindings().values()} == {'lb-2'}
+    first.kill(signal.SIGCONT)
+    for resource_id in ids:
+        first.wait_for_log('Undeployed vip %s' % resource_id, timeout=30)
+    cluster.wait_statuses(ids, constants.STATUS_ACTIVE)
+
+
+def test_broker_outage_moves_nothing_and_raises_the_alarm(cluster):
+    cluster.configure()
+    server = cluster.server()
+    hosts = ['lb-%d' % index for index in range(1, 4)]
+    for host in hosts:
+        cluster.agent(host)
+    ids = []
+    for host in hosts:
+        ids += cluster.create_vips(3, host)
+    cluster.wait_statuses(ids, constants.STATUS_ACTIVE)
+    server.wait_for_log('now runs the health monitor')
+    time.sleep(DOWN_TIME + REPORT_INTERVAL)
+    before = cluster.bindings()
+    cluster.watch()
+    cluster.rabbit.stop()
+    _unchanged(cluster, before, 2 * DOWN_TIME)
+    cluster.rabbit.start()
+    server.wait_for_log('ALARM', timeout=5)
+    server.wait_for_log('Failover on hold', timeout=5)
+    cluster.wait_alive(hosts, timeout=60)
+    _unchanged(cluster, before, DOWN_TIME + 2 * CHECK_INTERVAL)
+    assert 'moved from device' not in server.log()
+
+
+def test_postgres_restart_under_heartbeat_load(cluster):
+    cluster.configure()
+    server = cluster.server()
+    hosts = ['lb-%d' % index for index in range(1, 4)]
+    for host in hosts:
+        cluster.agent(host)
+    ids = []
+    for host in hosts:
+        ids += cluster.create_vips(3, host)
+    cluster.wait_statuses(ids, constants.STATUS_ACTIVE)
+    server.wait_for_log('now runs the health monitor')
+    time.sleep(DOWN_TIME + REPORT_INTERVAL)
+    before = cluster.bindings()
+    cluster.watch()
+    load = _ReportLoad(cluster, agents=200)
+    time.sleep(2)
+    cluster.postgres.stop()
+    time.sleep(1.5)
+    cluster.postgres.start()
+    time.sleep(DOWN_TIME + 2 * CHECK_INTERVAL)
+    replies = load.stop()
+    _unchanged(cluster, before, 2 * CHECK_INTERVAL)
+    cluster.wait_alive(hosts)
+    # Nobody was judged dead: no report was answered 'revived' ...
+    assert replies[constants.AGENT_REVIVED] == 0, replies
+    assert replies[constants.AGENT_ALIVE] > 0
+    # ... and every heartbeat of the load made it to the table.
+    agents = cluster.agents()
+    assert all(liveness.is_alive(agents[host].heartbeat_timestamp,
+                                 DOWN_TIME) for host in load.hosts)
+    assert 'moved from device' not in server.log()
+
+
+class _ReportLoad:
+    """Simulated agents reporting every second through the private bus."""
+
+    def __init__(self, cluster, agents):
+        from agentsched.reports import reporter
+        self.hosts = ['sim-%03d' % index for index in range(agents)]
+        self._reporter = reporter
+        self._cluster = cluster
+        self.replies = collections.Counter()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        client = messaging.get_client(
+            self._cluster.conf, self._cluster.bus.reports_topic, '1.0')
+        start_flag = True
+        while not self._stop.is_set():
+            began = time.monotonic()
+            for host in self.hosts:
+                state = {'agent_type': 'Simulated agent', 'binary': 'sim',
+                         'host': host, 'topic': 'sim', 'configurations': {},
+                         'start_flag': start_flag}
+                try:
+                    self.replies[client.prepare(timeout=10).call(
+                        {}, 'report_state', agent_state={
+                            'agent_state': state},
+                        time=liveness.utcnow().strftime(
+                            constants.REPORT_TIME_FORMAT))] += 1
+                except Exception as exc:
+                    self.replies[type(exc).__name__] += 1
+            start_flag = False
+            self._stop.wait(max(0.0, 1.0 - (time.monotonic() - began)))
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join()
+        return self.replies
+
+
+def test_server_restart_moves_nothing(cluster):
+    cluster.configure()
+    server = cluster.server()
+    hosts = ['lb-1', 'lb-2']
+    for host in hosts:
+        cluster.agent(host)
+    ids = cluster.create_vips(4, 'lb-1') + cluster.create_vips(4, 'lb-2')
+    cluster.wait_statuses(ids, constants.STATUS_ACTIVE)
+    before = cluster.bindings()
+    cluster.watch()
+    assert server.stop() == 0
+    time.sleep(2 * DOWN_TIME)   # every agent looks dead in the table now
+    again = cluster.server()
+    again.wait_for_log('now runs the health monitor')
+    _unchanged(cluster, before, DOWN_TIME + REPORT_INTERVAL +
+               3 * CHECK_INTERVAL)
+    assert 'moved from device' not in again.log()
+
+
+def test_killing_60_percent_of_a_zone_trips_the_guard(cluster):
+    cluster.configure()
+    server = cluster.server()
+    zone = ['lb-%d' % index for index in range(1, 6)]
+    agents = {host: cluster.agent(host, az='az1') for host in zone}
+    cluster.agent('lb-other', az='az2')
+    ids = []
+    for host in zone:
+        ids += cluster.create_vips(2, host)
+    cluster.wait_statuses(ids, constants.STATUS_ACTIVE)
+    server.wait_for_log('now runs the health monitor')
+    time.sleep(DOWN_TIME + REPORT_INTERVAL)
+    before = cluster.bindings()
+    cluster.watch()
+    for host in zone[:3]:
+        agents[host].kill()
+    server.wait_for_log('ALARM: 3 of 5 Loadbalancer agent agents in '
+                        'availability zone az1', timeout=DOWN_TIME + 5)
+    _unchanged(cluster, before, 3 * CHECK_INTERVAL)
+    health = _health(cluster, server)
+    tripped = health['monitor']['guards']['mass_failure']['tripped']
+    assert tripped == [{'agent_type': 'Loadbalancer agent',
+                        'availability_zone': 'az1', 'dead': 3,
+                        'total': 5}]
+
+
+def _health(cluster, server):
+    import json
+    import re
+    import urllib.request
+    port = re.search(r'REST API listening on [^ ]*:(\d+)',
+                     server.log()).group(1)
+    with urllib.request.urlopen(
+            'http://127.0.0.1:%s/v2.0/scheduler/health' % port) as answer:
+        return json.load(answer)['scheduler_health']
+
+
+def test_two_servers_kill_the_leader(cluster):
+    namespace = 'agentsched-test-%s' % uuid.uuid4().hex[:8]
+    lease = 3
+    cluster.configure(backend_url='redis://127.0.0.1:6379?timeout=%d&'
+                      'namespace=%s' % (lease, namespace))
+    servers = [cluster.server('server-1'), cluster.server('server-2')]
+    hosts = ['lb-1', 'lb-2', 'lb-3']
+    agents = {host: cluster.agent(host) for host in hosts}
+    ids = cluster.create_vips(20, 'lb-1')
+    cluster.wait_statuses(ids, constants.STATUS_ACTIVE)
+    time.sleep(1)
+    leaders = [s for s in servers
+               if 'now runs the health monitor' in s.log()]
+    assert len(leaders) == 1, [s.log()[-2000:] for s in servers]
+    leader, other = leaders[0], [s for s in servers if s is not leaders[0]][0]
+    cluster.watch()
+    leader.kill()
+    killed_at = time.monotonic()
+    other.wait_for_log('now runs the health monitor',
+                       timeout=lease + 2 * CHECK_INTERVAL + 2)
+    took = time.monotonic() - killed_at
+    assert took <= lease + 2 * CHECK_INTERVAL + 1, took
+    # The new leader applies the grace, then fails a dead agent over, once.
+    agents['lb-1'].kill()
+    deadline = time.monotonic() + 2 * DOWN_TIME + REPORT_INTERVAL + 10
+    while time.monotonic() < deadline:
+        if 'lb-1' not in {row.host for row in cluster.bindings().values()}:
+            break
+        time.sleep(0.2)
+    bindings = cluster.bindings()
+    assert {row.host for row in bindings.values()} <= {'lb-2', 'lb-3'}
+    assert {row.generation for row in bindings.values()} == {2}
+    assert other.log().count('moved from device') == len(ids)
+    assert 'moved from device' not in leader.log()
+    print('the other server led %.2f s after kill -9 of the leader' % took)
