@@ -45,7 +45,8 @@ def agent_list(conf):
               'admin_state_up', 'heartbeat_timestamp')
     table = [header] + [(
         row.id, row.agent_type, row.host, row.availability_zone or '',
-        ':-)' if liveness.agent_is_alive(row, conf.agent_down_time, now) else 'xxx',
+        ':-)' if liveness.agent_is_alive(row, conf.agent_down_time, now)
+        else 'xxx',
         str(row.admin_state_up),
         row.heartbeat_timestamp.strftime('%Y-%m-%d %H:%M:%S'))
         for row in rows]

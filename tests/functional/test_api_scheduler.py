@@ -4,7 +4,6 @@ SQLite, PostgreSQL and MariaDB: GET /v2.0/scheduler/health, PUT
 
 import time
 
-import pytest
 import sqlalchemy as sa
 
 from agentsched.db import models
@@ -14,24 +13,14 @@ from agentsched.services import failover as failover_service
 from agentsched.services import secrets
 from tests import api_fixtures
 from tests.functional import test_api_resources as resources_tests
+# The same API over each database (the fixtures, not the tests).
+from tests.functional.test_api_agent_scheduler import api  # noqa: F401
+from tests.functional.test_api_agent_scheduler import box  # noqa: F401
 
 VIP = resources_tests.VIP
 _error = resources_tests._error
 _binding = resources_tests._binding
 _lb = resources_tests._lb
-
-
-@pytest.fixture
-def api(parsed_conf, database):
-    box = secrets.SecretBox([secrets.generate_key()])
-    parsed_conf.set_override('auth_strategy', 'noauth')
-    resources_tests._overrides(parsed_conf)
-    engine = database.engine()
-    notifier = api_fixtures.RecordingNotifier()
-    yield (api_fixtures.client(parsed_conf, engine, notifier, box), engine,
-           notifier)
-    parsed_conf.clear_override('auth_strategy')
-    resources_tests._clear(parsed_conf)
 
 
 def _vip_on(client, lb_agent):

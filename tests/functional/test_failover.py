@@ -188,6 +188,21 @@ def _heartbeats(monitor, clock):
     monitor._report_stats = type('Stats', (), {'last_accepted': clock.now})
 
 
+def _two_agents(database, conf, count):
+    """Agents a and b, each with a device of its own, count VIPs on a's,
+    and a monitor past its start-up grace."""
+    engine = database.engine()
+    fleet = Fleet(engine)
+    a, b = fleet.agent('a'), fleet.agent('b')
+    fleet.device('dev-a', [a])
+    fleet.device('dev-b', [b])
+    ids = fleet.bound(count, 'dev-a', a)
+    clock = Clock()
+    monitor, notifier = _monitor(engine, conf, clock)
+    _past_grace(monitor, clock)
+    return engine, fleet, ids, clock, monitor, notifier
+
+
 def test_dead_agent_rebinds_to_the_other_agent_of_its_device(
         database, conf):
     engine = database.engine()
@@ -219,15 +234,9 @@ def test_dead_agent_rebinds_to_the_other_agent_of_its_device(
 
 def test_dead_agent_with_its_own_device_moves_to_another_device(
         database, conf):
-    engine = database.engine()
-    fleet = Fleet(engine)
-    a, b = fleet.agent('a'), fleet.agent('b')
-    fleet.device('dev-a', [a])
-    fleet.device('dev-b', [b])
-    ids = fleet.bound(5, 'dev-a', a)
-    clock = Clock()
-    monitor, notifier = _monitor(engine, conf, clock)
-    _past_grace(monitor, clock)
+    engine, fleet, ids, clock, monitor, notifier = _two_agents(
+        database, conf, 5)
+    a, b = 'a', 'b'
     before = fleet.bindings()
     fleet.kill(a)
     assert monitor.check()['moved'] == 5
@@ -308,18 +317,10 @@ def test_mass_failure_guard_trips_and_raises_the_alarm(database, conf,
 def test_the_token_bucket_paces_moves(database, conf):
     conf.set_override('move_rate', 0.5, 'health')
     conf.set_override('move_burst', 3, 'health')
-    engine = database.engine()
-    fleet = Fleet(engine)
-    a, b = fleet.agent('a'), fleet.agent('b')
-    fleet.device('dev-a', [a])
-    fleet.device('dev-b', [b])
-    fleet.bound(6, 'dev-a', a)
-    clock = Clock()
-    monitor, _ = _monitor(engine, conf, clock)
-    _past_grace(monitor, clock)
+    engine, fleet, _, clock, monitor, _ = _two_agents(database, conf, 6)
     _heartbeats(monitor, clock)
-    fleet.kill(a)
-    fleet.touch(b)
+    fleet.kill('a')
+    fleet.touch('b')
     outcome = monitor.check()
     assert (outcome['moved'], outcome['deferred']) == (3, 3)
     assert monitor.check()['moved'] == 0
@@ -428,15 +429,8 @@ def test_no_room_leaves_the_binding_and_says_why(database, conf):
 
 def test_outage_guard_holds_until_agent_down_time_after_recovery(
         database, conf):
-    engine = database.engine()
-    fleet = Fleet(engine)
-    a, b = fleet.agent('a'), fleet.agent('b')
-    fleet.device('dev-a', [a])
-    fleet.device('dev-b', [b])
-    fleet.bound(2, 'dev-a', a)
-    clock = Clock()
-    monitor, _ = _monitor(engine, conf, clock)
-    _past_grace(monitor, clock)
+    engine, fleet, _, clock, monitor, _ = _two_agents(database, conf, 2)
+    a, b = 'a', 'b'
     # Nobody's heartbeats arrive (the broker is down): everyone looks dead
     # after agent_down_time, but the intake stalled first.
     fleet.kill(a, b)

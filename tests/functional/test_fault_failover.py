@@ -253,6 +253,24 @@ def _unchanged(cluster, before, seconds):
         time.sleep(0.5)
 
 
+def _steady(cluster, agents=3, vips_per_agent=3):
+    """A server past its grace, agents with ACTIVE VIPs, the watcher on."""
+    cluster.configure()
+    server = cluster.server()
+    hosts = ['lb-%d' % index for index in range(1, agents + 1)]
+    for host in hosts:
+        cluster.agent(host)
+    ids = []
+    for host in hosts:
+        ids += cluster.create_vips(vips_per_agent, host)
+    cluster.wait_statuses(ids, constants.STATUS_ACTIVE)
+    server.wait_for_log('now runs the health monitor')
+    time.sleep(DOWN_TIME + REPORT_INTERVAL)
+    before = cluster.bindings()
+    cluster.watch()
+    return server, hosts, before
+
+
 def test_kill_9_an_agent_hosting_100_vips(cluster):
     cluster.configure()
     server = cluster.server()
@@ -311,19 +329,7 @@ def test_returning_agent_removes_what_moved_away(cluster):
 
 
 def test_broker_outage_moves_nothing_and_raises_the_alarm(cluster):
-    cluster.configure()
-    server = cluster.server()
-    hosts = ['lb-%d' % index for index in range(1, 4)]
-    for host in hosts:
-        cluster.agent(host)
-    ids = []
-    for host in hosts:
-        ids += cluster.create_vips(3, host)
-    cluster.wait_statuses(ids, constants.STATUS_ACTIVE)
-    server.wait_for_log('now runs the health monitor')
-    time.sleep(DOWN_TIME + REPORT_INTERVAL)
-    before = cluster.bindings()
-    cluster.watch()
+    server, hosts, before = _steady(cluster)
     cluster.rabbit.stop()
     _unchanged(cluster, before, 2 * DOWN_TIME)
     cluster.rabbit.start()
@@ -335,19 +341,7 @@ def test_broker_outage_moves_nothing_and_raises_the_alarm(cluster):
 
 
 def test_postgres_restart_under_heartbeat_load(cluster):
-    cluster.configure()
-    server = cluster.server()
-    hosts = ['lb-%d' % index for index in range(1, 4)]
-    for host in hosts:
-        cluster.agent(host)
-    ids = []
-    for host in hosts:
-        ids += cluster.create_vips(3, host)
-    cluster.wait_statuses(ids, constants.STATUS_ACTIVE)
-    server.wait_for_log('now runs the health monitor')
-    time.sleep(DOWN_TIME + REPORT_INTERVAL)
-    before = cluster.bindings()
-    cluster.watch()
+    server, hosts, before = _steady(cluster)
     load = _ReportLoad(cluster, agents=200)
     time.sleep(2)
     cluster.postgres.stop()
