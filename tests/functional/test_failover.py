@@ -486,3 +486,30 @@ def test_two_leaders_never_fail_one_resource_over_twice(server_database,
     deployed = [cast[2]['id'] for _, notifier in monitors
                 for cast in notifier.of('deploy')]
     assert sorted(deployed) == sorted(ids)  # one deploy each, not two
+
+
+def test_unplaced_error_resources_are_retried(database, conf):
+    conf.set_override('error_retry_interval', 30, 'health')
+    engine = database.engine()
+    fleet = Fleet(engine)
+    a = fleet.agent('a')
+    fleet.device('dev-a', [a])
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    long_ago = liveness.utcnow() - datetime.timedelta(seconds=60)
+    with engine.begin() as connection:
+        connection.execute(sa.insert(models.resources), [dict(
+            id=resource_id, project_id='p', resource_type='vip',
+            spec='{"protocol": "TCP", "protocol_port": 80}',
+            requirements='{}', units=1, status=constants.STATUS_ERROR,
+            status_description='no alive agent', created_at=long_ago,
+            updated_at=long_ago if index else liveness.utcnow())
+            for index, resource_id in enumerate(ids)])
+    clock = Clock()
+    monitor, notifier = _monitor(engine, conf, clock)
+    _past_grace(monitor, clock)
+    _heartbeats(monitor, clock)
+    fleet.touch(a)
+    assert monitor.check()['retried'] == 2   # not the one just failed
+    bound = check_invariants(engine)
+    assert set(bound) == set(ids[1:])
+    assert {cast[2]['id'] for cast in notifier.of('deploy')} == set(ids[1:])
