@@ -58,6 +58,12 @@ opts = [
         'move_burst', default=100, min=1,
         help='Token-bucket size: moves allowed at once after a quiet time.'),
     cfg.IntOpt(
+        'move_workers', default=4, min=1,
+        help='Moves done at once by the health monitor (each one '
+             'placement and one transaction; they wait on the database, '
+             'so a few threads finish a large failover several times '
+             'sooner). Keep it under [database] max_pool_size.'),
+    cfg.IntOpt(
         'batch_size', default=500, min=1,
         help='Most bindings examined per check; the rest wait for the next '
              'check.'),

@@ -13,6 +13,7 @@ type's policy allows. What the check saw is written for every server's
 GET /v2.0/scheduler/health.
 """
 
+from concurrent import futures
 import datetime
 import threading
 import time
@@ -62,6 +63,8 @@ class HealthMonitor:
         self.last = {}
         self._stop = threading.Event()
         self._thread = None
+        self._movers = futures.ThreadPoolExecutor(
+            health.move_workers, thread_name_prefix='failover-move')
 
     # -- running -----------------------------------------------------------
 
@@ -74,6 +77,7 @@ class HealthMonitor:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+        self._movers.shutdown(wait=True)
         self._leadership.stop()
 
     def _run(self):
@@ -207,12 +211,12 @@ class HealthMonitor:
                 outcome[failover_service.REBOUND] += len(
                     self._failover.rebind(share, old_agent, device_id,
                                           target[0], reason))
-        for item, reason in moves:
-            if not self.guards.bucket.take():
-                outcome['deferred'] = len(moves) - outcome[
-                    failover_service.MOVED] - outcome[failover_service.FAILED]
-                break
-            result = self._failover.move(item, reason)
+        allowed = 0
+        while allowed < len(moves) and self.guards.bucket.take():
+            allowed += 1
+        outcome['deferred'] = len(moves) - allowed
+        for (item, _), result in zip(moves, self._movers.map(
+                self._move, moves[:allowed])):
             if result == failover_service.FAILED:
                 self._failed_at[item.resource_id] = self._clock()
             if result in outcome:
@@ -221,6 +225,18 @@ class HealthMonitor:
                     failover_service.FAILED):
             self.totals[key] += outcome[key]
         return outcome
+
+    def _move(self, move):
+        item, reason = move
+        try:
+            return self._failover.move(item, reason)
+        except Exception as exc:
+            # A deadlock or a lost connection: the transaction was undone
+            # and the next check tries again.
+            LOG.warning('Failover move of %s %s failed, retried at the next '
+                        'check: %s', item.resource_type, item.resource_id,
+                        exc)
+            return failover_service.SKIPPED
 
     def _reason(self, item, reasons):
         if item.device_health == constants.HEALTH_DOWN:

@@ -230,11 +230,11 @@ class ResourceService:
                 status_description=(description or '')[:255] or None,
                 updated_at=liveness.utcnow()))
 
-    def message(self, resource_id, with_secrets=False):
-        """What an agent is told about a resource."""
+    def message(self, resource_id, with_secrets=False, hosting=None):
+        """What an agent is told about a resource; hosting: its (binding,
+        agent, device) when the caller has just read them."""
         row = self.get(resource_id)
-        hosting = self.hosting(resource_id)
-        binding, _agent, device = hosting
+        binding, _agent, device = hosting or self.hosting(resource_id)
         spec = json.loads(row.spec)
         if with_secrets and row.secrets:
             spec.update(self._secrets.decrypt(row.secrets))
@@ -257,7 +257,7 @@ class ResourceService:
         if hosting is None or hosting[1] is None:
             return False
         self._notifier.deploy(hosting[1], self.message(
-            resource_id, with_secrets=True))
+            resource_id, with_secrets=True, hosting=hosting))
         return True
 
     def resources_of_agent(self, agent_id, with_secrets=False):
