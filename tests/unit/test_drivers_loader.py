@@ -168,3 +168,24 @@ def test_a_slow_resource_does_not_block_another_device(parsed_conf):
     Slow.gate.set()
     slow.join()
     assert len(recorder.reports) == 2
+
+
+def test_rebound_elsewhere_is_forgotten_and_left_on_the_device(parsed_conf):
+    """A failover rebind: another agent of the same device manages these
+    now. Released (cast or sync), they stay on the device, unreported."""
+    recorder = Recorder()
+    deployed = deployments.Deployments(recorder, conf=parsed_conf)
+    for name in ('cast', 'synced', 'mine'):
+        deployed.deploy(resource(name))
+    recorder.reports.clear()
+    deployed.undeploy({'id': 'cast', 'generation': 1,
+                       'keep_on_device': True})
+    deployed.converge([resource('mine')], elsewhere=['synced', 'cast'])
+    assert deployed.deployed == {'mine': 1}
+    assert deployed.driver(device()).resources() == {'cast', 'synced',
+                                                     'mine'}
+    assert recorder.reports == []
+    # A release for an older generation than ours changes nothing.
+    deployed.undeploy({'id': 'mine', 'generation': 0,
+                       'keep_on_device': True})
+    assert deployed.deployed == {'mine': 1}
