@@ -202,7 +202,7 @@ def _scenarios(quick):
     }
 
 
-# -- instruments ----------------------------------------------------------------
+# -- instruments ------------------------------------------------------------
 
 class OffsetClock:
     """time.monotonic, movable forward (past the start-up grace)."""
@@ -347,7 +347,7 @@ class Timed:
         failover.rebind = timed_rebind
 
 
-# -- one run ----------------------------------------------------------------------
+# -- one run ----------------------------------------------------------------
 
 def _build(engine, conf, clock, notifier):
     """The monitor and its services, as agentsched-server builds them."""
@@ -399,8 +399,8 @@ def _verify(engine, conf, dead, affected, kind, notifier):
             SELECT count(*) FROM bindings b
             LEFT JOIN agents a ON a.id = b.agent_id
             WHERE a.id IS NULL OR a.heartbeat_timestamp < :since
-               OR NOT a.admin_state_up OR a.forced_down"""),
-            {'since': alive_since}).scalar()
+               OR NOT a.admin_state_up OR a.forced_down"""), {
+            'since': alive_since}).scalar()
         over = connection.execute(sa.text(
             'SELECT count(*) FROM devices WHERE used > capacity')).scalar()
         mismatched = connection.execute(sa.text("""
@@ -415,8 +415,8 @@ def _verify(engine, conf, dead, affected, kind, notifier):
         rows = connection.execute(sa.text("""
             SELECT b.resource_id, b.generation, b.device_id, b.agent_id,
                    r.status
-            FROM bindings b JOIN resources r ON r.id = b.resource_id""")
-        ).all()
+            FROM bindings b JOIN resources r ON r.id = b.resource_id"""
+        )).all()
         dead_devices = set(connection.execute(sa.text("""
             SELECT device_id FROM agent_devices
             WHERE agent_id = ANY(:dead)"""), {'dead': dead}).scalars())
