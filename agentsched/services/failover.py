@@ -96,10 +96,19 @@ class FailoverService:
             json.loads(resource.requirements))
 
         def step(connection, candidate, alive_since, now):
-            return failover_db.move(
+            moved = failover_db.move(
                 connection, item.resource_id, item.generation,
                 item.device_id, item.units, candidate.device_id,
                 candidate.agent_id, alive_since, now)
+            if moved:
+                # In the same transaction: the status never tells of a
+                # move that was undone, nor misses one that happened.
+                failover_db.set_status(
+                    connection, [item.resource_id],
+                    constants.STATUS_PENDING_UPDATE,
+                    'failover: %s; moved to device %s' % (
+                        reason, candidate.device_name), now)
+            return moved
 
         def elsewhere(candidate):
             return candidate.device_id != item.device_id
@@ -116,10 +125,6 @@ class FailoverService:
             LOG.warning('Failover (%s) of %s %s found no other device: %s',
                         reason, item.resource_type, item.resource_id, exc)
             return FAILED
-        self._resources.set_status(
-            item.resource_id, constants.STATUS_PENDING_UPDATE,
-            'failover: %s; moved to device %s' % (reason,
-                                                  candidate.device_name))
         self._resources.deploy(item.resource_id)
         if item.agent_id is not None:
             with self._engine.connect() as connection:
