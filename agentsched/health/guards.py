@@ -103,8 +103,8 @@ class Guards:
     # -- c. mass-failure guard ---------------------------------------------
 
     def judge_groups(self, groups):
-        """groups: {(agent_type, az): (dead, total)}; return the tripped
-        ones, where failover is held. An alarm on each trip."""
+        """groups: {(agent_type, az): (dead or late, total)}; return the
+        tripped ones, where failover is held. An alarm on each trip."""
         tripped = {}
         for key, (dead, total) in groups.items():
             if dead > self._min_dead and total and \
@@ -113,9 +113,9 @@ class Guards:
                 if key not in self._tripped:
                     LOG.error(
                         'ALARM: %d of %d %s agents in availability zone %s '
-                        'are dead at once (more than %d%%): no failover '
-                        'there; the control plane or the network is the '
-                        'likelier fault', dead, total, key[0],
+                        'are dead or late at once (more than %d%%): no '
+                        'failover there; the control plane or the network '
+                        'is the likelier fault', dead, total, key[0],
                         key[1] or '(none)', self._max_dead_ratio * 100)
         for key in set(self._tripped) - set(tripped):
             LOG.warning('Mass-failure alarm cleared for %s agents in '

@@ -115,6 +115,13 @@ class HealthMonitor:
             return None
         self._watch_intake(agents, now)
         alive_since = liveness.alive_since(self._conf.agent_down_time, now)
+        # Agents that die together cross agent_down_time up to one
+        # report_interval apart (their last reports were that far apart):
+        # counting only the dead, the guard would see them one at a time
+        # and fail each over. It counts the late too (a report missed).
+        late_since = liveness.alive_since(
+            max(self._conf.agent_down_time - self._conf.agent.report_interval,
+                self._conf.agent.report_interval), now)
         groups, admin, dead = {}, {}, {}
         for agent in agents:
             is_dead = agent.heartbeat_timestamp < alive_since
@@ -124,10 +131,11 @@ class HealthMonitor:
                 continue
             key = (agent.agent_type, agent.availability_zone)
             counts = groups.setdefault(key, [0, 0])
-            if is_dead and agent.held:
+            if agent.heartbeat_timestamp < late_since and agent.held:
                 counts[0] += 1
                 counts[1] += 1
-                dead[agent.id] = key
+                if is_dead:
+                    dead[agent.id] = key
             elif not is_dead:
                 counts[1] += 1
                 if not agent.admin_state_up and agent.held:

@@ -513,3 +513,32 @@ def test_unplaced_error_resources_are_retried(database, conf):
     bound = check_invariants(engine)
     assert set(bound) == set(ids[1:])
     assert {cast[2]['id'] for cast in notifier.of('deploy')} == set(ids[1:])
+
+
+def test_agents_dying_together_trip_the_guard_before_the_first_moves(
+        database, conf):
+    """Killed at once, agents cross agent_down_time up to a report_interval
+    apart. When the first is dead the others are late: the guard counts
+    them, and nothing moves one by one."""
+    engine = database.engine()
+    fleet = Fleet(engine)
+    agents = [fleet.agent('a%d' % index) for index in range(5)]
+    for agent in agents:
+        fleet.device('dev-' + agent, [agent])
+        fleet.bound(2, 'dev-' + agent, agent)
+    clock = Clock()
+    monitor, _ = _monitor(engine, conf, clock)
+    _past_grace(monitor, clock)
+    _heartbeats(monitor, clock)
+    before = fleet.bindings()
+    fleet.set_agent_beat(agents[:1], DOWN_TIME + 0.2)   # just dead
+    fleet.set_agent_beat(agents[1:3], DOWN_TIME - REPORT_INTERVAL + 0.3)
+    fleet.touch(*agents[3:])
+    outcome = monitor.check()
+    assert outcome['moved'] == 0
+    assert check_invariants(engine, before) == before
+    tripped = monitor.state()['guards']['mass_failure']['tripped']
+    assert [(t['dead'], t['total']) for t in tripped] == [(3, 5)]
+    # The late ones report again: the one dead agent alone is failed over.
+    fleet.touch(*agents[1:3])
+    assert monitor.check()['moved'] == 2
