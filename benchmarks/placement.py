@@ -250,21 +250,23 @@ def main(argv=None):
     finally:
         bench.drop_database()
     at_scale = [r for r in report['runs'] if r['agents'] == max(sizes)]
-    report['targets'] = {
-        'p99_ms': {'value': max(r['p99_ms'] for r in at_scale),
-                   'target': '<= %s' % TARGETS['p99_ms'],
-                   'met': all(r['p99_ms'] <= TARGETS['p99_ms']
-                              for r in at_scale)},
-    }
+    # Per way of placing, both targets at once: with several threads a
+    # placement also waits for the others' Python, so its latency is
+    # threads / throughput; each way is judged on its own.
+    report['targets'] = {}
     for processes, threads in modes:
-        slowest = min(r['per_s'] for r in at_scale
-                      if (r['processes'], r['threads']) == (processes,
-                                                            threads))
-        report['targets']['per_s_%d_process%s_%d_thread%s' % (
+        runs = [r for r in at_scale
+                if (r['processes'], r['threads']) == (processes, threads)]
+        worst_p99 = max(r['p99_ms'] for r in runs)
+        slowest = min(r['per_s'] for r in runs)
+        report['targets']['%d_process%s_%d_thread%s' % (
             processes, 'es' if processes > 1 else '',
             threads, 's' if threads > 1 else '')] = {
-            'value': slowest, 'target': '>= %d' % TARGETS['per_s'],
-            'met': slowest >= TARGETS['per_s']}
+            'p99_ms': worst_p99, 'per_s': slowest,
+            'target': 'p99 <= %s ms and >= %d/s' % (
+                TARGETS['p99_ms'], TARGETS['per_s']),
+            'met': worst_p99 <= TARGETS['p99_ms'] and
+            slowest >= TARGETS['per_s']}
     report['checks_ok'] = all(r['check']['ok'] and not r['errors']
                               for r in report['runs'])
     json.dump(report, sys.stdout, indent=2)
