@@ -249,3 +249,20 @@ def machine_busy():
         values = [int(v) for v in f.readline().split()[1:]]
     idle = values[3] + values[4]
     return sum(values) - idle, sum(values)
+
+
+def capacity_violations(connection):
+    """(devices over capacity, devices whose used is not the units bound to
+    them, resources bound more than once): all three must be 0."""
+    over = connection.execute(sa.text(
+        'SELECT count(*) FROM devices WHERE used > capacity')).scalar()
+    mismatched = connection.execute(sa.text("""
+        SELECT count(*) FROM devices d LEFT JOIN (
+            SELECT b.device_id, sum(r.units) AS units
+            FROM bindings b JOIN resources r ON r.id = b.resource_id
+            GROUP BY b.device_id) bound ON bound.device_id = d.id
+        WHERE d.used <> coalesce(bound.units, 0)""")).scalar()
+    twice = connection.execute(sa.text("""
+        SELECT count(*) FROM (SELECT resource_id FROM bindings
+            GROUP BY resource_id HAVING count(*) > 1) t""")).scalar()
+    return over, mismatched, twice

@@ -401,17 +401,7 @@ def _verify(engine, conf, dead, affected, kind, notifier):
             WHERE a.id IS NULL OR a.heartbeat_timestamp < :since
                OR NOT a.admin_state_up OR a.forced_down"""), {
             'since': alive_since}).scalar()
-        over = connection.execute(sa.text(
-            'SELECT count(*) FROM devices WHERE used > capacity')).scalar()
-        mismatched = connection.execute(sa.text("""
-            SELECT count(*) FROM devices d LEFT JOIN (
-                SELECT b.device_id, sum(r.units) AS units
-                FROM bindings b JOIN resources r ON r.id = b.resource_id
-                GROUP BY b.device_id) bound ON bound.device_id = d.id
-            WHERE d.used <> coalesce(bound.units, 0)""")).scalar()
-        twice = connection.execute(sa.text("""
-            SELECT count(*) FROM (SELECT resource_id FROM bindings
-                GROUP BY resource_id HAVING count(*) > 1) t""")).scalar()
+        over, mismatched, twice = common.capacity_violations(connection)
         rows = connection.execute(sa.text("""
             SELECT b.resource_id, b.generation, b.device_id, b.agent_id,
                    r.status

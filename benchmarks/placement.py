@@ -156,17 +156,7 @@ def _place(config_file, algorithm, ids, threads, go, results):
 def _check(engine, ids):
     """What must hold whatever the concurrency: counts of violations."""
     with engine.connect() as connection:
-        over = connection.execute(sa.text(
-            'SELECT count(*) FROM devices WHERE used > capacity')).scalar()
-        mismatched = connection.execute(sa.text("""
-            SELECT count(*) FROM devices d LEFT JOIN (
-                SELECT b.device_id, sum(r.units) AS units
-                FROM bindings b JOIN resources r ON r.id = b.resource_id
-                GROUP BY b.device_id) bound ON bound.device_id = d.id
-            WHERE d.used <> coalesce(bound.units, 0)""")).scalar()
-        twice = connection.execute(sa.text("""
-            SELECT count(*) FROM (SELECT resource_id FROM bindings
-                GROUP BY resource_id HAVING count(*) > 1) t""")).scalar()
+        over, mismatched, twice = common.capacity_violations(connection)
         bound = connection.execute(sa.text(
             'SELECT count(*) FROM bindings WHERE resource_id = ANY(:ids)'),
             {'ids': ids}).scalar()
