@@ -184,6 +184,12 @@ class HealthMonitor:
                    failover_service.FAILED: 0, 'deferred': 0,
                    'waiting': 0}
         limit = self._conf.health.batch_size
+        # Forget failed moves once retried or gone (deleted resources).
+        retry_after = self._conf.health.error_retry_interval
+        self._failed_at = {
+            resource_id: failed
+            for resource_id, failed in self._failed_at.items()
+            if self._clock() - failed < retry_after}
         with self._engine.connect() as connection:
             items = (failover_db.bindings_of_agents(
                 connection, list(reasons), limit) if reasons else [])
@@ -256,13 +262,7 @@ class HealthMonitor:
     def _backing_off(self, item):
         """A move that found no device is retried after
         error_retry_interval, not at every check."""
-        failed = self._failed_at.get(item.resource_id)
-        if failed is None:
-            return False
-        if self._clock() - failed < self._conf.health.error_retry_interval:
-            return True
-        del self._failed_at[item.resource_id]
-        return False
+        return item.resource_id in self._failed_at
 
     def _retry_errors(self, now):
         interval = self._conf.health.error_retry_interval
