@@ -42,6 +42,7 @@ class FailoverService:
         self._placer = placer
         self._notifier = notifier
         self._resources = resources
+        self._agents = {}   # agent_id -> row, for casts to old agents
 
     def policy(self, resource_type):
         return self._conf.health.failover_policies.get(
@@ -125,10 +126,9 @@ class FailoverService:
             LOG.warning('Failover (%s) of %s %s found no other device: %s',
                         reason, item.resource_type, item.resource_id, exc)
             return FAILED
-        self._resources.deploy(item.resource_id)
+        self._resources.deploy(item.resource_id, row=resource)
         if item.agent_id is not None:
-            with self._engine.connect() as connection:
-                old_agent = agents_db.get(connection, item.agent_id)
+            old_agent = self._agent(item.agent_id)
             if old_agent is not None:
                 # Queued for when it returns; the generation fences it.
                 self._notifier.undeploy(old_agent, {
@@ -138,6 +138,17 @@ class FailoverService:
                  '%s', reason, item.resource_type, item.resource_id,
                  item.device_id, candidate.device_name, candidate.host)
         return MOVED
+
+    def _agent(self, agent_id):
+        """An agent row, read once: its topic and host (what a cast needs)
+        never change, (agent_type, host) being its identity."""
+        agent = self._agents.get(agent_id)
+        if agent is None:
+            with self._engine.connect() as connection:
+                agent = agents_db.get(connection, agent_id)
+            if agent is not None:
+                self._agents[agent_id] = agent
+        return agent
 
     def failover_one(self, resource_id, reason='requested by an admin'):
         """An admin's failover of one resource, now: rebind if its agent is

@@ -230,10 +230,11 @@ class ResourceService:
                 status_description=(description or '')[:255] or None,
                 updated_at=liveness.utcnow()))
 
-    def message(self, resource_id, with_secrets=False, hosting=None):
+    def message(self, resource_id, with_secrets=False, hosting=None,
+                row=None):
         """What an agent is told about a resource; hosting: its (binding,
-        agent, device) when the caller has just read them."""
-        row = self.get(resource_id)
+        agent, device), row: its resources row, when the caller has them."""
+        row = row or self.get(resource_id)
         binding, _agent, device = hosting or self.hosting(resource_id)
         spec = json.loads(row.spec)
         if with_secrets and row.secrets:
@@ -252,12 +253,14 @@ class ResourceService:
                                 if device.credentials else None)}
         return message
 
-    def deploy(self, resource_id):
+    def deploy(self, resource_id, row=None):
+        """Cast deploy to the resource's agent; row: its resources row if
+        the caller has it (its spec and secrets, not its status)."""
         hosting = self.hosting(resource_id)
         if hosting is None or hosting[1] is None:
             return False
         self._notifier.deploy(hosting[1], self.message(
-            resource_id, with_secrets=True, hosting=hosting))
+            resource_id, with_secrets=True, hosting=hosting, row=row))
         return True
 
     def resources_of_agent(self, agent_id, with_secrets=False):
