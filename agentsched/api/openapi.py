@@ -47,6 +47,14 @@ def json_response(description, schema):
             'content': {'application/json': {'schema': schema}}}
 
 
+_COLLECTIONS_RESPONSES = {
+    '200': json_response('Collections', {
+        'type': 'object', 'required': ['resources'],
+        'properties': {'resources': {'type': 'array', 'items': {
+            'type': 'object',
+            'required': ['name', 'collection', 'links']}}}}),
+    **error_responses(401)}
+
 ROOT_PATHS = {
     '/': {'get': {
         'operationId': 'listVersions', 'summary': 'API versions',
@@ -61,12 +69,11 @@ ROOT_PATHS = {
                                          'items': LINK}}}}}})}}},
     '/v2.0/': {'get': {
         'operationId': 'listResources', 'summary': 'Collections of v2.0',
-        'responses': {'200': json_response('Collections', {
-            'type': 'object', 'required': ['resources'],
-            'properties': {'resources': {'type': 'array', 'items': {
-                'type': 'object',
-                'required': ['name', 'collection', 'links']}}}}),
-            **error_responses(401)}}},
+        'responses': _COLLECTIONS_RESPONSES}},
+    '/v2.0': {'get': {
+        'operationId': 'listResourcesNoSlash',
+        'summary': 'Collections of v2.0 (as /v2.0/; Neutron answers both)',
+        'responses': _COLLECTIONS_RESPONSES}},
     '/v2.0/extensions': {'get': {
         'operationId': 'listExtensions', 'summary': 'Loaded extensions',
         'responses': {'200': json_response('Extensions', {

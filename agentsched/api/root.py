@@ -60,6 +60,8 @@ def openapi_document():
 ROUTES = {
     '/': {'GET': versions},
     '/v2.0/': {'GET': version_resources},
+    # Neutron answers both; a redirect would cost clients a round trip.
+    '/v2.0': {'GET': version_resources},
     '/v2.0/extensions': {'GET': list_extensions},
     '/v2.0/extensions/<alias>': {'GET': show_extension},
     '/v2.0/openapi.json': {'GET': openapi_document},

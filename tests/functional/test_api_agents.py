@@ -54,6 +54,8 @@ def test_versions_extensions_and_resources(api):
     assert [(r['name'], r['collection']) for r in resources] == [
         ('agent', 'agents'), ('device', 'devices'), ('flavor', 'flavors'),
         ('service_profile', 'service_profiles')]
+    # Neutron answers /v2.0 too, the same, without a redirect.
+    assert client.get('/v2.0').json['resources'] == resources
 
 
 def test_show_has_neutrons_fields_and_formats(api):
