@@ -75,6 +75,26 @@ class AgentschedApp(app.App):
             # connection); -v -v or --debug show it.
             logging.getLogger('keystoneauth').setLevel(logging.ERROR)
 
+    def run_subcommand(self, argv):
+        """cliff echoes a mistyped command line whole, passwords and psks
+        included: name only the words that are parts of command names."""
+        try:
+            self.command_manager.find_command(argv)
+        except ValueError:
+            words = {word for name, _ in self.command_manager
+                     for word in name.split()}
+            shown = []
+            for word in argv:
+                if word not in words:
+                    break
+                shown.append(word)
+            self.stderr.write(
+                "agentsched: %s is not an agentsched command (its other "
+                "arguments are not shown). See 'agentsched --help'.\n" % (
+                    "'%s'" % ' '.join(shown) if shown else 'this'))
+            return 2
+        return super().run_subcommand(argv)
+
     @property
     def client(self):
         """The API client, built on first use so that help needs no auth."""

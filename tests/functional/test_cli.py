@@ -352,3 +352,21 @@ def test_unexpected_failure_is_one_line():
         command.run(None)
     assert str(raised.value) == ("Unexpected error: KeyError: 'agents' "
                                  "(--debug shows the traceback)")
+
+
+def test_a_mistyped_command_never_echoes_its_arguments():
+    """cliff would print the whole command line back: a psk or password
+    typed after a misspelt command name would reach the terminal log."""
+    for argv in (['vpn-conection', 'create', 'x', '--psk', 'S3cret-psk'],
+                 ['--os-password', 'S3cret-pw', 'agnt', 'list'],
+                 ['agent', 'lst', '--os-password', 'S3cret-pw']):
+        result = commands.run('agentsched', *argv, check=False,
+                              env=_env('http://127.0.0.1:1'))
+        assert result.returncode == 2, result
+        output = result.stdout + result.stderr
+        assert 'S3cret' not in output
+        assert 'is not an agentsched command' in result.stderr
+    shown = commands.run('agentsched', 'agent', 'lst', '--os-password',
+                         'S3cret-pw', check=False,
+                         env=_env('http://127.0.0.1:1')).stderr
+    assert "'agent'" in shown
