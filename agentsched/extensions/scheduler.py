@@ -22,6 +22,7 @@ from agentsched.db import resources as resources_db
 from agentsched.extensions import resources
 from agentsched.extensions import scheduler_openapi
 from agentsched.health import liveness
+from agentsched.services import failover as failover_service
 
 _TIME_FORMAT = '%Y-%m-%dT%H:%M:%SZ'
 # The leader writes its state every check; three missed checks and the
@@ -66,8 +67,14 @@ def _failover_handler(collection):
         if row.status == constants.STATUS_PENDING_DELETE:
             raise errors.Conflict('%s %s is being deleted' % (
                 collection.singular, resource_id), 'ResourceBeingDeleted')
-        outcome = flask.current_app.config['failover'].failover_one(
-            resource_id)
+        try:
+            outcome = flask.current_app.config['failover'].failover_one(
+                resource_id)
+        except failover_service.NoOtherDevice as exc:
+            raise errors.Conflict(
+                '%s %s stays where it is, serving: no other device can take '
+                'it: %s' % (collection.singular, resource_id, exc),
+                'NoValidCandidate')
         kind = resources.kind_of(collection)
         service = resources.service()
         body = {collection.singular: resources.resource_dict(

@@ -29,9 +29,8 @@ FAILED = 'failed'
 SKIPPED = 'skipped'
 
 
-def _serves(agent_type, device_service_type):
-    return constants.SERVICE_BY_AGENT_TYPE.get(agent_type) in (
-        None, device_service_type)
+class NoOtherDevice(Exception):
+    """An admin asked to move a healthy resource; nothing else fits."""
 
 
 class FailoverService:
@@ -86,10 +85,15 @@ class FailoverService:
                      old_agent_id, new_agent_id)
         return [resource_id for resource_id, _ in rebound]
 
-    def move(self, item, reason):
+    def move(self, item, reason, healthy_where_it_is=False):
         """Place a bound resource on another device; MOVED, SKIPPED (its
         binding changed meanwhile) or FAILED (nothing fits: ERROR, bound
-        where it was, so its agent's return brings it back)."""
+        where it was, so its agent's return brings it back).
+
+        healthy_where_it_is: an admin's move of a resource that is fine
+        where it is; nothing fitting raises NoOtherDevice and leaves its
+        status alone.
+        """
         resource = self._resources.get(item.resource_id)
         kind = self._resources.types.get(item.resource_type)
         request = algorithms.PlacementRequest(
@@ -120,6 +124,8 @@ class FailoverService:
         except failover_db.BindingChanged:
             return SKIPPED
         except algorithms.NoValidCandidate as exc:
+            if healthy_where_it_is:
+                raise NoOtherDevice(str(exc))
             self._resources.set_status(
                 item.resource_id, constants.STATUS_ERROR,
                 'failover (%s) found no other device: %s' % (reason, exc))
@@ -169,4 +175,5 @@ class FailoverService:
             if others and self.rebind([item], item.agent_id, item.device_id,
                                       others[0][0], reason):
                 return REBOUND
-        return self.move(item, reason)
+        return self.move(item, reason, healthy_where_it_is=(
+            serving and item.device_health != constants.HEALTH_DOWN))

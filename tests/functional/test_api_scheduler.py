@@ -83,6 +83,22 @@ def test_failover_one_vip_by_hand(api):
            404, 'VPNConnectionNotFound')
 
 
+def test_failover_of_a_healthy_vip_with_nowhere_to_go_leaves_it_alone(api):
+    client, engine, notifier = api
+    lb_1, dev_1 = _lb(client, engine, 'lb-1')
+    vip = _vip_on(client, lb_1)
+    before = _binding(engine, vip['id'])
+    status = client.get('/v2.0/lb/vips/%s' % vip['id']).json['vip']['status']
+    answer = _error(client.put('/v2.0/lb/vips/%s/failover' % vip['id']),
+                    409, 'NoValidCandidate')
+    assert 'stays where it is' in answer
+    after = _binding(engine, vip['id'])
+    assert (after.device_id, after.generation) == (before.device_id,
+                                                   before.generation)
+    assert client.get('/v2.0/lb/vips/%s' % vip['id']).json['vip'][
+        'status'] == status
+
+
 def test_forced_down_agent_is_dead_to_the_api_and_the_scheduler(api):
     client, engine, notifier = api
     lb_1, _ = _lb(client, engine, 'lb-1')
