@@ -349,16 +349,13 @@ def test_postgres_restart_under_heartbeat_load(cluster):
     time.sleep(1.5)
     cluster.postgres.start()
     time.sleep(DOWN_TIME + 2 * CHECK_INTERVAL)
+    # The load's heartbeats reach the table again (read while it runs).
+    cluster.wait_alive(hosts + load.hosts)
     replies = load.stop()
     _unchanged(cluster, before, 2 * CHECK_INTERVAL)
-    cluster.wait_alive(hosts)
-    # Nobody was judged dead: no report was answered 'revived' ...
+    # Nobody was judged dead: no report was answered 'revived'.
     assert replies[constants.AGENT_REVIVED] == 0, replies
     assert replies[constants.AGENT_ALIVE] > 0
-    # ... and every heartbeat of the load made it to the table.
-    agents = cluster.agents()
-    assert all(liveness.is_alive(agents[host].heartbeat_timestamp,
-                                 DOWN_TIME) for host in load.hosts)
     assert 'moved from device' not in server.log()
 
 
@@ -366,9 +363,7 @@ class _ReportLoad:
     """Simulated agents reporting every second through the private bus."""
 
     def __init__(self, cluster, agents):
-        from agentsched.reports import reporter
         self.hosts = ['sim-%03d' % index for index in range(agents)]
-        self._reporter = reporter
         self._cluster = cluster
         self.replies = collections.Counter()
         self._stop = threading.Event()
