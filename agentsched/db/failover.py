@@ -55,28 +55,34 @@ _WORK_COLUMNS = (
     _devices.c.admin_state_up.label('device_up'))
 
 
-def _work(connection, condition, limit):
-    return connection.execute(
+def _work(connection, condition, limit, skip):
+    statement = (
         sa.select(*_WORK_COLUMNS)
         .select_from(_bindings.join(
             _resources, _resources.c.id == _bindings.c.resource_id)
             .join(_devices, _devices.c.id == _bindings.c.device_id))
         .where(condition,
-               _resources.c.status != constants.STATUS_PENDING_DELETE)
-        .order_by(_bindings.c.resource_id).limit(limit)).all()
+               _resources.c.status != constants.STATUS_PENDING_DELETE))
+    if skip:
+        statement = statement.where(
+            _bindings.c.resource_id.not_in(list(skip)))
+    return connection.execute(
+        statement.order_by(_bindings.c.resource_id).limit(limit)).all()
 
 
-def bindings_of_agents(connection, agent_ids, limit):
-    """Bindings held by these agents (dead, forced down or draining)."""
+def bindings_of_agents(connection, agent_ids, limit, skip=()):
+    """Bindings held by these agents (dead, forced down or draining);
+    skip: resources not to return (moves waiting to be retried), so that
+    they never fill a batch and starve the others."""
     return _work(connection, _bindings.c.agent_id.in_(list(agent_ids)),
-                 limit)
+                 limit, skip)
 
 
-def orphaned_bindings(connection, limit):
+def orphaned_bindings(connection, limit, skip=()):
     """Bindings whose agent was deleted, and those on DOWN devices."""
     return _work(connection, sa.or_(
         _bindings.c.agent_id.is_(None),
-        _devices.c.health == constants.HEALTH_DOWN), limit)
+        _devices.c.health == constants.HEALTH_DOWN), limit, skip)
 
 
 def binding(connection, resource_id):

@@ -190,16 +190,19 @@ class HealthMonitor:
             resource_id: failed
             for resource_id, failed in self._failed_at.items()
             if self._clock() - failed < retry_after}
+        waiting = set(self._failed_at)
         with self._engine.connect() as connection:
             items = (failover_db.bindings_of_agents(
-                connection, list(reasons), limit) if reasons else [])
+                connection, list(reasons), limit, waiting) if reasons
+                else [])
             if include_orphans:
                 seen = {item.resource_id for item in items}
                 items += [item for item in failover_db.orphaned_bindings(
-                    connection, limit) if item.resource_id not in seen]
+                    connection, limit, waiting)
+                    if item.resource_id not in seen]
         items = [item for item in items
                  if self._failover.policy(item.resource_type) !=
-                 constants.FAILOVER_OFF and not self._backing_off(item)]
+                 constants.FAILOVER_OFF]
         if not items:
             return outcome
         targets = self._failover.rebind_targets(
@@ -258,11 +261,6 @@ class HealthMonitor:
         if item.agent_id is None:
             return REASON_DELETED
         return reasons.get(item.agent_id, REASON_DEAD)
-
-    def _backing_off(self, item):
-        """A move that found no device is retried after
-        error_retry_interval, not at every check."""
-        return item.resource_id in self._failed_at
 
     def _retry_errors(self, now):
         interval = self._conf.health.error_retry_interval

@@ -542,3 +542,45 @@ def test_agents_dying_together_trip_the_guard_before_the_first_moves(
     # The late ones report again: the one dead agent alone is failed over.
     fleet.touch(*agents[1:3])
     assert monitor.check()['moved'] == 2
+
+
+def test_moves_waiting_for_a_retry_do_not_starve_the_batch(database, conf):
+    """A batch's worth of bindings that cannot move (here: they need a
+    haproxy device, and there is none elsewhere) must not hide the others
+    from the next checks."""
+    conf.set_override('error_retry_interval', 30, 'health')
+    conf.set_override('batch_size', 2, 'health')
+    engine = database.engine()
+    fleet = Fleet(engine)
+    a, b = fleet.agent('a'), fleet.agent('b')
+    fleet.device('dev-a', [a])
+    fleet.device('dev-b', [b])
+    with engine.begin() as connection:
+        for index, requirements in enumerate(
+                ['{"device_type": "haproxy"}'] * 2 + ['{}'] * 2):
+            resource_id = 'r%d' % index     # the stuck ones sort first
+            connection.execute(sa.insert(models.resources).values(
+                id=resource_id, project_id='p', resource_type='vip',
+                spec='{"protocol": "TCP", "protocol_port": 80}',
+                requirements=requirements, units=1, status='ACTIVE',
+                created_at=fleet.now))
+            connection.execute(sa.insert(models.bindings).values(
+                resource_id=resource_id, device_id='dev-a', agent_id=a,
+                generation=1, created_at=fleet.now))
+        connection.execute(sa.update(models.devices).where(
+            models.devices.c.id == 'dev-a').values(used=4))
+    clock = Clock()
+    monitor, _ = _monitor(engine, conf, clock)
+    _past_grace(monitor, clock)
+    _heartbeats(monitor, clock)
+    fleet.kill(a)
+    outcomes = []
+    for _ in range(2):
+        outcomes.append(monitor.check())
+        _heartbeats(monitor, clock)
+    conf.clear_override('batch_size', 'health')
+    assert [(o['moved'], o['failed']) for o in outcomes] == [(0, 2), (2, 0)]
+    after = check_invariants(engine)
+    assert {resource_id: row.device_id for resource_id, row in after.items()
+            } == {'r0': 'dev-a', 'r1': 'dev-a', 'r2': 'dev-b',
+                  'r3': 'dev-b'}
