@@ -48,21 +48,22 @@ def agents_overview(connection):
     ).all()
 
 
-_WORK_COLUMNS = (
-    _bindings.c.resource_id, _bindings.c.device_id, _bindings.c.agent_id,
-    _bindings.c.generation, _resources.c.resource_type, _resources.c.units,
-    _resources.c.status, _devices.c.health.label('device_health'),
-    _devices.c.admin_state_up.label('device_up'))
+# A binding with what failover needs to judge it, one row per resource.
+_WORK = (
+    sa.select(
+        _bindings.c.resource_id, _bindings.c.device_id, _bindings.c.agent_id,
+        _bindings.c.generation, _resources.c.resource_type,
+        _resources.c.units, _resources.c.status,
+        _devices.c.health.label('device_health'),
+        _devices.c.admin_state_up.label('device_up'))
+    .select_from(_bindings.join(
+        _resources, _resources.c.id == _bindings.c.resource_id)
+        .join(_devices, _devices.c.id == _bindings.c.device_id)))
 
 
 def _work(connection, condition, limit, skip):
-    statement = (
-        sa.select(*_WORK_COLUMNS)
-        .select_from(_bindings.join(
-            _resources, _resources.c.id == _bindings.c.resource_id)
-            .join(_devices, _devices.c.id == _bindings.c.device_id))
-        .where(condition,
-               _resources.c.status != constants.STATUS_PENDING_DELETE))
+    statement = _WORK.where(
+        condition, _resources.c.status != constants.STATUS_PENDING_DELETE)
     if skip:
         statement = statement.where(
             _bindings.c.resource_id.not_in(list(skip)))
@@ -86,12 +87,8 @@ def orphaned_bindings(connection, limit, skip=()):
 
 
 def binding(connection, resource_id):
-    return connection.execute(
-        sa.select(*_WORK_COLUMNS)
-        .select_from(_bindings.join(
-            _resources, _resources.c.id == _bindings.c.resource_id)
-            .join(_devices, _devices.c.id == _bindings.c.device_id))
-        .where(_bindings.c.resource_id == resource_id)).first()
+    return connection.execute(_WORK.where(
+        _bindings.c.resource_id == resource_id)).first()
 
 
 def live_agents_of_devices(connection, device_ids, alive_since):

@@ -24,7 +24,7 @@ class TokenBucket:
         self._clock = clock
         self._tokens = float(burst)
         self._at = clock()
-        self.deferred = 0   # moves refused since the last refill to full
+        self.deferred = 0   # moves refused for want of a token, in all
 
     def _refill(self):
         now = self._clock()
@@ -58,7 +58,6 @@ class Guards:
         self.bucket = TokenBucket(move_rate, move_burst, clock)
         self._grace_until = None
         self._outage_reason = None
-        self._outage_since = None
         self._recovered_at = None
         self._tripped = {}     # (agent_type, az) -> (dead, total)
 
@@ -76,7 +75,6 @@ class Guards:
         """The DB or broker is unreachable, or the intake stalled."""
         if self._outage_reason is None:
             LOG.warning('Failover on hold: %s', reason)
-            self._outage_since = self._clock()
         self._outage_reason = reason
         self._recovered_at = None
 

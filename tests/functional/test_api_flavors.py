@@ -6,30 +6,14 @@ import json
 import uuid
 
 from keystonemiddleware import fixture as ksm_fixture
-import pytest
 
-from agentsched.services import secrets
 from tests import api_fixtures
 from tests.functional import test_api_resources as resources_tests
+# The same API over each database (the fixtures, not the tests).
+from tests.functional.test_api_agent_scheduler import api  # noqa: F401
+from tests.functional.test_api_agent_scheduler import box  # noqa: F401
 
 _error = resources_tests._error
-
-
-@pytest.fixture
-def box():
-    return secrets.SecretBox([secrets.generate_key()])
-
-
-@pytest.fixture
-def api(parsed_conf, database, box):
-    parsed_conf.set_override('auth_strategy', 'noauth')
-    resources_tests._overrides(parsed_conf)
-    engine = database.engine()
-    notifier = api_fixtures.RecordingNotifier()
-    yield (api_fixtures.client(parsed_conf, engine, notifier, box), engine,
-           notifier)
-    parsed_conf.clear_override('auth_strategy')
-    resources_tests._clear(parsed_conf)
 
 
 def _flavor(client, service_type='LOADBALANCER', **fields):

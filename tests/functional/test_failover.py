@@ -183,6 +183,15 @@ def _past_grace(monitor, clock):
     clock.now += DOWN_TIME + REPORT_INTERVAL + 1
 
 
+def _running_monitor(engine, conf):
+    """A monitor past its start-up grace, its intake alive."""
+    clock = Clock()
+    monitor, notifier = _monitor(engine, conf, clock)
+    _past_grace(monitor, clock)
+    _heartbeats(monitor, clock)
+    return monitor, notifier, clock
+
+
 def _heartbeats(monitor, clock):
     """The intake is alive: a report was just taken."""
     monitor._report_stats = type('Stats', (), {'last_accepted': clock.now})
@@ -284,10 +293,7 @@ def test_mass_failure_guard_trips_and_raises_the_alarm(database, conf,
     for agent in agents + [other_az]:
         fleet.device('dev-' + agent, [agent])
         fleet.bound(2, 'dev-' + agent, agent)
-    clock = Clock()
-    monitor, _ = _monitor(engine, conf, clock)
-    _past_grace(monitor, clock)
-    _heartbeats(monitor, clock)
+    monitor, _, clock = _running_monitor(engine, conf)
     before = fleet.bindings()
     fleet.kill(*agents[:3])  # 60% of az1
     with caplog.at_level(logging.ERROR):
@@ -341,10 +347,7 @@ def test_policies_that_do_not_move(database, conf, policy):
     on_shared = fleet.bound(2, 'shared', a)
     fleet.device('dev-a', [a])
     alone = fleet.bound(2, 'dev-a', a)
-    clock = Clock()
-    monitor, _ = _monitor(engine, conf, clock)
-    _past_grace(monitor, clock)
-    _heartbeats(monitor, clock)
+    monitor, _, clock = _running_monitor(engine, conf)
     fleet.kill(a)
     outcome = monitor.check()
     after = check_invariants(engine)
@@ -389,10 +392,7 @@ def test_device_down_moves_its_resources(database, conf):
     fleet.device('broken', [a], health=constants.HEALTH_DOWN)
     fleet.device('good', [a])
     ids = fleet.bound(3, 'broken', a)
-    clock = Clock()
-    monitor, _ = _monitor(engine, conf, clock)
-    _past_grace(monitor, clock)
-    _heartbeats(monitor, clock)
+    monitor, _, clock = _running_monitor(engine, conf)
     fleet.touch(a)
     assert monitor.check()['moved'] == 3
     after = check_invariants(engine)
@@ -407,10 +407,7 @@ def test_no_room_leaves_the_binding_and_says_why(database, conf):
     fleet.device('dev-a', [a])
     fleet.device('dev-b', [b], capacity=1)
     ids = fleet.bound(3, 'dev-a', a)
-    clock = Clock()
-    monitor, _ = _monitor(engine, conf, clock)
-    _past_grace(monitor, clock)
-    _heartbeats(monitor, clock)
+    monitor, _, clock = _running_monitor(engine, conf)
     fleet.kill(a)
     outcome = monitor.check()
     assert (outcome['moved'], outcome['failed']) == (1, 2)
@@ -504,10 +501,7 @@ def test_unplaced_error_resources_are_retried(database, conf):
             status_description='no alive agent', created_at=long_ago,
             updated_at=long_ago if index else liveness.utcnow())
             for index, resource_id in enumerate(ids)])
-    clock = Clock()
-    monitor, notifier = _monitor(engine, conf, clock)
-    _past_grace(monitor, clock)
-    _heartbeats(monitor, clock)
+    monitor, notifier, clock = _running_monitor(engine, conf)
     fleet.touch(a)
     assert monitor.check()['retried'] == 2   # not the one just failed
     bound = check_invariants(engine)
@@ -526,10 +520,7 @@ def test_agents_dying_together_trip_the_guard_before_the_first_moves(
     for agent in agents:
         fleet.device('dev-' + agent, [agent])
         fleet.bound(2, 'dev-' + agent, agent)
-    clock = Clock()
-    monitor, _ = _monitor(engine, conf, clock)
-    _past_grace(monitor, clock)
-    _heartbeats(monitor, clock)
+    monitor, _, clock = _running_monitor(engine, conf)
     before = fleet.bindings()
     fleet.set_agent_beat(agents[:1], DOWN_TIME + 0.2)   # just dead
     fleet.set_agent_beat(agents[1:3], DOWN_TIME - REPORT_INTERVAL + 0.3)
@@ -569,10 +560,7 @@ def test_moves_waiting_for_a_retry_do_not_starve_the_batch(database, conf):
                 generation=1, created_at=fleet.now))
         connection.execute(sa.update(models.devices).where(
             models.devices.c.id == 'dev-a').values(used=4))
-    clock = Clock()
-    monitor, _ = _monitor(engine, conf, clock)
-    _past_grace(monitor, clock)
-    _heartbeats(monitor, clock)
+    monitor, _, clock = _running_monitor(engine, conf)
     fleet.kill(a)
     outcomes = []
     for _ in range(2):
