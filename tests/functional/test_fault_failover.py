@@ -492,6 +492,8 @@ def test_two_servers_kill_the_leader(cluster):
     bindings = cluster.bindings()
     assert {row.host for row in bindings.values()} <= {'lb-2', 'lb-3'}
     assert {row.generation for row in bindings.values()} == {2}
+    # The log line follows the commit and the casts: wait for the last.
+    other.wait_for_log('moved from device', timeout=5, count=len(ids))
     log = other.log()
     assert log.count('moved from device') == len(ids)
     assert 'moved from device' not in leader.log()
