@@ -76,6 +76,10 @@ FAILOVER_POLICIES = (FAILOVER_REBIND_AND_MOVE, FAILOVER_REBIND_ONLY,
 MAX_STRING_LENGTH = 255
 MAX_CONFIGURATIONS_BYTES = 64 * 1024
 MAX_DEVICES_PER_REPORT = 1000
+# The largest value of an integer column a report fills (agents.load,
+# devices.capacity, agent_devices.load: sa.Integer, signed 32 bits on every
+# backend). A larger one would fail the write, not just this report's.
+MAX_DB_INTEGER = 2 ** 31 - 1
 
 # Stevedore namespaces, one per plugin kind.
 NS_ALGORITHMS = 'agentsched.algorithms'

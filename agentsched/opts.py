@@ -10,6 +10,7 @@ from agentsched.conf import health
 from agentsched.conf import reports
 from agentsched.conf import scheduler
 from agentsched.conf import secrets
+from agentsched.conf import signing
 
 
 def list_opts():
@@ -20,6 +21,7 @@ def list_opts():
         (reports.GROUP, copy.deepcopy(reports.opts)),
         (agent.GROUP, copy.deepcopy(agent.opts)),
         (secrets.GROUP, copy.deepcopy(secrets.opts)),
+        (signing.GROUP, copy.deepcopy(signing.opts)),
         (scheduler.GROUP, copy.deepcopy(scheduler.opts)),
         (health.GROUP, copy.deepcopy(health.opts)),
         (health.COORDINATION_GROUP, copy.deepcopy(health.coordination_opts)),

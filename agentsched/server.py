@@ -9,6 +9,7 @@ from oslo_service import service
 
 from agentsched import constants
 from agentsched import messaging
+from agentsched import signing
 from agentsched.agents import devices as agent_devices
 from agentsched.agents import service as agent_service
 from agentsched.api import app as api_app
@@ -21,6 +22,7 @@ from agentsched.health import monitor as health_monitor
 from agentsched.reports import device_sync
 from agentsched.reports import endpoint as reports_endpoint
 from agentsched.reports import sink as reports_sink
+from agentsched.reports import trust as report_trust
 from agentsched.services import agent_notifier
 from agentsched.services import agent_sync
 from agentsched.services import failover as failover_service
@@ -71,34 +73,51 @@ class ServerService(service.Service):
         conf = self._conf
         self.engine = db_engine.create_engine(conf)
         check_schema(self.engine)
-        # The embedded default keeps its own key; others configure theirs.
+        # The embedded default keeps its own keys; others configure theirs.
+        embedded_directory = (None if conf.database.connection
+                              else db_engine.state_path(conf))
         self.secret_box = secrets.from_conf(
-            conf, embedded_directory=None if conf.database.connection
-            else db_engine.state_path(conf))
+            conf, embedded_directory=embedded_directory)
+        self.keyring = signing.server_keyring(conf, embedded_directory)
+        signer = verifier = None
+        if self.keyring is None:
+            LOG.warning('No [signing] master_keys: messages on the bus are '
+                        'neither signed nor verified, any bus client can '
+                        'act as any agent, and secrets cross the bus in '
+                        'clear (docs/security.md)')
+        else:
+            signer = signing.Signer(self.keyring)
+            verifier = signing.Verifier(self.keyring,
+                                        conf.signing.replay_window)
+        self.device_sync = device_sync.DeviceSync()
         self.sink = reports_sink.HeartbeatSink(
             self.engine, conf.agent_down_time, conf.reports.flush_interval,
             enable_new_agents=conf.enable_new_agents,
             load_keys=conf.reports.load_keys,
             flush_retry_max_wait=conf.reports.flush_retry_max_wait,
-            device_sync=device_sync.DeviceSync())
+            device_sync=self.device_sync,
+            pin_signed_agents=self.keyring is not None)
         known = self.sink.load_views()
         self.sink.start()
         self.reports = reports_endpoint.ReportsEndpoint(
-            self.sink, conf.agent_down_time)
+            self.sink, conf.agent_down_time,
+            trust=report_trust.ReportTrust(verifier,
+                                           conf.signing.unsigned_agent_types))
         reports_server = messaging.get_server(conf, conf.reports.topic,
                                               [self.reports])
         reports_server.start(override_pool_size=conf.reports.executor_threads)
-        notifier = agent_notifier.AgentNotifier(conf)
+        notifier = agent_notifier.AgentNotifier(conf, signer, self.keyring)
         placer = placement.Placer(self.engine, conf)
         self.resources = resources_service.ResourceService(
             self.engine, conf, notifier, self.secret_box, placer=placer)
         self.failover = failover_service.FailoverService(
             self.engine, conf, placer, notifier, self.resources)
+        self.agent_sync = agent_sync.AgentSyncEndpoint(
+            self.engine, self.secret_box, self.resources, self.keyring,
+            verifier)
         plugin_server = messaging.get_server(
             conf, constants.PLUGIN_TOPIC,
-            [StatusEndpoint(self),
-             agent_sync.AgentSyncEndpoint(self.engine, self.secret_box,
-                                          self.resources)])
+            [StatusEndpoint(self), self.agent_sync])
         plugin_server.start()
         self._rpc_servers = [reports_server, plugin_server]
         LOG.info('agentsched-server on %s: %d agents known, heartbeats on '
@@ -123,7 +142,8 @@ class ServerService(service.Service):
         for index in range(self._local_agent_count):
             host = '%s-local-%d' % (conf.host, index + 1)
             agent = agent_service.AgentService(
-                conf, host, agent_devices.simulated(host))
+                conf, host, agent_devices.simulated(host),
+                keyring=self.keyring)
             agent.start()
             self.local_agents.append(agent)
 
@@ -144,7 +164,10 @@ class ServerService(service.Service):
 
     def report_stats(self):
         stats = self.reports.stats.as_dict()
-        stats.update(pending=self.sink.pending_count(),
+        stats.update(refused_calls=self.agent_sync.refused,
+                     refused_devices=self.device_sync.refused,
+                     topic_changes=self.sink.topic_changes,
+                     pending=self.sink.pending_count(),
                      flushed_rows=self.sink.flushed_rows,
                      flush_failures=self.sink.flush_failures)
         return stats

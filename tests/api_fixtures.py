@@ -5,6 +5,7 @@ import uuid
 
 from werkzeug import test as werkzeug_test
 
+from agentsched import sealing
 from agentsched.api import app as api_app
 from agentsched.db import agents as agents_db
 from agentsched.db import devices as devices_db
@@ -28,7 +29,10 @@ class RecordingNotifier:
         self.calls.append((agent.host, 'devices_updated'))
 
     def deploy(self, agent, resource):
-        self.deployed.append((agent.host, resource))
+        # As the real notifier sends it without [signing] keys: the
+        # secrets folded in.
+        self.deployed.append((agent.host, sealing.seal_secrets(
+            None, agent.host, resource)))
         return True
 
     def undeploy(self, agent, resource):

@@ -54,6 +54,7 @@ class Deployments:
         self._drivers_guard = threading.Lock()
         self._placed = {}        # resource id -> device name
         self._fingerprints = {}  # resource id -> _fingerprint of its deploy
+        self._withheld = set()   # withheld by the last sync (converge)
         self.deployed = {}       # resource id -> generation
 
     def _lock(self, resource_id):
@@ -176,32 +177,40 @@ class Deployments:
         LOG.info('Released %s (generation %d): another agent of its device '
                  'manages it now', resource_id, generation)
 
-    def converge(self, resources, elsewhere=()):
+    def converge(self, resources, elsewhere=(), withheld=()):
         """Make what is deployed here match the server's list (sync).
 
         elsewhere: resources on our devices that other agents now manage
         (rebound while we were away): forgotten, left on the devices.
+        withheld: ours, but the server could not decrypt their secrets:
+        left exactly as they are (it may be a working tunnel), neither
+        undeployed nor deployed.
         """
         wanted = {r['id']: r for r in resources}
         elsewhere = set(elsewhere)
+        keep = set(wanted) | set(withheld)
         for resource_id in elsewhere & set(self.deployed):
             self.release(resource_id, self.deployed.get(resource_id, 0))
         for resource_id, generation in list(self.deployed.items()):
-            if resource_id not in wanted:
+            if resource_id not in keep:
                 # Moved away or deleted while we could not hear: fenced.
                 self.undeploy({'id': resource_id, 'generation': generation},
                               report=False)
         for resource in resources:
-            if self.deployed.get(resource['id']) != resource['generation'] \
-                    or self._fingerprints.get(resource['id']) != \
-                    _fingerprint(resource):
+            resource_id = resource['id']
+            # Once no longer withheld, deployed again even if unchanged: the
+            # server marked it ERROR meanwhile and waits for a status.
+            if self.deployed.get(resource_id) != resource['generation'] \
+                    or self._fingerprints.get(resource_id) != \
+                    _fingerprint(resource) or resource_id in self._withheld:
                 self.deploy(resource)
+        self._withheld = set(withheld)
         # What devices still hold that nobody wants: found in their files
         # after the agent restarted, or left by a failed undeploy.
         with self._drivers_guard:
             known = list(self._drivers.values())
         for driver in known:
-            for resource_id in driver.resources() - set(wanted) - elsewhere:
+            for resource_id in driver.resources() - keep - elsewhere:
                 self.undeploy({'id': resource_id,
                                'generation': self.deployed.get(resource_id,
                                                                0)},

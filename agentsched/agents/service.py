@@ -9,6 +9,8 @@ import tenacity
 
 from agentsched import constants
 from agentsched import messaging
+from agentsched import sealing
+from agentsched import signing
 from agentsched.agents import deployments
 from agentsched.agents import server_api
 from agentsched.agents import service_plugins
@@ -23,37 +25,56 @@ class AgentEndpoint:
     API version history:
         1.0 - agent_updated, devices_updated
         1.1 - deploy, undeploy
+        1.2 - every method takes signature (signing.py); a deploy's secrets
+              may come sealed to this host
     """
 
-    target = oslo_messaging.Target(version='1.1')
+    target = oslo_messaging.Target(version='1.2')
 
     def __init__(self, agent):
         self._agent = agent
 
-    def agent_updated(self, context, payload):
-        LOG.info('Server updated this agent: %s', payload)
-        self._agent.admin_state_up = payload.get('admin_state_up')
+    def agent_updated(self, context, payload, signature=None):
+        if self._agent.accepts('agent_updated', {'payload': payload},
+                               signature):
+            LOG.info('Server updated this agent: %s', payload)
+            self._agent.admin_state_up = payload.get('admin_state_up')
 
-    def devices_updated(self, context):
-        LOG.info('Server says the devices of this agent changed')
-        self._agent.sync()
+    def devices_updated(self, context, signature=None):
+        if self._agent.accepts('devices_updated', {}, signature):
+            LOG.info('Server says the devices of this agent changed')
+            self._agent.sync()
 
-    def deploy(self, context, resource):
-        self._agent.deployments.deploy(resource)
+    def deploy(self, context, resource, signature=None):
+        if self._agent.accepts('deploy', {'resource': resource}, signature):
+            resource = self._agent.open_secrets(resource)
+            if resource is not None:
+                self._agent.deployments.deploy(resource)
 
-    def undeploy(self, context, resource):
-        self._agent.deployments.undeploy(resource)
+    def undeploy(self, context, resource, signature=None):
+        if self._agent.accepts('undeploy', {'resource': resource},
+                               signature):
+            self._agent.deployments.undeploy(resource)
 
 
 class AgentService(service.Service):
     """One agentsched-agent: reports its state and devices every interval."""
 
-    def __init__(self, conf, host, devices, plugin=None):
+    def __init__(self, conf, host, devices, plugin=None, keyring=None):
         """plugin: the service (agents/service_plugins) this agent runs;
-        the first of [agent] services by default."""
+        the first of [agent] services by default. keyring: what it signs
+        with (signing.Keyring); [signing] host_keys by default, and with
+        none it neither signs nor verifies."""
         super().__init__()
         self._conf = conf
         self.host = host
+        self._keyring = keyring or signing.Keyring.for_agent(
+            host, conf.signing.host_keys)
+        self._signer = (signing.Signer(self._keyring)
+                        if self._keyring is not None else None)
+        self._verifier = (signing.Verifier(self._keyring,
+                                           conf.signing.replay_window)
+                          if self._keyring is not None else None)
         self.devices = devices
         if plugin is None:
             plugin = service_plugins.load(conf.agent.services[:1])[0]
@@ -96,8 +117,10 @@ class AgentService(service.Service):
 
     def start(self):
         super().start()
-        self._reporter = reporter.StateReporter(self._conf, self._timeout)
-        self._server = server_api.ServerAPI(self._conf, self._timeout)
+        self._reporter = reporter.StateReporter(self._conf, self._timeout,
+                                                self._signer)
+        self._server = server_api.ServerAPI(self._conf, self._timeout,
+                                            self._signer)
         self._rpc_server = messaging.get_server(
             self._conf, self.topic, [AgentEndpoint(self)], server=self.host)
         self._rpc_server.start()
@@ -107,6 +130,11 @@ class AgentService(service.Service):
         LOG.info('Agent %s on %s started: %d devices, reporting every %d s',
                  self.agent_type, self.host, len(self.devices),
                  self._interval)
+        if self._signer is None:
+            LOG.warning('Agent %s on %s has no [signing] host_keys: it sends '
+                        'unsigned messages (servers with master keys refuse '
+                        'them) and takes any cast (docs/security.md)',
+                        self.agent_type, self.host)
 
     def stop(self, graceful=False):
         self._stop.set()
@@ -172,6 +200,31 @@ class AgentService(service.Service):
                 hook()
         return status
 
+    def accepts(self, method, arguments, signature):
+        """Whether a cast from the server is taken: with host keys, only
+        when signed for this agent; it is logged once when not."""
+        if self._verifier is None:
+            return True
+        try:
+            self._verifier.verify(method, arguments, signature, self.host,
+                                  self.agent_type)
+        except signing.BadSignature as exc:
+            LOG.warning('Agent %s on %s ignored a %s cast: %s',
+                        self.agent_type, self.host, method, exc)
+            return False
+        return True
+
+    def open_secrets(self, message):
+        """A deploy message or a device with its sealed secrets opened;
+        None (logged) if they were not sealed for this host."""
+        try:
+            return sealing.open_secrets(self._keyring, self.host, message)
+        except sealing.CannotUnseal as exc:
+            LOG.error('Agent %s on %s cannot use %s %s: %s', self.agent_type,
+                      self.host, message.get('resource_type', 'device'),
+                      message.get('id'), exc)
+            return None
+
     def sync(self):
         """Learn from the server what this agent manages now."""
         with self._sync_lock:
@@ -182,16 +235,29 @@ class AgentService(service.Service):
                             'revival or device change retries', self.host,
                             exc)
                 return False
-            self.managed_devices = answer['devices']
-            self.deployments.converge(answer.get('resources', []),
-                                      answer.get('elsewhere', ()))
+            self.managed_devices = [
+                self.open_secrets(d) or dict(
+                    d, credentials=None,
+                    credentials_error='not sealed for this host')
+                for d in answer['devices']]
+            resources, withheld = [], list(answer.get('withheld', ()))
+            for resource in answer.get('resources', []):
+                opened = self.open_secrets(resource)
+                if opened is None:
+                    # Left as it is, as the server's own withheld ones.
+                    withheld.append(resource['id'])
+                else:
+                    resources.append(opened)
+            self.deployments.converge(resources, answer.get('elsewhere', ()),
+                                      withheld)
         LOG.info('Agent %s on %s manages %d devices: %s', self.agent_type,
                  self.host, len(self.managed_devices),
                  ', '.join(d['name'] for d in self.managed_devices))
         return True
 
     def _report_status(self, resource_id, generation, status, description):
-        return self._server.update_status(resource_id, generation, status,
+        return self._server.update_status(self.agent_type, self.host,
+                                          resource_id, generation, status,
                                           description)
 
     def _log_failure(self, retry_state):

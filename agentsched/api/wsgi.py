@@ -10,6 +10,7 @@ agentsched-server with [api] enabled = false beside it.
 import os
 
 from agentsched import conf as agentsched_conf
+from agentsched import signing
 from agentsched.api import app
 from agentsched.db import engine as db_engine
 from agentsched.services import agent_notifier
@@ -21,8 +22,10 @@ def init_application():
     agentsched_conf.parse_args(
         [], default_config_files=[f for f in files.split(',') if f])
     conf = agentsched_conf.CONF
+    keyring = signing.server_keyring(conf)
+    signer = signing.Signer(keyring) if keyring is not None else None
     return app.make_app(conf, db_engine.create_engine(conf),
-                        agent_notifier.AgentNotifier(conf))
+                        agent_notifier.AgentNotifier(conf, signer, keyring))
 
 
 application = init_application()

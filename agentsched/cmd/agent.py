@@ -6,6 +6,7 @@ from oslo_service import service
 
 from agentsched import conf as agentsched_conf
 from agentsched import messaging
+from agentsched import signing
 from agentsched.agents import devices
 from agentsched.agents import service as agent_service
 from agentsched.agents import service_plugins
@@ -25,12 +26,18 @@ def main(argv=None):
     except (service_plugins.UnknownService,
             devices.InvalidDeviceConfig) as exc:
         sys.exit('agentsched-agent: %s' % exc)
+    try:
+        keyring = signing.Keyring.for_agent(conf.host,
+                                            conf.signing.host_keys)
+    except ValueError as exc:
+        sys.exit('agentsched-agent: %s' % exc)
     # One agent per service, in this one process; each drives the devices
     # of its service type.
     group = agent_service.AgentGroup([
         agent_service.AgentService(
             conf, conf.host,
             [d for d in device_list
-             if d['service_type'] == plugin.service_type], plugin)
+             if d['service_type'] == plugin.service_type], plugin,
+            keyring=keyring)
         for plugin in plugins])
     return service.launch(conf, group, workers=1).wait()

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from agentsched import conf as agentsched_conf
 from agentsched import constants
 from agentsched import messaging
+from agentsched import signing
 from agentsched.db import agents as agents_db
-from agentsched.db import devices as devices_db
 from agentsched.db import engine as db_engine
 from agentsched.db import migration
 from agentsched.health import liveness
@@ -81,18 +81,53 @@ def server_stats(conf):
         print('%s: %s' % (key, value))
 
 
+def signing_generate_key(conf):
+    print(signing.generate_master_key())
+
+
+def agent_key(conf):
+    """A host's signing keys, one per master key, the signing one first."""
+    if not conf.signing.master_keys:
+        sys.exit('No [signing] master_keys configured: make one with '
+                 '"agentsched-manage signing generate-key"')
+    for master_key in conf.signing.master_keys:
+        print(signing.host_key(master_key, conf.command.agent_host))
+
+
 def secrets_generate_key(conf):
     print(secrets.generate_key())
 
 
 def secrets_rotate(conf):
-    """Re-encrypt every stored secret with the first configured key."""
+    """Re-encrypt every stored secret with the first configured key, beside
+    running servers; exit 1 if some secret is under no configured key."""
     box = secrets.SecretBox(list(conf.secrets.encryption_keys))
     engine = _migrated_engine(conf)
-    with engine.begin() as connection:
-        count = devices_db.rotate_credentials(connection, box.rotate)
-    print('Re-encrypted the credentials of %d devices with the first key of '
-          '[secrets] encryption_keys' % count)
+    done = secrets.rotate_all(engine, box)
+    devices, resources = done['devices'], done['resources']
+    print('Re-encrypted with the first key of [secrets] encryption_keys: '
+          'the credentials of %d devices, the secrets of %d resources' % (
+              devices.rotated, resources.rotated))
+    print('Changed meanwhile by a server (written with the first key '
+          'already): %d devices, %d resources' % (
+              devices.changed, resources.changed))
+    print('Undecryptable: %d devices, %d resources' % (
+        len(devices.undecryptable), len(resources.undecryptable)))
+    if not (devices.undecryptable or resources.undecryptable):
+        return 0
+    for row in devices.undecryptable:
+        print('  device %s (%s): credentials' % (row.id, row.name))
+    for row in resources.undecryptable:
+        print('  resource %s: secrets' % row.id)
+    print('These were encrypted with a key that is not in [secrets] '
+          'encryption_keys. If you still have it, add it after the first '
+          'key and run this again. If it is lost, so are these secrets: set '
+          'the credentials of each device again ("agentsched device set"), '
+          'delete each resource and create it again with its secrets (a '
+          'VPN connection\'s psk). Until then their agents get these '
+          'devices without credentials and leave these resources as they '
+          'are, in ERROR.', file=sys.stderr)
+    return 1
 
 
 def _add_commands(subparsers):
@@ -114,6 +149,17 @@ def _add_commands(subparsers):
                     ).set_defaults(func=secrets_generate_key)
     keys.add_parser('rotate', help='re-encrypt stored secrets with the '
                     'first key').set_defaults(func=secrets_rotate)
+    signing_keys = subparsers.add_parser(
+        'signing', help='message signing keys').add_subparsers(
+        dest='signing_command', required=True)
+    signing_keys.add_parser('generate-key', help='print a new master key'
+                            ).set_defaults(func=signing_generate_key)
+    host_key = subparsers.add_parser(
+        'agent-key', help='print the signing keys of an agent host, for its '
+        '[signing] host_keys')
+    host_key.add_argument('agent_host', metavar='HOST',
+                          help='the agent\'s host option')
+    host_key.set_defaults(func=agent_key)
     server = subparsers.add_parser('server', help='running servers'
                                    ).add_subparsers(dest='server_command',
                                                     required=True)

@@ -18,11 +18,12 @@ from agentsched.conf import health
 from agentsched.conf import reports
 from agentsched.conf import scheduler
 from agentsched.conf import secrets
+from agentsched.conf import signing
 
 CONF = cfg.CONF
 
-_MODULES = (default, database, reports, agent, api, secrets, scheduler,
-            health)
+_MODULES = (default, database, reports, agent, api, secrets, signing,
+            scheduler, health)
 
 
 def register_opts(conf=CONF):

@@ -76,7 +76,8 @@ def update_heartbeats(connection, rows):
 
 _VIEW_COLUMNS = (_agents.c.id, _agents.c.agent_type, _agents.c.host,
                  _agents.c.heartbeat_timestamp, _agents.c.configurations,
-                 _agents.c.resource_versions)
+                 _agents.c.resource_versions, _agents.c.topic,
+                 _agents.c.signed)
 
 
 def insert(connection, values):
@@ -92,6 +93,11 @@ def get_view(connection, agent_type, host):
 
 def all_views(connection):
     return connection.execute(sa.select(*_VIEW_COLUMNS)).all()
+
+
+def mark_signed(connection, agent_id):
+    connection.execute(sa.update(_agents).where(_agents.c.id == agent_id)
+                       .values(signed=True))
 
 
 def existing_ids(connection, ids):

@@ -46,6 +46,10 @@ class Agent(Base):
     # (fencing a flapping host; Nova's forced_down).
     forced_down = sa.Column(sa.Boolean, nullable=False, default=False,
                             server_default=sa.false())
+    # Once an agent signed a report, unsigned ones for it are refused: its
+    # identity is pinned to its host key (docs/security.md).
+    signed = sa.Column(sa.Boolean, nullable=False, default=False,
+                       server_default=sa.false())
 
 
 class Device(Base):

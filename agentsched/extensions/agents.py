@@ -53,7 +53,7 @@ def _agent_dict(row, alive_since, fields=None):
     (agent_id, agent_type, binary, topic, host, availability_zone,
      admin_state_up, created_at, started_at, heartbeat_timestamp,
      description, configurations, _resource_versions, _load,
-     resources_synced, forced_down) = row
+     resources_synced, forced_down, _signed) = row
     agent = {
         'id': agent_id, 'agent_type': agent_type, 'binary': binary,
         'topic': topic, 'host': host, 'admin_state_up': admin_state_up,

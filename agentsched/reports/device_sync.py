@@ -3,11 +3,16 @@
 Runs only when an agent's reported documents changed (the sink compares
 them as strings), once per agent, in its own transaction. A device an agent
 stops reporting is marked missing for that agent: never deleted, never moved
-by that alone. Devices registered by an admin keep the admin's description;
-a report only links them to the agent and carries health and load.
+by that alone. A report describes only the devices it creates or that are
+linked to its agent: a device another agent reported first, or an admin
+created, is refused for an agent not linked to it (an admin links it), so
+no host can redefine or claim another's device (docs/security.md). Devices
+registered by an admin keep the admin's description; a report of a linked
+agent carries health and load.
 """
 
 import json
+import threading
 import uuid
 
 from oslo_log import log as logging
@@ -47,6 +52,9 @@ class DeviceSync:
 
     def __init__(self, registry=None):
         self._registry = registry or device_types.Registry()
+        self._lock = threading.Lock()
+        # Reported devices refused: existing, and not the reporter's.
+        self.refused = 0
 
     def sync(self, connection, agent_id, state, now):
         """Make the inventory match one agent's reported device list."""
@@ -71,8 +79,15 @@ class DeviceSync:
         links = devices_db.links_of_agent(connection, agent_id)
         touched = set()
         for name, (device, described) in valid.items():
-            row = existing.get(name) or self._create(connection, name, device,
-                                                     described, now)
+            row = existing.get(name)
+            if row is None:
+                row = self._create(connection, name, device, described, now,
+                                   agent_id)
+            elif row.id not in links:
+                row = None
+            if row is None:
+                self._refuse(state, name)
+                continue
             if row.source == constants.DEVICE_SOURCE_REPORTED:
                 changed = {k: v for k, v in described.items()
                            if getattr(row, k) != v}
@@ -93,21 +108,37 @@ class DeviceSync:
         for device_id in touched:
             self._update_health(connection, device_id)
 
-    def _create(self, connection, name, device, described, now):
+    def _refuse(self, state, name):
+        """A device that exists and is not this agent's: its description
+        and its credentials stay with the agents linked to it."""
+        with self._lock:
+            self.refused += 1
+        LOG.warning('Agent %s on %s reported device %r, which another agent '
+                    'reported first or an admin created: refused (an admin '
+                    'links an agent to a device to share it)',
+                    state['agent_type'], state['host'], name)
+
+    def _create(self, connection, name, device, described, now, agent_id):
         values = dict(described, id=str(uuid.uuid4()), name=name,
                       health=device.get('health', constants.HEALTH_UNKNOWN),
                       source=constants.DEVICE_SOURCE_REPORTED,
                       admin_state_up=True, used=0, revision_number=0,
                       created_at=now, updated_at=now)
-        try:
-            # A savepoint: two agents (HA pair) may report a new shared
-            # device at once; the loser links to the winner's row.
-            with connection.begin_nested():
-                devices_db.insert(connection, values)
-        except sa.exc.IntegrityError:
-            return devices_db.by_names(connection, [name])[name]
+        if connection.dialect.name == 'sqlite':
+            # pysqlite begins a transaction only at the first write, so a
+            # SAVEPOINT before it commits on release and survives a
+            # rollback. One process owns a SQLite file: no server races it.
+            devices_db.insert(connection, values)
+        else:
+            try:
+                # A savepoint: two agents may report a new device of one
+                # name at once; the first one's it is.
+                with connection.begin_nested():
+                    devices_db.insert(connection, values)
+            except sa.exc.IntegrityError:
+                return None
         LOG.info('Registered device %s (%s) reported by agent %s', name,
-                 described['device_type'], values['id'])
+                 described['device_type'], agent_id)
         return devices_db.get(connection, values['id'])
 
     def _link(self, connection, agent_id, device_id, link, device, now):

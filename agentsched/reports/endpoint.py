@@ -8,15 +8,21 @@ import oslo_messaging
 
 from agentsched.health import liveness
 from agentsched.reports import schema
+from agentsched.reports import trust as report_trust
 
 LOG = logging.getLogger(__name__)
 
 
 class ReportStats:
-    """Counters of reports taken and refused, safe across RPC threads."""
+    """Counters of reports taken and refused, safe across RPC threads.
 
-    def __init__(self):
+    failed also counts the sink's failed_writes: reports it took and
+    answered, then could not store.
+    """
+
+    def __init__(self, sink=None):
         self._lock = threading.Lock()
+        self._sink = sink
         self.accepted = 0
         self.rejected = 0
         self.failed = 0
@@ -29,9 +35,10 @@ class ReportStats:
             setattr(self, field, getattr(self, field) + 1)
 
     def as_dict(self):
+        failed_writes = getattr(self._sink, 'failed_writes', 0)
         with self._lock:
             return {'accepted': self.accepted, 'rejected': self.rejected,
-                    'failed': self.failed}
+                    'failed': self.failed + failed_writes}
 
 
 class ReportsEndpoint:
@@ -48,28 +55,35 @@ class ReportsEndpoint:
     # No namespace: Neutron's RPC_NAMESPACE_STATE is None.
     target = oslo_messaging.Target(version='1.4')
 
-    def __init__(self, sink, agent_down_time, stats=None):
+    def __init__(self, sink, agent_down_time, stats=None, trust=None):
+        """trust: a trust.ReportTrust; by default nothing is verified."""
         self._sink = sink
         self._agent_down_time = agent_down_time
-        self.stats = stats or ReportStats()
+        self.stats = stats or ReportStats(sink)
+        self._trust = trust or report_trust.ReportTrust(None, ())
 
     @oslo_messaging.expected_exceptions(schema.InvalidReport)
     def report_state(self, context, **kwargs):
-        """Record one heartbeat; return 'new', 'alive' or 'revived'."""
+        """Record one heartbeat; return 'new', 'alive' or 'revived'.
+
+        Every exception out of here is counted and logged once: bad input
+        (InvalidReport, from the schema or the sink) as rejected, anything
+        else as failed, with a traceback: that one is our fault.
+        """
         try:
             report = schema.parse(kwargs)
+            self._trust.check(report, kwargs)
             if not self._sink.knows_configurations(report):
                 schema.check_configurations(report)
+            now = liveness.utcnow()
+            if report.state.get('start_flag'):
+                self._check_clock(report, now)
+            status = self._sink.record(report, now)
         except schema.InvalidReport as exc:
             self.stats.count('rejected')
             LOG.warning('Rejected heartbeat from %s: %s',
                         _sender(context, kwargs), exc)
             raise
-        now = liveness.utcnow()
-        if report.state.get('start_flag'):
-            self._check_clock(report, now)
-        try:
-            status = self._sink.record(report, now)
         except Exception:
             self.stats.count('failed')
             LOG.exception('Could not record heartbeat from %s',

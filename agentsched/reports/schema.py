@@ -1,13 +1,18 @@
 """What a heartbeat report may hold, and the check every report passes.
 
 Reports come from agents we do not control (any Neutron agent may report
-here), so everything is bounded: string lengths, the number of devices and
-the serialized size of configurations. Unknown keys are accepted and ignored,
-as Neutron does, so newer agents keep working.
+here), so everything is bounded to what the database can store: string
+lengths, the number of devices, the serialized size of configurations,
+integers to the columns' range, numbers finite, strings with no NUL and no
+lone surrogate (PostgreSQL refuses the one, every driver the other). A
+value the database refuses would fail the batched write of every agent's
+heartbeat, not just this report. Unknown keys are accepted and ignored, as
+Neutron does, so newer agents keep working.
 """
 
 import datetime
 import hashlib
+import math
 
 import fastjsonschema
 import orjson
@@ -26,10 +31,14 @@ DEVICE_SCHEMA = {
         'device_type': _NAME,
         'service_type': {'enum': list(constants.SERVICE_TYPES)},
         'capabilities': {'type': 'object'},
-        'capacity': {'type': 'integer', 'minimum': 0},
+        'capacity': {'type': 'integer', 'minimum': 0,
+                     'maximum': constants.MAX_DB_INTEGER},
         'address': _TEXT,
         'health': {'enum': list(constants.DEVICE_HEALTHS)},
-        'load': {'type': 'number', 'minimum': 0},
+        # Stored as an integer; NaN passes both bounds (it compares false),
+        # _unstorable() catches it.
+        'load': {'type': 'number', 'minimum': 0,
+                 'maximum': constants.MAX_DB_INTEGER},
     },
 }
 
@@ -60,6 +69,12 @@ CONFIGURATIONS_SCHEMA = {
     },
 }
 
+# The report's strings that become columns or name the agent in log lines,
+# checked on every report (configurations: only when they changed).
+_TEXT_FIELDS = ('agent_type', 'binary', 'host', 'topic', 'availability_zone',
+                'uuid')
+_MIN_DB_INTEGER = -constants.MAX_DB_INTEGER - 1
+
 # Compiled to Python once: about 30x faster than jsonschema's interpreter on a
 # report with ten devices (13 us against 420 us here).
 _validate = fastjsonschema.compile(AGENT_STATE_SCHEMA)
@@ -74,11 +89,17 @@ class Report:
     """A validated report with its documents already serialized."""
     __slots__ = ('state', 'agent_time', 'configurations_json',
                  'resource_versions_json', 'configurations_digest',
-                 'resource_versions_digest')
+                 'resource_versions_digest', 'signature', 'signed',
+                 'device_list')
 
     def __init__(self, state, agent_time, configurations_json,
-                 resource_versions_json):
+                 resource_versions_json, signature=None):
         self.state = state
+        # Set by trust.ReportTrust: whether the signature was verified, and
+        # whether configurations['devices'] is agentsched's device list.
+        self.signature = signature
+        self.signed = False
+        self.device_list = True
         self.agent_time = agent_time
         self.configurations_json = configurations_json
         self.resource_versions_json = resource_versions_json
@@ -96,10 +117,21 @@ def parse(kwargs):
             wrapper.get('agent_state'), dict):
         raise InvalidReport("agent_state must be {'agent_state': {...}}")
     state = wrapper['agent_state']
+    # Out of the state, so kwargs are again what the agent signed.
+    signature = state.pop('signature', None)
     try:
         _validate(state)
     except fastjsonschema.JsonSchemaValueException as exc:
-        raise InvalidReport(_short(exc.message.replace('data', 'agent_state', 1)))
+        raise InvalidReport(_short(exc.message.replace('data', 'agent_state',
+                                                       1)))
+    for field in _TEXT_FIELDS:
+        value = state.get(field)
+        # Inline test first: an ASCII string without NUL (nearly all) costs
+        # no call, on every report.
+        if value and ('\x00' in value or not value.isascii()):
+            reason = _unstorable_text(value)
+            if reason:
+                raise InvalidReport('agent_state.%s %s' % (field, reason))
     agent_time = _parse_time(kwargs.get('time'))
     configurations_json = _dump('configurations',
                                 state.get('configurations') or {})
@@ -107,7 +139,7 @@ def parse(kwargs):
     resource_versions_json = (_dump('resource_versions', resource_versions)
                               if resource_versions else None)
     return Report(state, agent_time, configurations_json,
-                  resource_versions_json)
+                  resource_versions_json, signature)
 
 
 def digest(document_json):
@@ -127,11 +159,40 @@ def check_configurations(report):
     Unchanged configurations passed it when they were first seen; at ten
     devices this check costs more than all the rest of a heartbeat.
     """
+    configurations = report.state.get('configurations') or {}
     try:
-        _validate_configurations(report.state.get('configurations') or {})
+        if report.device_list:
+            _validate_configurations(configurations)
     except fastjsonschema.JsonSchemaValueException as exc:
         raise InvalidReport(_short(exc.message.replace(
             'data', 'agent_state.configurations', 1)))
+    # The canonical text has NUL as \u0000 and NaN or Infinity as null: a
+    # document with neither (the usual one) needs no walk, half the cost.
+    text = report.configurations_json
+    found = ('\\u0000' in text or 'null' in text) and _unstorable(
+        configurations)
+    if found:
+        raise InvalidReport(_short('agent_state.configurations%s %s' % found))
+
+
+def agent_load(configurations, keys):
+    """The agent's load: the first integer among configurations[key] for
+    key in keys (the sink's [reports] load_keys), or 0.
+
+    Read on every report, since configurations are checked in full only
+    when they change; out of the column's range, the report is refused.
+    """
+    for key in keys:
+        value = configurations.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            if not _MIN_DB_INTEGER <= value <= constants.MAX_DB_INTEGER:
+                raise InvalidReport(
+                    'agent_state.configurations.%s must be between %d and '
+                    '%d to be stored as the load' % (
+                        _short(key, 64), _MIN_DB_INTEGER,
+                        constants.MAX_DB_INTEGER))
+            return value
+    return 0
 
 
 def _parse_time(value):
@@ -145,8 +206,59 @@ def _parse_time(value):
         raise InvalidReport('time: %r is not %s' % (
             _short(value), constants.REPORT_TIME_FORMAT))
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        try:
+            parsed = parsed.astimezone(datetime.timezone.utc).replace(
+                tzinfo=None)
+        except OverflowError:
+            # 0001-01-01T00:00:00+14:00 is a year 0 in UTC.
+            raise InvalidReport('time: %r is out of range in UTC'
+                                % _short(value))
     return parsed
+
+
+def _unstorable_text(text):
+    """Why the database cannot store text, or None.
+
+    PostgreSQL refuses NUL in text; a lone surrogate (JSON may carry one,
+    "\\ud800") is not UTF-8, so no driver can even send it.
+    """
+    if '\x00' in text:
+        return 'must not contain a NUL character'
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            return 'must not contain a lone surrogate'
+    return None
+
+
+def _unstorable(value):
+    """(where, why) of the first value in a decoded JSON document that the
+    database could not store as a column or that JSON text cannot hold
+    (NaN, Infinity: serialized as null), or None.
+
+    where is a path like '.devices[0].name'. Lone surrogates never get here:
+    serializing the document in parse() refused them.
+    """
+    if isinstance(value, str):
+        return ('', 'must not contain a NUL character') if (
+            '\x00' in value) else None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (
+            '', 'must be a finite number')
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and '\x00' in key:
+                return ('', 'must not have a key with a NUL character')
+            found = _unstorable(item)
+            if found:
+                return ('.%s%s' % (key, found[0]), found[1])
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _unstorable(item)
+            if found:
+                return ('[%d]%s' % (index, found[0]), found[1])
+    return None
 
 
 def _dump(name, document):

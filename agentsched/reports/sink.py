@@ -10,8 +10,16 @@ the last word on 'revived'.
 While the database is unreachable the flusher retries with back-off; reports
 keep arriving and replace older pending state of the same agent, so only
 superseded reports are lost.
+
+A row the database refuses (a data error, not an outage: the schema bounds
+reports so that none should) would fail the whole batch, every agent's
+heartbeat with it, at every flush. The flusher splits such a batch in
+halves until the refused rows stand alone, drops them with one ERROR line
+naming the agent, counts them in failed_writes and writes the rest in the
+same flush. A failed device sync is logged and counted the same way.
 """
 
+import sys
 import threading
 import uuid
 
@@ -30,12 +38,16 @@ LOG = logging.getLogger(__name__)
 class _View:
     """What this server knows of one agent."""
     __slots__ = ('id', 'heartbeat', 'configurations_digest',
-                 'resource_versions_digest')
+                 'resource_versions_digest', 'topic', 'signed')
 
     def __init__(self, agent_id, heartbeat, configurations_digest,
-                 resource_versions_digest=None):
+                 resource_versions_digest=None, topic=None, signed=False):
         self.id = agent_id
         self.heartbeat = heartbeat
+        # Its identity as pinned (docs/security.md): a topic change is
+        # logged, and once it signed, unsigned reports are refused.
+        self.topic = sys.intern(topic) if topic else topic
+        self.signed = signed
         # Fingerprints of the documents this server last wrote (or read):
         # an equal one in a report means the row already holds it.
         self.configurations_digest = configurations_digest
@@ -51,6 +63,37 @@ class _Pending:
                  'resources_synced', 'sync_devices')
 
 
+# MySQL errors about the data that PyMySQL raises as OperationalError (it
+# maps only some error numbers to DataError): truncated or wrong value,
+# invalid character string, BIGINT out of range, invalid JSON text,
+# CHECK constraint failed.
+_MYSQL_DATA_ERRNOS = frozenset((1292, 1300, 1411, 1525, 1690, 3140, 4025))
+
+
+def is_outage(exc):
+    """Whether a failed write is the database's or the connection's fault
+    (retry it as is) rather than data the database refuses (drop it)."""
+    if isinstance(exc, (sa.exc.DisconnectionError, sa.exc.TimeoutError)):
+        return True
+    if not isinstance(exc, sa.exc.DBAPIError):
+        return False  # UnicodeEncodeError, OverflowError, StatementError...
+    if exc.connection_invalidated:
+        return True
+    if isinstance(exc, sa.exc.OperationalError):
+        args = getattr(exc.orig, 'args', ())
+        return not (args and args[0] in _MYSQL_DATA_ERRNOS)
+    # InternalError: PostgreSQL's read-only transaction on a standby after
+    # a failover, for one; it passes like an outage.
+    return isinstance(exc, (sa.exc.InterfaceError, sa.exc.InternalError))
+
+
+def _reason(exc):
+    """The driver's message of a database error, on one short line (not
+    the statement and its parameters, which SQLAlchemy's message adds)."""
+    exc = getattr(exc, 'orig', None) or exc
+    return '%s: %s' % (type(exc).__name__, ' '.join(str(exc).split())[:200])
+
+
 def _identity(state):
     """The columns a report sets besides its documents."""
     return {'agent_type': state['agent_type'], 'binary': state['binary'],
@@ -62,8 +105,12 @@ class HeartbeatSink:
 
     def __init__(self, engine, agent_down_time, flush_interval,
                  enable_new_agents=True, load_keys=('load',),
-                 flush_retry_max_wait=5.0, device_sync=None):
+                 flush_retry_max_wait=5.0, device_sync=None,
+                 pin_signed_agents=False):
+        """pin_signed_agents: refuse unsigned reports for agents that have
+        signed (servers that verify signatures)."""
         self._engine = engine
+        self._pin_signed_agents = pin_signed_agents
         self._device_sync = device_sync
         self._agent_down_time = agent_down_time
         self._flush_interval = flush_interval
@@ -76,7 +123,16 @@ class HeartbeatSink:
         self._stop = threading.Event()
         self._thread = None
         self.flushed_rows = 0
+        # Flushes that failed on an outage (the health monitor watches it).
         self.flush_failures = 0
+        # Reports taken but not stored: heartbeats the database refused,
+        # device lists that failed to sync. Counted as 'failed' in the
+        # server's report stats.
+        self.failed_writes = 0
+        # Reports that changed a known agent's topic.
+        self.topic_changes = 0
+        # Agents whose failed device sync was logged with a traceback.
+        self._traced = set()
 
     # -- the hot path -------------------------------------------------------
 
@@ -85,21 +141,59 @@ class HeartbeatSink:
         state = report.state
         key = (state['agent_type'], state['host'])
         now = now or liveness.utcnow()
+        # Raises InvalidReport for a load out of the column's range.
+        load = schema.agent_load(state.get('configurations') or {},
+                                 self._load_keys)
         with self._lock:
             view = self._views.get(key)
             if view is not None and liveness.is_alive(
                     view.heartbeat, self._agent_down_time, now):
-                self._queue(key, view, report, now, revived=False)
+                self._check_identity(key, view, report)
+                self._queue(key, view, report, now, load, revived=False)
                 status = constants.AGENT_ALIVE
             else:
                 status = None
         if status is None:
-            status = self._record_unknown_or_stale(key, report, now)
+            status = self._record_unknown_or_stale(key, report, now, load)
+        if report.signed:
+            self._pin_signed(key)
         if status != constants.AGENT_ALIVE or state.get('start_flag'):
             # The agent syncs right after this answer: its devices must be
             # in the inventory by then, not at the next flush.
             self._sync_devices_now(key)
         return status
+
+    def _check_identity(self, key, view, report):
+        """Refuse or note a report that changes a known agent's identity
+        (caller holds lock)."""
+        if self._pin_signed_agents and view.signed and not report.signed:
+            raise schema.InvalidReport(
+                'agent %s on %s signs its reports: an unsigned one is '
+                'refused' % (key[0][:64], key[1][:64]))
+        topic = report.state['topic']
+        if view.topic is not None and topic != view.topic:
+            self.topic_changes += 1
+            LOG.warning('Agent %s on %s changed its topic from %r to %r '
+                        '(%s report)', key[0], key[1], view.topic, topic,
+                        'a signed' if report.signed else 'an unsigned')
+        view.topic = topic if topic == view.topic else sys.intern(topic)
+
+    def _pin_signed(self, key):
+        """Remember for good that an agent signs (once per agent)."""
+        with self._lock:
+            view = self._views.get(key)
+            if view is None or view.signed:
+                return
+            view.signed = True
+            agent_id = view.id
+        try:
+            with self._engine.begin() as connection:
+                agents_db.mark_signed(connection, agent_id)
+        except sa.exc.DBAPIError:
+            with self._lock:
+                view.signed = False  # the next signed report tries again
+            LOG.warning('Could not record that agent %s on %s signs its '
+                        'reports; will retry', *key)
 
     def knows_configurations(self, report):
         """Whether this agent's configurations are the ones last stored
@@ -111,12 +205,12 @@ class HeartbeatSink:
                     view.configurations_digest ==
                     report.configurations_digest)
 
-    def _record_unknown_or_stale(self, key, report, now):
+    def _record_unknown_or_stale(self, key, report, now, load):
         try:
             with self._engine.connect() as connection:
                 row = agents_db.get_view(connection, *key)
             if row is None:
-                if self._insert(report, now):
+                if self._insert(report, now, load):
                     return constants.AGENT_NEW
                 with self._engine.connect() as connection:
                     row = agents_db.get_view(connection, *key)
@@ -138,17 +232,19 @@ class HeartbeatSink:
                     newest = view.heartbeat
                 view = _View(row.id, newest,
                              schema.digest(row.configurations),
-                             schema.digest(row.resource_versions))
+                             schema.digest(row.resource_versions),
+                             row.topic, row.signed)
                 self._views[key] = view
             if view is None:
                 raise RuntimeError('agent %s on %s vanished while it '
                                    'registered' % key)
+            self._check_identity(key, view, report)
             alive = liveness.is_alive(view.heartbeat, self._agent_down_time,
                                       now)
-            self._queue(key, view, report, now, revived=not alive)
+            self._queue(key, view, report, now, load, revived=not alive)
         return constants.AGENT_ALIVE if alive else constants.AGENT_REVIVED
 
-    def _queue(self, key, view, report, now, revived, new=False):
+    def _queue(self, key, view, report, now, load, revived, new=False):
         """Record a report of a known agent as pending (caller holds lock).
 
         new: the agent was just inserted; its devices still need syncing.
@@ -158,7 +254,7 @@ class HeartbeatSink:
         pending = _Pending()
         pending.identity = _identity(state)
         pending.heartbeat = now
-        pending.load = self._load(state)
+        pending.load = load
         # Each document is written only when it changed: most heartbeats
         # repeat both, and then the text is not even kept.
         configurations_changed = (
@@ -176,7 +272,8 @@ class HeartbeatSink:
         pending.resource_versions_json = (report.resource_versions_json
                                           if pending.write_resource_versions
                                           else None)
-        pending.sync_devices = (
+        # Only agentsched's agents report a device list (trust.py).
+        pending.sync_devices = report.device_list and (
             new or configurations_changed or
             (previous is not None and previous.sync_devices))
         # The whole report is kept only for a device sync: holding ten
@@ -194,13 +291,13 @@ class HeartbeatSink:
         if report.resource_versions_digest is not None:
             view.resource_versions_digest = report.resource_versions_digest
 
-    def _insert(self, report, now):
+    def _insert(self, report, now, load):
         """Insert a new agent; False if another server inserted it first."""
         state = report.state
         values = self._new_row(str(uuid.uuid4()), _identity(state), now,
                                report.configurations_json,
-                               report.resource_versions_json,
-                               self._load(state))
+                               report.resource_versions_json, load,
+                               report.signed)
         try:
             with self._engine.begin() as connection:
                 agents_db.insert(connection, values)
@@ -211,29 +308,23 @@ class HeartbeatSink:
         key = (state['agent_type'], state['host'])
         with self._lock:
             view = _View(values['id'], now, report.configurations_digest,
-                         report.resource_versions_digest)
+                         report.resource_versions_digest, state['topic'],
+                         report.signed)
             self._views[key] = view
-            self._queue(key, view, report, now, revived=False, new=True)
+            self._queue(key, view, report, now, load, revived=False,
+                        new=True)
         LOG.info('Registered new agent %(agent_type)s on %(host)s as %(id)s',
                  values)
         return True
 
     def _new_row(self, agent_id, identity, now, configurations_json,
-                 resource_versions_json, load):
+                 resource_versions_json, load, signed=False):
         return dict(
             identity, id=agent_id, admin_state_up=self._enable_new_agents,
             created_at=now, started_at=now, heartbeat_timestamp=now,
             configurations=configurations_json,
             resource_versions=resource_versions_json, load=load,
-            resources_synced=False)
-
-    def _load(self, state):
-        configurations = state.get('configurations') or {}
-        for key in self._load_keys:
-            value = configurations.get(key)
-            if isinstance(value, int) and not isinstance(value, bool):
-                return value
-        return 0
+            resources_synced=False, signed=signed)
 
     # -- the flusher ---------------------------------------------------------
 
@@ -246,7 +337,8 @@ class HeartbeatSink:
                 self._views[(row.agent_type, row.host)] = _View(
                     row.id, row.heartbeat_timestamp,
                     schema.digest(row.configurations),
-                    schema.digest(row.resource_versions))
+                    schema.digest(row.resource_versions), row.topic,
+                    row.signed)
         return len(rows)
 
     def pending_count(self):
@@ -254,23 +346,62 @@ class HeartbeatSink:
             return len(self._pending)
 
     def flush(self):
-        """Write every pending heartbeat; on failure keep them for later."""
+        """Write every pending heartbeat; return how many were written.
+
+        Rows the database refuses are dropped; on an outage, what is not
+        written yet is kept for later and the error raised.
+        """
         with self._lock:
             batch, self._pending = self._pending, {}
             ids = {key: self._views[key].id for key in batch}
         if not batch:
             return 0
+        done = set()
         try:
-            self._write(batch, ids)
+            return self._write_isolating(list(batch), batch, ids, done)
         except Exception:
             self.flush_failures += 1
             with self._lock:
                 # Newer reports that came in meanwhile win.
                 for key, pending in batch.items():
-                    self._pending.setdefault(key, pending)
+                    if key not in done:
+                        self._pending.setdefault(key, pending)
             raise
-        self.flushed_rows += len(batch)
-        return len(batch)
+
+    def _write_isolating(self, keys, batch, ids, done):
+        """Write these keys of batch; return how many rows were written.
+
+        A refused row fails its whole statement: halve until it stands
+        alone, so one bad row among n costs about 2 log2(n) statements.
+        Outages are raised. done collects the keys written or dropped.
+        """
+        try:
+            self._write({key: batch[key] for key in keys}, ids)
+        except Exception as exc:
+            if is_outage(exc):
+                raise
+            if len(keys) > 1:
+                half = len(keys) // 2
+                return (self._write_isolating(keys[:half], batch, ids, done) +
+                        self._write_isolating(keys[half:], batch, ids, done))
+            self._drop(keys[0], exc)
+            done.add(keys[0])
+            return 0
+        done.update(keys)
+        self.flushed_rows += len(keys)
+        return len(keys)
+
+    def _drop(self, key, exc):
+        """Forget the pending heartbeat of an agent the database refused."""
+        LOG.error('Dropped the heartbeat of agent %s on %s: the database '
+                  'refused it (%s)', key[0], key[1], _reason(exc))
+        with self._lock:
+            self.failed_writes += 1
+            view = self._views.get(key)
+            if view is not None:
+                # Its next report writes its documents again.
+                view.configurations_digest = None
+                view.resource_versions_digest = None
 
     def _write(self, batch, ids):
         rows = []
@@ -315,14 +446,23 @@ class HeartbeatSink:
             with self._engine.begin() as connection:
                 self._device_sync.sync(connection, agent_id, pending.state,
                                        pending.heartbeat)
-        except Exception:
-            LOG.exception('Could not update the devices of agent %s on %s; '
-                          'will retry with its next report', *key)
+        except Exception as exc:
+            outage = is_outage(exc)
             with self._lock:
+                self.failed_writes += 1
+                # One traceback per agent: its reports may fail alike.
+                trace = key not in self._traced
+                self._traced.add(key)
                 view = self._views.get(key)
-                if view is not None:
-                    # Its next report then counts as changed again.
+                if outage and view is not None:
+                    # Its next report then counts as changed again. Data
+                    # the database refused waits for a changed document.
                     view.configurations_digest = None
+            LOG.error('Could not update the devices of agent %s on %s (%s); '
+                      '%s', key[0], key[1], _reason(exc),
+                      'will retry with its next report' if outage else
+                      'ignored until it reports other devices',
+                      exc_info=trace)
 
     def _reinsert_deleted(self, connection, batch, ids):
         """Agents deleted by an admin while reporting come back as new."""
@@ -337,14 +477,16 @@ class HeartbeatSink:
             with self._lock:
                 view = self._views.get(key)
                 if view is not None:
-                    # Its next report rewrites its documents and devices.
+                    # Its next report rewrites its documents and devices,
+                    # and pins it again if signed.
                     view.configurations_digest = None
+                    view.signed = False
             LOG.info('Agent %s on %s was deleted while reporting; '
                      're-registered', *key)
 
     def _flush_with_retry(self):
         retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(sa.exc.DBAPIError),
+            retry=tenacity.retry_if_exception(is_outage),
             wait=tenacity.wait_exponential(multiplier=self._flush_interval,
                                            max=self._retry_max_wait),
             stop=tenacity.stop_never,
@@ -354,7 +496,8 @@ class HeartbeatSink:
             sleep=self._stop.wait)
         for attempt in retrying:
             with attempt:
-                if self._stop.is_set() and attempt.retry_state.attempt_number > 1:
+                if (self._stop.is_set() and
+                        attempt.retry_state.attempt_number > 1):
                     return
                 self.flush()
 

@@ -1,19 +1,27 @@
-"""The server end of the agent's sync call: what the agent should manage.
+"""The server end of the agent's calls: what the agent should manage.
 
 Agents keep no inventory of their own (the seed thread is explicit): at
 start, on 'revived' and when told that its devices changed, an agent asks
-here and gets its devices with physical info and decrypted credentials.
-Credentials cross the bus in clear inside the message: production buses
-must use TLS (docs/deployment.md).
+here and gets its devices with physical info and credentials, and the
+resources bound to it with their secrets. With [signing] master keys only a
+signed call is answered, as the host it was signed by, and the secrets go
+sealed to that host (docs/security.md); without, they cross the bus in
+clear. A secret no configured key decrypts fails its own device or resource
+only, never the whole sync.
 """
 
 import json
+import threading
 
 from oslo_log import log as logging
 import oslo_messaging
 
+from agentsched import constants
+from agentsched import sealing
+from agentsched import signing
 from agentsched.db import agents as agents_db
 from agentsched.db import devices as devices_db
+from agentsched.services import secrets
 
 LOG = logging.getLogger(__name__)
 
@@ -27,15 +35,53 @@ class AgentSyncEndpoint:
               messages with their generations); update_status
         1.2 - sync also returns 'elsewhere': ids of resources on the
               agent's devices that other agents manage (failover rebinds)
+        1.3 - sync also returns 'withheld': ids of resources bound to the
+              agent whose secrets cannot be decrypted (ERROR), which the
+              agent leaves as they are; a device whose credentials cannot
+              be decrypted comes with credentials None and
+              'credentials_error'
+        1.4 - sync and update_status take signature; update_status names
+              its agent (agent_type, host); secrets may come sealed to the
+              agent's host ('sealed')
     """
-    target = oslo_messaging.Target(namespace='agent', version='1.2')
+    target = oslo_messaging.Target(namespace='agent', version='1.4')
 
-    def __init__(self, engine, secret_box, resources=None):
+    def __init__(self, engine, secret_box, resources=None, keyring=None,
+                 verifier=None):
+        """keyring, verifier: the servers' (signing.py); None for a
+        deployment without [signing] master keys."""
         self._engine = engine
         self._secrets = secret_box
         self._resources = resources
+        self._keyring = keyring
+        self._verifier = verifier
+        self._lock = threading.Lock()
+        self.refused = 0
 
-    def sync(self, context, agent_type, host):
+    def _check(self, method, arguments, signature):
+        """BadSignature (counted, logged once) unless the call is signed by
+        the host it names, or no master keys are configured."""
+        agent_type, host = arguments.get('agent_type'), arguments.get('host')
+        try:
+            if not (isinstance(agent_type, str) and isinstance(host, str) and
+                    len(agent_type) <= constants.MAX_STRING_LENGTH and
+                    len(host) <= constants.MAX_STRING_LENGTH):
+                raise signing.BadSignature('agent_type and host must name '
+                                           'the calling agent')
+            if self._verifier is not None:
+                self._verifier.verify(method, arguments, signature, host,
+                                      agent_type)
+        except signing.BadSignature as exc:
+            with self._lock:
+                self.refused += 1
+            LOG.warning('Refused %s claiming agent %r on %r: %s', method,
+                        str(agent_type)[:64], str(host)[:64], exc)
+            raise
+
+    @oslo_messaging.expected_exceptions(signing.BadSignature)
+    def sync(self, context, agent_type, host, signature=None):
+        self._check('sync', {'agent_type': agent_type, 'host': host},
+                    signature)
         with self._engine.begin() as connection:
             agent = agents_db.get_by_type_and_host(connection, agent_type,
                                                    host)
@@ -45,28 +91,56 @@ class AgentSyncEndpoint:
             elsewhere = devices_db.resources_of_others(
                 connection, [row.id for row in rows], agent.id)
             agents_db.update(connection, agent.id, {'resources_synced': True})
-        devices = [self._device(row) for row in rows]
-        resources = (self._resources.resources_of_agent(
-            agent.id, with_secrets=True) if self._resources else [])
-        LOG.info('Agent %s on %s synced: %d devices, %d resources',
-                 agent_type, host, len(devices), len(resources))
+        devices = [sealing.seal_secrets(self._keyring, host,
+                                        self._device(row)) for row in rows]
+        resources, withheld = (self._resources.resources_of_agent(
+            agent.id, with_secrets=True) if self._resources else ([], []))
+        resources = [sealing.seal_secrets(self._keyring, host, resource)
+                     for resource in resources]
+        LOG.info('Agent %s on %s synced: %d devices, %d resources, %d '
+                 'withheld', agent_type, host, len(devices), len(resources),
+                 len(withheld))
         return {'devices': devices, 'resources': resources,
-                'elsewhere': elsewhere}
+                'elsewhere': elsewhere, 'withheld': withheld}
 
+    @oslo_messaging.expected_exceptions(signing.BadSignature)
     def update_status(self, context, resource_id, generation, status,
-                      description=None):
-        """A deploy or undeploy's outcome; stale generations are ignored."""
+                      description=None, agent_type=None, host=None,
+                      signature=None):
+        """A deploy or undeploy's outcome; stale generations are ignored,
+        and so is a status from any agent but the resource's."""
+        agent_id = None
+        if agent_type is not None or self._verifier is not None:
+            self._check('update_status', {
+                'agent_type': agent_type, 'host': host,
+                'resource_id': resource_id, 'generation': generation,
+                'status': status, 'description': description}, signature)
+            with self._engine.connect() as connection:
+                agent = agents_db.get_by_type_and_host(connection,
+                                                       agent_type, host)
+            if agent is None:
+                return False
+            agent_id = agent.id
         return self._resources.update_status(resource_id, generation, status,
-                                             description)
+                                             description, agent_id=agent_id)
 
     def _device(self, row):
-        return {
+        device = {
             'id': row.id, 'name': row.name, 'device_type': row.device_type,
             'service_type': row.service_type,
             'capabilities': json.loads(row.capabilities),
             'capacity': row.capacity,
             'physical_info': json.loads(row.physical_info),
-            'credentials': (self._secrets.decrypt(row.credentials)
-                            if row.credentials else None),
+            'credentials': None,
             'admin_state_up': row.admin_state_up, 'health': row.health,
         }
+        if row.credentials:
+            try:
+                device['secrets'] = {'credentials': self._secrets.decrypt(
+                    row.credentials)}
+            except secrets.NoEncryptionKey as exc:
+                # This device goes without; the agent's others are fine.
+                device['credentials_error'] = str(exc)
+                LOG.error('Device %s (%s) is sent without credentials: %s',
+                          row.name, row.id, exc)
+        return device

@@ -25,6 +25,7 @@ from agentsched.db import placement as placement_db
 from agentsched.health import liveness
 from agentsched.services import placement
 from agentsched.services import resource_types
+from agentsched.services import secrets
 
 LOG = logging.getLogger(__name__)
 
@@ -191,14 +192,21 @@ class ResourceService:
                 'id': resource_id, 'generation': binding.generation,
                 'resource_type': self.get(resource_id).resource_type})
 
-    def update_status(self, resource_id, generation, status, description):
-        """An agent's answer; ignored if its generation moved on."""
+    def update_status(self, resource_id, generation, status, description,
+                      agent_id=None):
+        """An agent's answer; ignored if its generation moved on, or if
+        agent_id (who sent it) is not the agent the resource is bound to."""
         with self._engine.begin() as connection:
             binding = placement_db.binding_of(connection, resource_id)
             if binding is None or binding.generation != generation:
                 LOG.info('Ignoring status %s of %s generation %s: the '
                          'binding is %s', status, resource_id, generation,
                          binding.generation if binding else 'gone')
+                return False
+            if agent_id is not None and binding.agent_id != agent_id:
+                LOG.warning('Refused status %s of %s from agent %s: it is '
+                            'bound to agent %s', status, resource_id,
+                            agent_id, binding.agent_id)
                 return False
             row = connection.execute(sa.select(_resources.c.status).where(
                 _resources.c.id == resource_id)).first()
@@ -233,41 +241,76 @@ class ResourceService:
     def message(self, resource_id, with_secrets=False, hosting=None,
                 row=None):
         """What an agent is told about a resource; hosting: its (binding,
-        agent, device), row: its resources row, when the caller has them."""
+        agent, device), row: its resources row, when the caller has them.
+        with_secrets: the device, and under 'secrets' what is secret (the
+        spec's secret fields, the device's credentials), which the sender
+        seals to the agent's host (sealing.seal_secrets); NoEncryptionKey,
+        saying whose, if they cannot be decrypted."""
         row = row or self.get(resource_id)
         binding, _agent, device = hosting or self.hosting(resource_id)
-        spec = json.loads(row.spec)
-        if with_secrets and row.secrets:
-            spec.update(self._secrets.decrypt(row.secrets))
         message = {
             'id': row.id, 'resource_type': row.resource_type,
-            'name': row.name, 'project_id': row.project_id, 'spec': spec,
-            'generation': binding.generation,
+            'name': row.name, 'project_id': row.project_id,
+            'spec': json.loads(row.spec), 'generation': binding.generation,
         }
         if with_secrets:
             message['device'] = {
                 'id': device.id, 'name': device.name,
                 'device_type': device.device_type,
                 'physical_info': json.loads(device.physical_info),
-                'credentials': (self._secrets.decrypt(device.credentials)
-                                if device.credentials else None)}
+                'credentials': None}
+            message['secrets'] = {
+                'spec': (self._decrypt(row.secrets, 'its secrets')
+                         if row.secrets else {}),
+                'device': {'credentials': (self._decrypt(
+                    device.credentials,
+                    'the credentials of its device %s' % device.name)
+                    if device.credentials else None)}}
         return message
+
+    def _decrypt(self, token, whose):
+        try:
+            return self._secrets.decrypt(token)
+        except secrets.NoEncryptionKey as exc:
+            raise secrets.NoEncryptionKey('%s: %s' % (whose, exc)) from None
+
+    def _withhold(self, resource_id, exc):
+        """A resource that cannot be sent for want of a key: ERROR with the
+        reason (never the secret). Nothing is cast, so its agent keeps what
+        it has: it may be a working tunnel."""
+        description = 'not deployed: %s' % exc
+        self.set_status(resource_id, constants.STATUS_ERROR, description)
+        LOG.error('Resource %s %s', resource_id, description)
 
     def deploy(self, resource_id, row=None):
         """Cast deploy to the resource's agent; row: its resources row if
-        the caller has it (its spec and secrets, not its status)."""
+        the caller has it (its spec and secrets, not its status). False if
+        nothing was cast (unbound, or withheld: ERROR)."""
         hosting = self.hosting(resource_id)
         if hosting is None or hosting[1] is None:
             return False
-        self._notifier.deploy(hosting[1], self.message(
-            resource_id, with_secrets=True, hosting=hosting, row=row))
+        try:
+            message = self.message(resource_id, with_secrets=True,
+                                   hosting=hosting, row=row)
+        except secrets.NoEncryptionKey as exc:
+            self._withhold(resource_id, exc)
+            return False
+        self._notifier.deploy(hosting[1], message)
         return True
 
     def resources_of_agent(self, agent_id, with_secrets=False):
-        """Every resource bound to an agent, as deploy messages (sync)."""
+        """(deploy messages of every resource bound to an agent, ids of
+        those withheld) for its sync: one resource whose secrets cannot be
+        decrypted is withheld (ERROR), the others still go."""
         with self._engine.connect() as connection:
             ids = [row.resource_id for row in connection.execute(
                 sa.select(models.bindings.c.resource_id).where(
                     models.bindings.c.agent_id == agent_id))]
-        return [self.message(resource_id, with_secrets)
-                for resource_id in ids]
+        messages, withheld = [], []
+        for resource_id in ids:
+            try:
+                messages.append(self.message(resource_id, with_secrets))
+            except secrets.NoEncryptionKey as exc:
+                self._withhold(resource_id, exc)
+                withheld.append(resource_id)
+        return messages, withheld

@@ -5,16 +5,31 @@ without downtime. The plaintext is a JSON document; the stored form is the
 Fernet token, which reveals nothing but its length and time.
 """
 
+import dataclasses
 import json
-import os
 
 from cryptography import fernet
 
+from agentsched import key_files
+from agentsched.db import devices as devices_db
+from agentsched.db import resources as resources_db
+
 KEY_FILE_NAME = 'secrets.key'
+# Says why, never what: it ends in status descriptions and log lines.
+UNDECRYPTABLE = ('A stored secret cannot be decrypted with any configured '
+                 'key: was a key removed before "agentsched-manage secrets '
+                 'rotate" ran?')
+# Rows re-encrypted per transaction: a rotation never holds many row locks
+# nor one long transaction while servers write.
+ROTATE_BATCH = 100
 
 
 class NoEncryptionKey(RuntimeError):
     pass
+
+
+class Undecryptable(NoEncryptionKey):
+    """Keys are configured, but none decrypts this token."""
 
 
 class SecretBox:
@@ -38,17 +53,19 @@ class SecretBox:
             json.dumps(document, sort_keys=True).encode()).decode()
 
     def decrypt(self, token):
+        keys = self._keys()
         try:
-            return json.loads(self._keys().decrypt(token.encode()))
+            return json.loads(keys.decrypt(token.encode()))
         except fernet.InvalidToken:
-            raise NoEncryptionKey('A stored secret cannot be decrypted with '
-                                  'any configured key: was a key removed '
-                                  'before "agentsched-manage secrets '
-                                  'rotate" ran?')
+            raise Undecryptable(UNDECRYPTABLE)
 
     def rotate(self, token):
         """The token re-encrypted with the first key."""
-        return self._keys().rotate(token.encode()).decode()
+        keys = self._keys()
+        try:
+            return keys.rotate(token.encode()).decode()
+        except fernet.InvalidToken:
+            raise Undecryptable(UNDECRYPTABLE)
 
 
 def generate_key():
@@ -56,19 +73,8 @@ def generate_key():
 
 
 def embedded_key(directory):
-    """The embedded default's key, created on first use, readable by us only."""
-    path = os.path.join(directory, KEY_FILE_NAME)
-    try:
-        with open(path) as key_file:
-            return key_file.read().strip()
-    except FileNotFoundError:
-        pass
-    os.makedirs(directory, exist_ok=True)
-    key = generate_key()
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, 'w') as key_file:
-        key_file.write(key + '\n')
-    return key
+    """The embedded default's key, made on first use, readable by us only."""
+    return key_files.read_or_create(directory, KEY_FILE_NAME, generate_key)
 
 
 def from_conf(conf, embedded_directory=None):
@@ -78,3 +84,47 @@ def from_conf(conf, embedded_directory=None):
     if not keys and embedded_directory:
         keys = [embedded_key(embedded_directory)]
     return SecretBox(keys)
+
+
+@dataclasses.dataclass
+class Rotated:
+    """What a rotation did to one kind of secret."""
+    rotated: int = 0    # re-encrypted with the first key
+    changed: int = 0    # rewritten meanwhile by a server: left as it is
+    # Rows (id, name, token) under no configured key.
+    undecryptable: list = dataclasses.field(default_factory=list)
+
+
+def rotate_all(engine, box, batch_size=ROTATE_BATCH):
+    """Re-encrypt every stored secret with the first key of box, while
+    servers serve: {'devices': Rotated, 'resources': Rotated}."""
+    return {
+        'devices': _rotate(engine, box, devices_db.credentials_after,
+                           devices_db.swap_credentials, batch_size),
+        'resources': _rotate(engine, box, resources_db.secrets_after,
+                             resources_db.swap_secrets, batch_size),
+    }
+
+
+def _rotate(engine, box, read, swap, batch_size):
+    """read(connection, after_id, limit): rows (id, name, token) by id;
+    swap(connection, id, old, new): a compare-and-swap, False if the row no
+    longer holds old (a server wrote it, with the first key already)."""
+    done = Rotated()
+    after = ''
+    while True:
+        with engine.begin() as connection:
+            rows = read(connection, after, batch_size)
+            for row in rows:
+                try:
+                    token = box.rotate(row.token)
+                except Undecryptable:
+                    done.undecryptable.append(row)
+                    continue
+                if swap(connection, row.id, row.token, token):
+                    done.rotated += 1
+                else:
+                    done.changed += 1
+        if len(rows) < batch_size:
+            return done
+        after = rows[-1].id

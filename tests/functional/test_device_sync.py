@@ -6,6 +6,7 @@ import logging
 import sqlalchemy as sa
 
 from agentsched import constants
+from agentsched.db import devices as devices_db
 from agentsched.db import models
 from agentsched.health import liveness
 from agentsched.reports import device_sync
@@ -68,15 +69,34 @@ def test_reported_devices_are_registered_and_linked(database):
     assert not links[('h1', 'lb-a')].missing
 
 
-def test_a_shared_device_has_one_row_and_a_link_per_agent(database):
+def test_another_agents_device_is_refused_until_an_admin_links_it(database):
+    """Issue 11: a host naming an existing device it is not linked to must
+    neither redefine it nor get linked to it (and so to its credentials)."""
     engine = database.engine()
     sink = _sink(engine)
     _report(sink, 'h1', [_device('shared', health='DOWN')])
-    _report(sink, 'h2', [_device('shared', health='OK')])
+    _report(sink, 'h2', [_device('shared', health='OK', capacity=1,
+                                 address='192.0.2.66'),
+                         _device('own')])
     sink.flush()
-    assert list(_devices(engine)) == ['shared']
+    assert sorted(_devices(engine)) == ['own', 'shared']
+    shared = _devices(engine)['shared']
+    assert (shared.health, shared.capacity) == ('DOWN', 10)
+    assert json.loads(shared.physical_info) == {'address': '10.0.0.1'}
+    assert set(_links(engine)) == {('h1', 'shared'), ('h2', 'own')}
+    assert sink._device_sync.refused == 1
+
+    # An admin links h2 (an HA pair): its reports now count for the device.
+    with engine.begin() as connection:
+        h2 = connection.execute(sa.select(models.agents.c.id).where(
+            models.agents.c.host == 'h2')).scalar()
+        devices_db.link(connection, h2, shared.id, liveness.utcnow(),
+                        'UNKNOWN', None)
+    _report(sink, 'h2', [_device('shared', health='OK'), _device('own')])
+    sink.flush()
     assert _devices(engine)['shared'].health == 'OK'
-    assert set(_links(engine)) == {('h1', 'shared'), ('h2', 'shared')}
+    assert set(_links(engine)) == {('h1', 'shared'), ('h2', 'shared'),
+                                   ('h2', 'own')}
 
 
 def test_a_device_no_longer_reported_is_marked_missing_not_deleted(database):
@@ -131,7 +151,18 @@ def test_admin_devices_keep_their_description(database):
             capacity=99, physical_info='{"address":"192.0.2.9"}',
             health='UNKNOWN', source='admin', created_at=now))
     sink = _sink(engine)
+    # Not linked to h1: a report cannot claim an admin's device (issue 11).
     _report(sink, 'h1', [_device('lb-admin', capacity=1)])
+    sink.flush()
+    assert ('h1', 'lb-admin') not in _links(engine)
+    assert _devices(engine)['lb-admin'].health == 'UNKNOWN'
+    # Linked by the admin, h1's reports carry its health, never its
+    # description.
+    with engine.begin() as connection:
+        h1 = connection.execute(sa.select(models.agents.c.id).where(
+            models.agents.c.host == 'h1')).scalar()
+        devices_db.link(connection, h1, 'adm', now, 'UNKNOWN', None)
+    _report(sink, 'h1', [_device('lb-admin', capacity=2)])
     sink.flush()
     device = _devices(engine)['lb-admin']
     assert device.capacity == 99
@@ -158,3 +189,36 @@ def test_reported_changes_update_the_device(database):
     device = _devices(engine)['lb-a']
     assert device.capacity == 20
     assert device.revision_number == revision + 1
+
+
+def test_a_failing_device_sync_is_logged_counted_and_not_repeated(
+        database, caplog):
+    """Bad values bypassing the schema (it refuses them): the agent's sync
+    fails alone, with one ERROR line (a traceback the first time only),
+    and is not retried until the agent reports other devices."""
+    engine = database.engine()
+    sink = _sink(engine)
+    with caplog.at_level(logging.ERROR):
+        _report(sink, 'h1', [_device('lb-a', load=float('nan'))])
+        _report(sink, 'h2', [_device('lb-b')])
+        for _ in range(3):
+            _report(sink, 'h1', [_device('lb-a', load=float('nan'))])
+            sink.flush()
+        # Infinity serializes as NaN does (null): a changed document needs
+        # another change.
+        _report(sink, 'h1', [_device('lb-a', load=float('inf'), capacity=9)])
+        sink.flush()
+    records = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.getMessage() for r in records] == [
+        "Could not update the devices of agent Loadbalancer agent on h1 "
+        "(ValueError: cannot convert float NaN to integer); ignored until "
+        "it reports other devices",
+        "Could not update the devices of agent Loadbalancer agent on h1 "
+        "(OverflowError: cannot convert float infinity to integer); "
+        "ignored until it reports other devices"]
+    assert records[0].exc_info and not records[1].exc_info
+    assert sink.failed_writes == 2
+    assert set(_links(engine)) == {('h2', 'lb-b')}
+    _report(sink, 'h1', [_device('lb-a', load=7)])
+    sink.flush()
+    assert _links(engine)[('h1', 'lb-a')].load == 7

@@ -14,9 +14,9 @@ import sqlalchemy as sa
 
 from agentsched import constants
 from agentsched import messaging
-from agentsched import server as agentsched_server
 from agentsched.db import models
 from tests import report_factory
+from tests import server_fixtures
 
 
 def neutron_context():
@@ -33,24 +33,10 @@ def neutron_context():
 
 @pytest.fixture
 def running_server(parsed_conf, rabbit, postgresql_database):
-    conf = parsed_conf
     engine = postgresql_database.engine()
-    overrides = [('transport_url', rabbit.url, None),
-                 ('control_exchange', rabbit.exchange, None),
-                 ('topic', rabbit.reports_topic, 'reports'),
-                 ('connection', postgresql_database.url, 'database'),
-                 ('stats_log_interval', 0, 'reports'),
-                 ('flush_interval', 0.1, 'reports')]
-    for name, value, group in overrides:
-        conf.set_override(name, value, group)
-    messaging.cleanup()
-    service = agentsched_server.ServerService(conf)
-    service.start()
-    yield service, engine, rabbit
-    service.stop()
-    messaging.cleanup()
-    for name, _value, group in overrides:
-        conf.clear_override(name, group)
+    with server_fixtures.running_server(parsed_conf, rabbit,
+                                        postgresql_database) as service:
+        yield service, engine, rabbit
 
 
 def _client(conf, bus, version='1.2', exchange=None, timeout=10):

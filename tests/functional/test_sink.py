@@ -2,6 +2,7 @@
 
 import datetime
 import json
+import logging
 import threading
 
 import pytest
@@ -10,9 +11,11 @@ import sqlalchemy as sa
 from agentsched import constants
 from agentsched.db import models
 from agentsched.health import liveness
+from agentsched.reports import schema
 from agentsched.reports import sink as reports_sink
 from tests import private_services
 from tests import report_factory
+from tests.conftest import make_database
 
 DOWN = 3
 
@@ -171,7 +174,8 @@ def test_duplicate_first_report_from_two_servers_makes_one_row(database):
             models.agents)).scalar()
     assert count == 1
     assert statuses.count(constants.AGENT_NEW) == 1
-    assert sorted(statuses) == [constants.AGENT_ALIVE] * 3 + [constants.AGENT_NEW]
+    assert sorted(statuses) == [constants.AGENT_ALIVE] * 3 + [
+        constants.AGENT_NEW]
 
 
 def test_agent_deleted_while_reporting_is_registered_again(database):
@@ -273,3 +277,201 @@ def test_each_document_is_written_only_when_it_changes(database):
     assert (row.configurations, row.resource_versions) == (
         '{"a":9}', '{"Port":"1.1"}')
     assert row.heartbeat_timestamp == _later(now, 2)
+
+
+# -- poison isolation (issue 11) --------------------------------------------
+
+# Values each backend refuses, put straight into pending state as if the
+# schema had let them through. SQLite stores any integer up to 64 bits and
+# NUL; MariaDB stores NUL; no driver can send a lone surrogate.
+_REFUSED = {
+    'sqlite': [('load', 2 ** 63), ('binary', '\ud800')],
+    'postgresql': [('load', 2 ** 40), ('topic', 'a\x00b'),
+                   ('binary', '\ud800')],
+    'mariadb': [('load', 2 ** 40), ('load', 2 ** 63), ('binary', '\ud800')],
+}
+
+
+def _poison(sink, host, field, value):
+    pending = sink._pending[(constants.AGENT_TYPE_LOADBALANCER, host)]
+    if field == 'load':
+        pending.load = value
+    else:
+        pending.identity[field] = value
+
+
+def test_rows_the_database_refuses_are_dropped_the_rest_written(
+        database, caplog):
+    engine = database.engine()
+    sink = _sink(engine)
+    now = liveness.utcnow()
+    refused = _REFUSED[database.backend]
+    hosts = ['h%d' % index for index in range(len(refused) + 5)]
+    for host in hosts:
+        sink.record(report_factory.report(host), now)
+    sink.flush()
+    for host in hosts:
+        sink.record(report_factory.report(
+            host, configurations={'load': 3}), _later(now, 1))
+    bad = hosts[1::2][:len(refused)]
+    for host, (field, value) in zip(bad, refused):
+        _poison(sink, host, field, value)
+    with caplog.at_level(logging.ERROR):
+        assert sink.flush() == len(hosts) - len(bad)
+    rows = _rows(engine)
+    for host in hosts:
+        assert rows[host].heartbeat_timestamp == (
+            now if host in bad else _later(now, 1)), host
+        assert rows[host].load == (0 if host in bad else 3)
+    assert sink.pending_count() == 0
+    assert sink.failed_writes == len(bad)
+    assert sink.flush_failures == 0  # not an outage
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    lines = [r.getMessage() for r in errors]
+    assert len(lines) == len(bad)
+    for host, line in zip(bad, lines):
+        assert line.startswith('Dropped the heartbeat of agent %s on %s: the '
+                               'database refused it (' % (
+                                   constants.AGENT_TYPE_LOADBALANCER, host))
+    assert not [r for r in errors if r.exc_info]
+    # Their next valid reports are written, documents included.
+    for host in hosts:
+        sink.record(report_factory.report(
+            host, configurations={'load': 4}), _later(now, 2))
+    assert sink.flush() == len(hosts)
+    rows = _rows(engine)
+    assert {rows[host].load for host in hosts} == {4}
+    assert {rows[host].configurations for host in hosts} == {'{"load":4}'}
+
+
+def _mysql_error(errno, message):
+    import pymysql
+    return sa.exc.OperationalError('UPDATE agents', {},
+                                   pymysql.err.OperationalError(errno,
+                                                                message))
+
+
+@pytest.mark.parametrize('exc,outage', [
+    (sa.exc.DataError('UPDATE', {}, Exception('integer out of range')),
+     False),
+    (sa.exc.IntegrityError('UPDATE', {}, Exception('NOT NULL')), False),
+    (sa.exc.ProgrammingError('UPDATE', {}, Exception('nan can not be used')),
+     False),
+    (UnicodeEncodeError('utf-8', '\ud800', 0, 1, 'surrogates not allowed'),
+     False),
+    (OverflowError('Python int too large to convert to SQLite INTEGER'),
+     False),
+    (sa.exc.StatementError('bad parameter', 'UPDATE', {}, ValueError()),
+     False),
+    (_mysql_error(1690, 'BIGINT value is out of range'), False),
+    (_mysql_error(4025, 'CONSTRAINT failed'), False),
+    (_mysql_error(2013, 'Lost connection to MySQL server'), True),
+    (_mysql_error(1213, 'Deadlock found'), True),
+    (sa.exc.OperationalError('UPDATE', {}, Exception('server closed the '
+                                                     'connection')), True),
+    (sa.exc.InterfaceError('UPDATE', {}, Exception('connection closed')),
+     True),
+    (sa.exc.InternalError('UPDATE', {}, Exception('read-only transaction')),
+     True),
+    (sa.exc.DataError('UPDATE', {}, Exception('x'),
+                      connection_invalidated=True), True),
+    (sa.exc.DisconnectionError('pre-ping failed'), True),
+    (sa.exc.TimeoutError('QueuePool limit reached'), True),
+])
+def test_outages_are_told_from_refused_data(exc, outage):
+    assert reports_sink.is_outage(exc) is outage
+
+
+def _failing_updates(monkeypatch, exc, refused_load):
+    """update_heartbeats raising exc for any batch with that load in it."""
+    real = reports_sink.agents_db.update_heartbeats
+
+    def update_heartbeats(connection, rows):
+        if any(row['load'] == refused_load for row in rows):
+            raise exc
+        return real(connection, rows)
+
+    monkeypatch.setattr(reports_sink.agents_db, 'update_heartbeats',
+                        update_heartbeats)
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path):
+    database = make_database('sqlite', tmp_path)
+    yield database.engine()
+    database.close()
+
+
+def test_a_mysql_data_error_raised_as_operational_is_isolated(
+        sqlite_engine, monkeypatch):
+    engine = sqlite_engine
+    sink = _sink(engine, load_keys=['seq'])
+    now = liveness.utcnow()
+    for index in range(8):
+        sink.record(report_factory.report(
+            'h%d' % index, configurations={'seq': index}), now)
+    _failing_updates(monkeypatch, _mysql_error(1690, 'out of range'), 5)
+    assert sink.flush() == 7
+    assert sink.failed_writes == 1
+    assert sink.flush_failures == 0
+
+
+def test_an_outage_while_isolating_keeps_what_is_not_written(
+        sqlite_engine, monkeypatch):
+    engine = sqlite_engine
+    sink = _sink(engine, load_keys=['seq'])
+    now = liveness.utcnow()
+    for index in range(8):
+        sink.record(report_factory.report(
+            'h%d' % index, configurations={'seq': index}), now)
+    sink.flush()
+    for index in range(8):
+        sink.record(report_factory.report(
+            'h%d' % index, configurations={'seq': 10 + index}),
+            _later(now, 1))
+    # h1 is refused; the database goes away once the half holding h1 is
+    # done: h0-h1 written or dropped, h2-h7 kept for the retry.
+    calls = []
+    real = reports_sink.agents_db.update_heartbeats
+
+    def update_heartbeats(connection, rows):
+        calls.append([row['load'] for row in rows])
+        if 11 in calls[-1]:
+            raise sa.exc.DataError('UPDATE', {}, Exception('refused'))
+        if len(calls) > 4:
+            raise _mysql_error(2013, 'Lost connection')
+        return real(connection, rows)
+
+    monkeypatch.setattr(reports_sink.agents_db, 'update_heartbeats',
+                        update_heartbeats)
+    with pytest.raises(sa.exc.OperationalError):
+        sink.flush()
+    assert calls[:4] == [list(range(10, 18)), [10, 11, 12, 13], [10, 11],
+                         [10]]
+    assert sink.failed_writes == 1
+    assert sink.flush_failures == 1
+    assert sink.pending_count() == 6
+    monkeypatch.setattr(reports_sink.agents_db, 'update_heartbeats', real)
+    assert sink.flush() == 6
+    rows = _rows(engine)
+    assert [rows['h%d' % index].load for index in range(8)] == [
+        10, 1, 12, 13, 14, 15, 16, 17]
+
+
+def test_a_load_out_of_the_column_range_is_refused(database):
+    engine = database.engine()
+    sink = _sink(engine)
+    with pytest.raises(schema.InvalidReport) as info:
+        sink.record(report_factory.report(
+            'h1', configurations={'load': 2 ** 31}))
+    assert 'configurations.load must be between' in str(info.value)
+    assert _rows(engine) == {}
+    sink.record(report_factory.report('h1'))
+    with pytest.raises(schema.InvalidReport):
+        sink.record(report_factory.report(
+            'h1', configurations={'load': -2 ** 31 - 1}))
+    assert sink.pending_count() == 1
+    sink.record(report_factory.report(
+        'h1', configurations={'load': constants.MAX_DB_INTEGER}))
+    sink.flush()
+    assert _rows(engine)['h1'].load == constants.MAX_DB_INTEGER

@@ -8,4 +8,4 @@ def test_agent_dict_unpacks_the_agents_table_in_order():
         'id', 'agent_type', 'binary', 'topic', 'host', 'availability_zone',
         'admin_state_up', 'created_at', 'started_at', 'heartbeat_timestamp',
         'description', 'configurations', 'resource_versions', 'load',
-        'resources_synced', 'forced_down']
+        'resources_synced', 'forced_down', 'signed']
