@@ -32,6 +32,12 @@ staleness exceeds agent_down_time would have been judged dead.
 
 Figure c is the real server's resident memory after load_views, and after
 every agent's heartbeats were flushed.
+
+Signed (Run.master_key set, heartbeat --signed): the senders sign every
+report as they send it, each as its host (StateReporter with a signer), in
+both phases: the same stream. The real server has [signing] master_keys,
+verifies every report and refuses unsigned ones; the agents are registered
+as having signed.
 """
 
 import time
@@ -94,7 +100,8 @@ def _phase(context, bench, mode, hosts, senders, rounds, device_count,
     config_file = bench.config_file(mode)
     counter = context.Value('q', 0)
     ready, stop, go = context.Event(), context.Event(), context.Event()
-    registered = (common.register_agents(engine, hosts, device_count)
+    registered = (common.register_agents(engine, hosts, device_count,
+                                         signed=bool(bench.master_key))
                   if mode == 'real' else None)
     server = context.Process(target=processes.server, name='bench-server',
                              args=(config_file, mode, counter, ready, stop))
@@ -113,7 +120,7 @@ def _phase(context, bench, mode, hosts, senders, rounds, device_count,
         worker = context.Process(
             target=processes.sender, name='bench-sender-%d' % index,
             args=(config_file, hosts[index::senders], rounds, device_count,
-                  sender_ready, go, results))
+                  sender_ready, go, results, bench.master_key))
         worker.start()
         workers.append((worker, sender_ready))
     for _, sender_ready in workers:
@@ -268,7 +275,8 @@ def run(context, bench, engine, agents, senders, rounds, device_count,
     hosts = [common.host_name(bench.id, i) for i in range(agents)]
     shape = {'agents': agents, 'senders': senders, 'rounds': rounds,
              'devices_per_agent': device_count,
-             'poll_interval_s': poll_interval}
+             'poll_interval_s': poll_interval,
+             'signed': bool(bench.master_key)}
     try:
         noop = _phase(context, bench, 'noop', hosts, senders, rounds,
                       device_count)

@@ -40,13 +40,22 @@ topic = {topic}
 stats_log_interval = 0
 """
 
+# Appended for a signed run: servers verify heartbeats, refuse unsigned ones.
+_SIGNING = """
+[signing]
+master_keys = {master_key}
+"""
+
 
 class Run:
     """Names, scratch directory and database of one benchmark run."""
 
-    def __init__(self, agent_down_time=75):
+    def __init__(self, agent_down_time=75, master_key=None):
         self.id = 'bench_%08x' % random.getrandbits(32)
         self.agent_down_time = agent_down_time
+        # Set: the config files give servers [signing] master_keys, and
+        # senders sign as their hosts (HostSigners).
+        self.master_key = master_key
         self.dir = tempfile.mkdtemp(prefix='agentsched-%s-' % self.id)
         self.db_url = PG_URL % self.id
         self.host = self.id.replace('_', '-') + '-server'
@@ -64,6 +73,8 @@ class Run:
                     agent_down_time=self.agent_down_time,
                     log_file=os.path.join(self.dir, '%s.log' % phase),
                     db_url=self.db_url, topic=self.topic(phase)))
+                if self.master_key:
+                    f.write(_SIGNING.format(master_key=self.master_key))
         return path
 
     def create_database(self):
@@ -114,6 +125,20 @@ def agent_state(host, device_count):
     }
 
 
+class HostSigners:
+    """Signs as each of many agent hosts, each with its own key (derived
+    from master_key, as agentsched-manage agent-key prints it), boot id and
+    sequence, as each agent does: for StateReporter(signer=...)."""
+
+    def __init__(self, master_key, hosts):
+        from agentsched import signing
+        self._signers = {host: signing.Signer(signing.Keyring.for_agent(
+            host, [signing.host_key(master_key, host)])) for host in hosts}
+
+    def sign(self, method, arguments, host, agent_type):
+        return self._signers[host].sign(method, arguments, host, agent_type)
+
+
 def configurations_json(state):
     """The configurations document exactly as the server stores it."""
     import datetime
@@ -123,9 +148,10 @@ def configurations_json(state):
     return schema.parse(kwargs).configurations_json
 
 
-def register_agents(engine, hosts, device_count=0):
+def register_agents(engine, hosts, device_count=0, signed=False):
     """Agents (with their devices, linked) as they stand after their first
-    report, inserted directly; heartbeat now.
+    report, inserted directly; heartbeat now. signed: as agents that have
+    signed a report (pinned to their host keys).
 
     Registration is not what is measured: the server finds them with
     load_views, as it finds agents registered before a restart, and their
@@ -145,7 +171,7 @@ def register_agents(engine, hosts, device_count=0):
             availability_zone='nova', admin_state_up=True, created_at=now,
             started_at=now, heartbeat_timestamp=now,
             configurations=configurations_json(state), load=0,
-            resources_synced=True))
+            resources_synced=True, signed=signed))
         for device in state['configurations']['devices']:
             device_id = str(uuid.uuid4())
             devices_rows.append(dict(

@@ -3,7 +3,9 @@
 Prints one JSON document with every figure (see docs/benchmarks.md):
   a. bus: reports/s through RabbitMQ into one real server, against a no-op
      server on the same stream; lag to the database; false deaths.
-  b. handler: ReportsEndpoint + HeartbeatSink in-process on PostgreSQL.
+  b. handler: ReportsEndpoint + HeartbeatSink in-process on PostgreSQL,
+     unsigned and signed (the cost of signatures; Signer.sign and
+     Verifier.verify alone).
   c. server RSS with all agents registered and heartbeating.
 Needs RabbitMQ (guest/guest) and PostgreSQL (user postgres, trust) on
 127.0.0.1; creates and drops its own database bench_<id>.
@@ -48,12 +50,17 @@ def main(argv=None):
                         help='only the bus figure')
     parser.add_argument('--skip-bus', action='store_true',
                         help='only the handler figure')
+    parser.add_argument('--signed', action='store_true',
+                        help='bus figure with signed heartbeats: senders '
+                             'sign, the server has [signing] master_keys')
     args = parser.parse_args(argv)
     shape = dict(QUICK if args.quick else FULL)
     if args.bus_devices is not None:
         shape['bus_devices'] = args.bus_devices
     context = multiprocessing.get_context('spawn')
-    bench = common.Run()
+    from agentsched import signing
+    bench = common.Run(master_key=signing.generate_master_key()
+                       if args.signed else None)
     began = time.time()
     bench.create_database()
     try:
@@ -66,6 +73,7 @@ def main(argv=None):
         report['handler'] = [] if args.skip_handler else handler.run(
             context, bench, shape['handler_agents'], shape['handler_rounds'],
             (0, 10))
+        report['handler_signing'] = _signing_summary(report['handler'])
         report['bus'] = {} if args.skip_bus else bus.run(
             context, bench, engine, shape['bus_agents'],
             shape['bus_senders'], shape['bus_rounds'], shape['bus_devices'])
@@ -83,12 +91,32 @@ def main(argv=None):
     return 0
 
 
+def _signing_summary(cases):
+    """Per device count: reports/s unsigned and signed, and µs per report
+    of Signer.sign and Verifier.verify alone."""
+    summary = {}
+    for case in cases:
+        figures = summary.setdefault(str(case['devices_per_agent']), {})
+        figures['signed' if case['signed'] else 'unsigned'] = \
+            case['reports_per_s']
+        for key in ('sign_us', 'verify_us'):
+            if key in case:
+                figures[key] = case[key]
+    for figures in summary.values():
+        if 'signed' in figures and 'unsigned' in figures:
+            figures['signed_vs_unsigned'] = round(
+                figures['signed'] / figures['unsigned'], 3)
+    return summary
+
+
 def _verdicts(report):
     real = report['bus'].get('real', {})
     ratio = report['bus'].get('ratio_real_to_noop')
     by_devices = {case['devices_per_agent']: case['reports_per_s']
-                  for case in report['handler']}
-    slowest = min(by_devices.values(), default=None)
+                  for case in report['handler'] if not case['signed']}
+    # The slowest case, signed ones included.
+    slowest = min((case['reports_per_s'] for case in report['handler']),
+                  default=None)
     devices_ratio = (round(by_devices[10] / by_devices[0], 3)
                      if 0 in by_devices and 10 in by_devices else None)
     rss = real.get('server_rss_mb')

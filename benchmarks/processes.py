@@ -50,17 +50,21 @@ def server(config_file, mode, counter, ready, stop):
     messaging.cleanup()
 
 
-def sender(config_file, hosts, rounds, device_count, ready, go, results):
+def sender(config_file, hosts, rounds, device_count, ready, go, results,
+           master_key=None):
     """Cast rounds x len(hosts) reports with agentsched's StateReporter.
 
     Report r of an agent carries resource_versions {'bench_seq': r}
     (1-based); its send time (time.time() just before the cast) is returned,
-    and the harness matches both with what the database shows.
+    and the harness matches both with what the database shows. With
+    master_key, each report is signed as it is sent, as its host signs it
+    (its key derived from master_key, its own sequence).
     """
     conf = common.load_conf(config_file)
     from agentsched import messaging
     from agentsched.reports import reporter
-    client = reporter.StateReporter(conf, timeout=10)
+    signer = common.HostSigners(master_key, hosts) if master_key else None
+    client = reporter.StateReporter(conf, timeout=10, signer=signer)
     states = [common.agent_state(host, device_count) for host in hosts]
     # Open the connection before the clock starts: a cast to a topic nobody
     # consumes is dropped by the exchange.
