@@ -46,6 +46,8 @@ setuptools.setup(
                  # tooz's postgresql driver uses psycopg2.
                  'psycopg2-binary>=2.9,<3',
                  'PyMySQL>=1.1,<2', 'fixtures>=4,<5',
+                 # CommonMark parser of tests/unit/test_readme.py.
+                 'markdown-it-py>=3,<5',
                  # Real clients for the acceptance tests.
                  'python-openstackclient>=7,<11', 'openstacksdk>=4,<5',
                  'schemathesis>=4,<5'],
