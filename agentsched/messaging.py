@@ -64,8 +64,36 @@ def get_server(conf, topic, endpoints, server=None):
                                          endpoints)
 
 
-def get_client(conf, topic, version, timeout=None, server=None):
+def get_client(conf, topic, version, timeout=None, server=None,
+               version_cap=None):
+    """An RPC client whose calls go at version unless prepared otherwise.
+
+    version_cap: the newest version the client may send; a call prepared
+    above it raises oslo_messaging.RPCVersionCapError before anything is
+    sent, and client.can_send_version(v) says whether v is allowed.
+    """
     target = oslo_messaging.Target(topic=topic, version=version,
                                    server=server)
     return oslo_messaging.get_rpc_client(get_transport(conf), target,
-                                         timeout=timeout)
+                                         timeout=timeout,
+                                         version_cap=version_cap)
+
+
+class VersionCapError(oslo_messaging.RPCVersionCapError):
+    """A method needs a newer RPC version than its client's cap allows."""
+
+    def __init__(self, method, version, version_cap, reason):
+        super().__init__(version, version_cap)
+        self.method = method
+        self.reason = reason
+        self.args = ('%s needs RPC version %s (%s) but this client is capped '
+                     'at %s' % (method, version, reason, version_cap),)
+
+
+def require_version(client, method, version, reason):
+    """version, if the client's version cap lets it send it (the oslo.messaging
+    can_send_version check); VersionCapError otherwise, naming what the
+    version brings (reason), before anything is sent."""
+    if not client.can_send_version(version):
+        raise VersionCapError(method, version, client.version_cap, reason)
+    return version

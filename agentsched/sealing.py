@@ -65,18 +65,27 @@ def seal_secrets(keyring, host, message):
         return message
     if keyring is None:
         return _merge(message, secrets)
-    message['sealed'] = seal(keyring, host, secrets)
+    # Bound to the message's id: a token copied into another message (a
+    # device or resource of the attacker's choosing) does not open.
+    message['sealed'] = seal(keyring, host, {'for': message.get('id'),
+                                             'secrets': secrets})
     return message
 
 
 def open_secrets(keyring, host, message):
     """The agent's side of seal_secrets: the message with its secrets
-    opened and folded in (CannotUnseal if they are not for this host)."""
+    opened and folded in (CannotUnseal if they are not for this host and
+    this message)."""
     token = message.get('sealed')
     if token is None:
         return message
     if keyring is None:
         raise CannotUnseal('this agent has no [signing] host_keys to open '
                            'the secrets sent to it')
+    sealed = unseal(keyring, host, token)
+    if not isinstance(sealed, dict) or sealed.get('for') != message.get(
+            'id') or not isinstance(sealed.get('secrets'), dict):
+        raise CannotUnseal('the secrets sent with %r are not for it'
+                           % message.get('id'))
     return _merge({k: v for k, v in message.items() if k != 'sealed'},
-                  unseal(keyring, host, token))
+                  sealed['secrets'])

@@ -96,13 +96,15 @@ class ServerService(service.Service):
             load_keys=conf.reports.load_keys,
             flush_retry_max_wait=conf.reports.flush_retry_max_wait,
             device_sync=self.device_sync,
-            pin_signed_agents=self.keyring is not None)
+            pin_signed_agents=(self.keyring is not None and
+                               conf.signing.enforce))
         known = self.sink.load_views()
         self.sink.start()
         self.reports = reports_endpoint.ReportsEndpoint(
             self.sink, conf.agent_down_time,
-            trust=report_trust.ReportTrust(verifier,
-                                           conf.signing.unsigned_agent_types))
+            trust=report_trust.ReportTrust(
+                verifier, conf.signing.unsigned_agent_types,
+                conf.signing.enforce))
         reports_server = messaging.get_server(conf, conf.reports.topic,
                                               [self.reports])
         reports_server.start(override_pool_size=conf.reports.executor_threads)
@@ -114,7 +116,7 @@ class ServerService(service.Service):
             self.engine, conf, placer, notifier, self.resources)
         self.agent_sync = agent_sync.AgentSyncEndpoint(
             self.engine, self.secret_box, self.resources, self.keyring,
-            verifier)
+            verifier, signer, conf.signing.enforce)
         plugin_server = messaging.get_server(
             conf, constants.PLUGIN_TOPIC,
             [StatusEndpoint(self), self.agent_sync])

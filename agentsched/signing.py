@@ -104,18 +104,24 @@ def _canonical(method, arguments, host, agent_type, ts, boot, sequence):
 
 
 class Signer:
-    """Signs as one sender: one boot id, one sequence for its lifetime."""
+    """Signs as one sender: one boot id, and a sequence per host signed
+    for, so a server's casts to thousands of agents never push one agent's
+    out of its receiver's window."""
 
     def __init__(self, keyring):
         self._keyring = keyring
         self._boot = uuid.uuid4().hex
-        # next() on itertools.count is atomic under the GIL.
-        self._sequence = itertools.count(1)
+        self._lock = threading.Lock()
+        self._sequences = {}   # host -> itertools.count
 
     def sign(self, method, arguments, host, agent_type):
         """The signature of a message speaking for (agent_type, host)."""
         ts = time.time()
-        sequence = next(self._sequence)
+        with self._lock:
+            counter = self._sequences.get(host)
+            if counter is None:
+                counter = self._sequences[host] = itertools.count(1)
+            sequence = next(counter)
         key = self._keyring.signing_key(host)
         if key is None:
             raise BadSignature('no key to sign as host %r' % host)

@@ -159,7 +159,7 @@ def register_agents(engine, hosts, device_count=0, signed=False):
     """
     import json
     from agentsched.db import models
-    from agentsched.health import liveness
+    from agentsched import liveness
     now = liveness.utcnow()
     agents, devices_rows, links = [], [], []
     for host in hosts:

@@ -73,7 +73,7 @@ class _Rows:
 
     def __init__(self, run_id):
         from agentsched import constants
-        from agentsched.health import liveness
+        from agentsched import liveness
         self.constants = constants
         self.now = liveness.utcnow()
         self.run_id = run_id
@@ -373,7 +373,7 @@ def _beat(engine, dead, seconds_ago=0, live=True):
     """Heartbeats in the database: the live agents now (the intake), or
     the dead ones long ago."""
     from agentsched.db import models
-    from agentsched.health import liveness
+    from agentsched import liveness
     agents = models.agents
     at = liveness.utcnow() - datetime.timedelta(seconds=seconds_ago)
     condition = (agents.c.id.not_in(dead) if live else agents.c.id.in_(dead))
@@ -392,7 +392,7 @@ def _left_on_dead(engine, dead):
 
 def _verify(engine, conf, dead, affected, kind, notifier):
     """What must hold after the failover: counts of violations."""
-    from agentsched.health import liveness
+    from agentsched import liveness
     alive_since = liveness.alive_since(conf.agent_down_time)
     with engine.connect() as connection:
         not_live = connection.execute(sa.text("""

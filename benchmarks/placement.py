@@ -36,7 +36,7 @@ TARGETS = {'p99_ms': 5.0, 'per_s': 1000}
 def _populate(engine, agents):
     """Agents, devices, links, and EXISTING_BINDINGS bound resources."""
     from agentsched.db import models
-    from agentsched.health import liveness
+    from agentsched import liveness
     now = liveness.utcnow()
     agent_rows, device_rows, links = [], [], []
     for a in range(agents):
@@ -91,7 +91,7 @@ def _new_resources(engine, count):
     """count new resources to place; the agents heartbeat anew (a run
     starts well within agent_down_time of it)."""
     from agentsched.db import models
-    from agentsched.health import liveness
+    from agentsched import liveness
     now = liveness.utcnow()
     ids = [str(uuid.uuid4()) for _ in range(count)]
     with engine.begin() as connection:

@@ -5,11 +5,11 @@ import uuid
 
 from werkzeug import test as werkzeug_test
 
+from agentsched import liveness
 from agentsched import sealing
 from agentsched.api import app as api_app
 from agentsched.db import agents as agents_db
 from agentsched.db import devices as devices_db
-from agentsched.health import liveness
 from agentsched.services import resources as resources_service
 
 

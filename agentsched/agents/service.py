@@ -119,8 +119,9 @@ class AgentService(service.Service):
         super().start()
         self._reporter = reporter.StateReporter(self._conf, self._timeout,
                                                 self._signer)
-        self._server = server_api.ServerAPI(self._conf, self._timeout,
-                                            self._signer)
+        self._server = server_api.ServerAPI(
+            self._conf, self._timeout, self._signer, self._verifier,
+            self._conf.signing.enforce)
         self._rpc_server = messaging.get_server(
             self._conf, self.topic, [AgentEndpoint(self)], server=self.host)
         self._rpc_server.start()
@@ -203,7 +204,8 @@ class AgentService(service.Service):
     def accepts(self, method, arguments, signature):
         """Whether a cast from the server is taken: with host keys, only
         when signed for this agent; it is logged once when not."""
-        if self._verifier is None:
+        if self._verifier is None or (signature is None and
+                                      not self._conf.signing.enforce):
             return True
         try:
             self._verifier.verify(method, arguments, signature, self.host,
@@ -230,7 +232,8 @@ class AgentService(service.Service):
         with self._sync_lock:
             try:
                 answer = self._server.sync(self.agent_type, self.host)
-            except oslo_messaging.MessagingException as exc:
+            except (oslo_messaging.MessagingException,
+                    signing.BadSignature) as exc:
                 LOG.warning('Sync of %s failed (%s); the next start, '
                             'revival or device change retries', self.host,
                             exc)

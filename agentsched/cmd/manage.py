@@ -9,12 +9,12 @@ import sqlalchemy as sa
 
 from agentsched import conf as agentsched_conf
 from agentsched import constants
+from agentsched import liveness
 from agentsched import messaging
 from agentsched import signing
 from agentsched.db import agents as agents_db
 from agentsched.db import engine as db_engine
 from agentsched.db import migration
-from agentsched.health import liveness
 from agentsched.services import secrets
 
 
@@ -64,15 +64,22 @@ def _migrated_engine(conf):
     return engine
 
 
+# The cap of server_stats's client: the newest version of the server's
+# StatusEndpoint (namespace 'status', server.py) it sends. Its history:
+#   1.0 - get_report_stats
+STATUS_API_VERSION_CAP = '1.0'
+
+
 def server_stats(conf):
     if messaging.is_in_process(conf):
         sys.exit('transport_url is not set: the embedded server\'s '
                  'messaging is inside its own process; its counters are in '
                  'its log ("Heartbeats: ...")')
-    client = messaging.get_client(conf, constants.PLUGIN_TOPIC, '1.0',
-                                  timeout=10)
+    client = messaging.get_client(conf, constants.PLUGIN_TOPIC,
+                                  STATUS_API_VERSION_CAP, timeout=10,
+                                  version_cap=STATUS_API_VERSION_CAP)
     try:
-        stats = client.prepare(namespace='status').call(
+        stats = client.prepare(namespace='status', version='1.0').call(
             {}, 'get_report_stats')
     except oslo_messaging.MessagingTimeout:
         sys.exit('No agentsched-server answered on the %s topic within 10 '

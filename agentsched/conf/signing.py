@@ -33,6 +33,14 @@ opts = [
              'casts and opens the secrets sent to this host. Empty: the '
              'agent sends unsigned messages, which servers with master '
              'keys refuse.'),
+    cfg.BoolOpt(
+        'enforce', default=True,
+        help='With keys, refuse what is not signed: servers refuse '
+             'unsigned reports (but for unsigned_agent_types) and calls, '
+             'agents ignore unsigned casts. False, for turning signing on '
+             'in a running fleet: signatures present are still checked and '
+             'bad ones refused, unsigned messages are taken as before (see '
+             'docs/security.md, "Turning signing on").'),
     cfg.IntOpt(
         'replay_window', default=60, min=1,
         help='Seconds a signed message stays valid: a timestamp further '
@@ -46,7 +54,8 @@ opts = [
              'report registers and keeps alive an agent of such a type, '
              'nothing more: its devices are ignored, and once an agent has '
              'signed a report, unsigned ones for it are refused. '
-             'agentsched\'s own agent types always need a signature.'),
+             'agentsched\'s own agent types always need a signature: '
+             'listed here, they are ignored with a warning.'),
 ]
 
 

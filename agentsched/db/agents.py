@@ -2,6 +2,7 @@
 
 import sqlalchemy as sa
 
+from agentsched import liveness
 from agentsched.db import models
 from agentsched.db import paging
 
@@ -107,8 +108,8 @@ def existing_ids(connection, ids):
 
 
 def list_all(connection):
-    return connection.execute(
-        sa.select(_agents).order_by(_agents.c.agent_type, _agents.c.host)).all()
+    return connection.execute(sa.select(_agents).order_by(
+        _agents.c.agent_type, _agents.c.host)).all()
 
 
 # -- the REST API's queries --------------------------------------------------
@@ -144,20 +145,18 @@ def query(connection, filters=None, alive_since=None, dead_since=None,
           sort=(('id', True),), limit=None, marker=None, reverse=False):
     """Agents matching filters, in pages (see db/paging.py).
 
-    filters: {column: [values]}; alive_since / dead_since: heartbeat cutoffs
-    (the liveness rule, applied in SQL so pages are full).
+    filters: {column: [values]}; alive_since / dead_since: the liveness
+    rule's cutoff, for alive agents only / dead agents only (the rule applied
+    in SQL, so that pages are full).
     """
     statement = sa.select(_agents)
     for name, values in (filters or {}).items():
         statement = statement.where(_agents.c[name].in_(values))
     if alive_since is not None:
         statement = statement.where(
-            _agents.c.heartbeat_timestamp >= alive_since,
-            _agents.c.forced_down == sa.false())
+            liveness.alive_clause(_agents, alive_since))
     if dead_since is not None:
-        statement = statement.where(sa.or_(
-            _agents.c.heartbeat_timestamp < dead_since,
-            _agents.c.forced_down == sa.true()))
+        statement = statement.where(liveness.dead_clause(_agents, dead_since))
     statement = paging.page(statement, SORT_COLUMNS, sort, marker, limit,
                             reverse)
     rows = connection.execute(statement).all()

@@ -2,6 +2,7 @@
 
 import sqlalchemy as sa
 
+from agentsched import liveness
 from agentsched.db import models
 from agentsched.db import paging
 
@@ -136,8 +137,7 @@ def live_agents_of_device(connection, device_id, alive_since,
         .where(_links.c.device_id == device_id,
                _links.c.missing == sa.false(),
                _agents.c.admin_state_up == sa.true(),
-               _agents.c.heartbeat_timestamp >= alive_since,
-               _agents.c.forced_down == sa.false()))
+               liveness.alive_clause(_agents, alive_since)))
     if except_agent is not None:
         statement = statement.where(_agents.c.id != except_agent)
     return connection.execute(statement).scalar()

@@ -11,6 +11,7 @@ conditions alone fence it.
 import sqlalchemy as sa
 
 from agentsched import constants
+from agentsched import liveness
 from agentsched.db import models
 from agentsched.db import placement as placement_db
 
@@ -101,8 +102,7 @@ def live_agents_of_devices(connection, device_ids, alive_since):
         .where(_links.c.device_id.in_(list(device_ids)),
                _links.c.missing == sa.false(),
                _agents.c.admin_state_up == sa.true(),
-               _agents.c.forced_down == sa.false(),
-               _agents.c.heartbeat_timestamp >= alive_since)
+               liveness.alive_clause(_agents, alive_since))
         .order_by(_agents.c.load, _agents.c.id)).all()
     found = {}
     for row in rows:

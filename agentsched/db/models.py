@@ -71,6 +71,9 @@ class Device(Base):
     health = sa.Column(sa.String(16), nullable=False)
     availability_zone = sa.Column(Name)
     source = sa.Column(sa.String(16), nullable=False)
+    # The host whose report created it: its agents may link to it again
+    # (after an admin deleted the agent), no other host may.
+    reported_by = sa.Column(sa.String(255))
     revision_number = sa.Column(sa.BigInteger, nullable=False, default=0,
                                 server_default='0')
     created_at = sa.Column(DateTime, nullable=False)

@@ -1,8 +1,10 @@
-"""Queries of placement: the candidate set, and the atomic claim and binding."""
+"""Queries of placement: the candidate set, the atomic claim and binding."""
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import base as pg_base
 
 from agentsched import constants
+from agentsched import liveness
 from agentsched.db import models
 
 _agents = models.agents
@@ -12,12 +14,17 @@ _bindings = models.bindings
 _resources = models.resources
 
 # One statement for every (agent, device) pair of a service type: the
-# scheduler works on this snapshot, never a query per candidate.
+# scheduler works on this snapshot, never a query per candidate. The
+# database judges each agent's liveness (the rule's SQL twin, against the
+# cutoff bound at execution): one boolean per row instead of a timestamp
+# and a flag to convert and compare in Python.
 _CANDIDATES = (
     sa.select(
         _agents.c.id, _agents.c.host, _agents.c.agent_type,
-        _agents.c.admin_state_up, _agents.c.heartbeat_timestamp,
-        _agents.c.forced_down, _agents.c.load, _agents.c.availability_zone,
+        _agents.c.admin_state_up,
+        liveness.alive_clause(
+            _agents, sa.bindparam('alive_since')).label('agent_alive'),
+        _agents.c.load, _agents.c.availability_zone,
         _devices.c.id, _devices.c.name, _devices.c.device_type,
         _devices.c.service_type, _devices.c.capabilities,
         _devices.c.capacity, _devices.c.used, _devices.c.health,
@@ -27,8 +34,11 @@ _CANDIDATES = (
     .where(_links.c.missing == sa.false()))
 
 
-def candidate_rows(connection):
-    return connection.execute(_CANDIDATES).all()
+def candidate_rows(connection, alive_since):
+    """Every linked (agent, device) pair; an agent is alive if its
+    heartbeat is no older than alive_since (liveness.alive_since)."""
+    return connection.execute(_CANDIDATES,
+                              {'alive_since': alive_since}).all()
 
 
 def claim(connection, device_id, agent_id, units, alive_since):
@@ -41,8 +51,7 @@ def claim(connection, device_id, agent_id, units, alive_since):
     """
     agent_ok = sa.exists().where(
         _agents.c.id == agent_id, _agents.c.admin_state_up == sa.true(),
-        _agents.c.heartbeat_timestamp >= alive_since,
-        _agents.c.forced_down == sa.false())
+        liveness.alive_clause(_agents, alive_since))
     link_ok = sa.exists().where(
         _links.c.agent_id == agent_id, _links.c.device_id == device_id,
         _links.c.missing == sa.false())
@@ -58,6 +67,14 @@ def claim(connection, device_id, agent_id, units, alive_since):
     return result.rowcount == 1
 
 
+# The liveness rule's SQL twin (liveness.alive_clause) as PostgreSQL text,
+# rendered once at import, for the statement below; the plain dialect adds
+# no ::TIMESTAMP cast to the bound cutoff (":alive_since::" is not a bind
+# parameter to text()).
+PG_AGENT_ALIVE = str(liveness.alive_clause(
+    _agents, sa.bindparam('alive_since')).compile(
+    dialect=pg_base.PGDialect(paramstyle='named')))
+
 # PostgreSQL: the claim and the binding in one statement (a data-modifying
 # CTE), so a placement is one round trip; atomic even in autocommit.
 _PG_CLAIM_AND_BIND = sa.text("""
@@ -66,15 +83,14 @@ WITH claimed AS (
     WHERE id = :device_id AND used + :units <= capacity
       AND admin_state_up AND health IN ('OK', 'DEGRADED')
       AND EXISTS (SELECT 1 FROM agents WHERE id = :agent_id
-                  AND admin_state_up AND NOT forced_down
-                  AND heartbeat_timestamp >= :alive_since)
+                  AND admin_state_up AND (%s))
       AND EXISTS (SELECT 1 FROM agent_devices WHERE agent_id = :agent_id
                   AND device_id = :device_id AND NOT missing)
     RETURNING id)
 INSERT INTO bindings (resource_id, device_id, agent_id, generation,
                       created_at, updated_at)
 SELECT :resource_id, id, :agent_id, 1, :now, :now FROM claimed
-""")
+""" % PG_AGENT_ALIVE)
 
 
 def claim_and_bind(connection, resource_id, device_id, agent_id, units,

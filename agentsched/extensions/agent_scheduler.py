@@ -13,6 +13,7 @@ import json
 import fastjsonschema
 
 from agentsched import constants
+from agentsched import liveness
 from agentsched.api import errors
 from agentsched.api import extension
 from agentsched.api import listing
@@ -22,7 +23,6 @@ from agentsched.db import resources as resources_db
 from agentsched.extensions import agent_scheduler_openapi
 from agentsched.extensions import resources
 from agentsched.extensions import resources_openapi
-from agentsched.health import liveness
 from agentsched.services import placement
 from agentsched.services import resources as resources_service
 

@@ -5,13 +5,13 @@ import flask
 import orjson
 
 from agentsched import constants
+from agentsched import liveness
 from agentsched.api import errors
 from agentsched.api import extension
 from agentsched.api import listing
 from agentsched.api import request
 from agentsched.db import agents as agents_db
 from agentsched.extensions import agents_openapi
-from agentsched.health import liveness
 
 FIELDS = ('id', 'agent_type', 'binary', 'topic', 'host', 'admin_state_up',
           'alive', 'created_at', 'started_at', 'heartbeat_timestamp',
@@ -57,7 +57,8 @@ def _agent_dict(row, alive_since, fields=None):
     agent = {
         'id': agent_id, 'agent_type': agent_type, 'binary': binary,
         'topic': topic, 'host': host, 'admin_state_up': admin_state_up,
-        'alive': heartbeat_timestamp >= alive_since and not forced_down,
+        'alive': liveness.is_alive(heartbeat_timestamp, forced_down,
+                                   alive_since),
         'created_at': _time(created_at),
         'started_at': _time(started_at),
         'heartbeat_timestamp': _time(heartbeat_timestamp),

@@ -15,6 +15,7 @@ import orjson
 import sqlalchemy as sa
 
 from agentsched import constants
+from agentsched import liveness
 from agentsched.api import errors
 from agentsched.api import extension
 from agentsched.api import listing
@@ -22,7 +23,6 @@ from agentsched.api import request
 from agentsched.db import agents as agents_db
 from agentsched.db import devices as devices_db
 from agentsched.extensions import devices_openapi
-from agentsched.health import liveness
 from agentsched.services import device_types
 from agentsched.services import secrets
 

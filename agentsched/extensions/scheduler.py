@@ -14,6 +14,7 @@ import flask
 import orjson
 
 from agentsched import constants
+from agentsched import liveness
 from agentsched.api import errors
 from agentsched.api import extension
 from agentsched.api import request
@@ -21,7 +22,6 @@ from agentsched.db import failover as failover_db
 from agentsched.db import resources as resources_db
 from agentsched.extensions import resources
 from agentsched.extensions import scheduler_openapi
-from agentsched.health import liveness
 from agentsched.services import failover as failover_service
 
 _TIME_FORMAT = '%Y-%m-%dT%H:%M:%SZ'

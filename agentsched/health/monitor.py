@@ -22,9 +22,9 @@ from oslo_log import log as logging
 import orjson
 
 from agentsched import constants
+from agentsched import liveness
 from agentsched.db import failover as failover_db
 from agentsched.health import guards as guards_mod
-from agentsched.health import liveness
 from agentsched.services import failover as failover_service
 
 LOG = logging.getLogger(__name__)
@@ -124,14 +124,18 @@ class HealthMonitor:
                 self._conf.agent.report_interval), now)
         groups, admin, dead = {}, {}, {}
         for agent in agents:
-            is_dead = agent.heartbeat_timestamp < alive_since
+            # Forced down: dead by the rule, failed over as an admin asked
+            # (whatever the guards say); otherwise its heartbeats decide.
             if agent.forced_down:
                 if agent.held:
                     admin[agent.id] = REASON_FORCED
                 continue
+            is_dead = not liveness.heartbeat_is_fresh(
+                agent.heartbeat_timestamp, alive_since)
             key = (agent.agent_type, agent.availability_zone)
             counts = groups.setdefault(key, [0, 0])
-            if agent.heartbeat_timestamp < late_since and agent.held:
+            if agent.held and not liveness.heartbeat_is_fresh(
+                    agent.heartbeat_timestamp, late_since):
                 counts[0] += 1
                 counts[1] += 1
                 if is_dead:

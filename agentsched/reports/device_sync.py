@@ -3,8 +3,8 @@
 Runs only when an agent's reported documents changed (the sink compares
 them as strings), once per agent, in its own transaction. A device an agent
 stops reporting is marked missing for that agent: never deleted, never moved
-by that alone. A report describes only the devices it creates or that are
-linked to its agent: a device another agent reported first, or an admin
+by that alone. A report describes only the devices its host created or that are
+linked to its agent: a device another host reported first, or an admin
 created, is refused for an agent not linked to it (an admin links it), so
 no host can redefine or claim another's device (docs/security.md). Devices
 registered by an admin keep the admin's description; a report of a linked
@@ -82,8 +82,10 @@ class DeviceSync:
             row = existing.get(name)
             if row is None:
                 row = self._create(connection, name, device, described, now,
-                                   agent_id)
-            elif row.id not in links:
+                                   agent_id, state['host'])
+            elif row.id not in links and not (
+                    row.source == constants.DEVICE_SOURCE_REPORTED and
+                    row.reported_by == state['host']):
                 row = None
             if row is None:
                 self._refuse(state, name)
@@ -118,8 +120,10 @@ class DeviceSync:
                     'links an agent to a device to share it)',
                     state['agent_type'], state['host'], name)
 
-    def _create(self, connection, name, device, described, now, agent_id):
+    def _create(self, connection, name, device, described, now, agent_id,
+                host):
         values = dict(described, id=str(uuid.uuid4()), name=name,
+                      reported_by=host,
                       health=device.get('health', constants.HEALTH_UNKNOWN),
                       source=constants.DEVICE_SOURCE_REPORTED,
                       admin_state_up=True, used=0, revision_number=0,

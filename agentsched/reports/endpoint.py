@@ -6,7 +6,7 @@ import time
 from oslo_log import log as logging
 import oslo_messaging
 
-from agentsched.health import liveness
+from agentsched import liveness
 from agentsched.reports import schema
 from agentsched.reports import trust as report_trust
 

@@ -28,8 +28,8 @@ import sqlalchemy as sa
 import tenacity
 
 from agentsched import constants
+from agentsched import liveness
 from agentsched.db import agents as agents_db
-from agentsched.health import liveness
 from agentsched.reports import schema
 
 LOG = logging.getLogger(__name__)
@@ -146,8 +146,12 @@ class HeartbeatSink:
                                  self._load_keys)
         with self._lock:
             view = self._views.get(key)
-            if view is not None and liveness.is_alive(
-                    view.heartbeat, self._agent_down_time, now):
+            # 'alive' or 'revived' (resync) judges heartbeats only: the
+            # view has no forced_down, and a forced-down agent's answer
+            # says how its heartbeats stand (liveness.heartbeat_is_fresh).
+            if view is not None and liveness.heartbeat_is_fresh(
+                    view.heartbeat,
+                    liveness.alive_since(self._agent_down_time, now)):
                 self._check_identity(key, view, report)
                 self._queue(key, view, report, now, load, revived=False)
                 status = constants.AGENT_ALIVE
@@ -239,8 +243,9 @@ class HeartbeatSink:
                 raise RuntimeError('agent %s on %s vanished while it '
                                    'registered' % key)
             self._check_identity(key, view, report)
-            alive = liveness.is_alive(view.heartbeat, self._agent_down_time,
-                                      now)
+            alive = liveness.heartbeat_is_fresh(
+                view.heartbeat,
+                liveness.alive_since(self._agent_down_time, now))
             self._queue(key, view, report, now, load, revived=not alive)
         return constants.AGENT_ALIVE if alive else constants.AGENT_REVIVED
 

@@ -12,9 +12,14 @@ from agentsched import sealing
 
 LOG = logging.getLogger(__name__)
 
-# The agent endpoint's version (agents/service.py AgentEndpoint); 1.2 adds
-# the signature kwarg to every method.
-AGENT_API_VERSION = '1.2'
+# The cap: the newest version of the agent's endpoint (agents/service.py
+# AgentEndpoint) a server sends. Its history:
+#   1.0 - agent_updated, devices_updated
+#   1.1 - deploy, undeploy
+#   1.2 - every method takes signature; a deploy's secrets may come sealed
+# Servers are upgraded before agents; each cast goes at the oldest version
+# that carries it, so an agent older than the cap still takes what it can.
+AGENT_API_VERSION_CAP = '1.2'
 _SIGNED_VERSION = '1.2'
 
 
@@ -26,14 +31,32 @@ class AgentNotifier:
         self._keyring = keyring
 
     def _cast(self, agent, method, version, **kwargs):
-        """Best effort: a broker outage must not fail the caller; what the
-        cast said reaches the agent at its next sync."""
+        """Every cast to an agent: method at version (the unsigned form), at
+        1.2 when signed.
+
+        Best effort: a broker outage must not fail the caller; what the
+        cast said reaches the agent at its next sync. A version above the
+        cap is not an outage: it raises messaging.VersionCapError.
+        """
         client = messaging.get_client(self._conf, agent.topic,
-                                      AGENT_API_VERSION, server=agent.host)
+                                      AGENT_API_VERSION_CAP,
+                                      server=agent.host,
+                                      version_cap=AGENT_API_VERSION_CAP)
         if self._signer is not None:
-            version = _SIGNED_VERSION
+            # No fallback to the unsigned form under a lower cap: an agent
+            # with host keys ignores an unsigned cast, and a server with
+            # master keys never sends one (docs/security.md).
+            version = messaging.require_version(
+                client, method, _SIGNED_VERSION, 'a signed cast')
             kwargs['signature'] = self._signer.sign(
                 method, kwargs, agent.host, agent.agent_type)
+        else:
+            # Unsigned: the fallback, the oldest version that carries the
+            # cast (with the cap at 1.1 a deploy goes at 1.1 and an
+            # agent_updated at 1.0, as before signing); a cap below it
+            # raises.
+            version = messaging.require_version(client, method, version,
+                                                'this form of the cast')
         try:
             client.prepare(version=version).cast({}, method, **kwargs)
             return True
@@ -46,9 +69,13 @@ class AgentNotifier:
         """Deploy (or update) a resource; it carries its binding's
         generation, the device's physical info and, sealed to the agent's
         host, the secrets the device needs."""
-        return self._cast(agent, 'deploy', '1.1',
-                          resource=sealing.seal_secrets(
-                              self._keyring, agent.host, resource))
+        resource = sealing.seal_secrets(self._keyring, agent.host,
+                                        resource)
+        # Sealed secrets are 1.2, as signatures (a server has both or
+        # neither): an older agent could not open them.
+        return self._cast(agent, 'deploy',
+                          _SIGNED_VERSION if 'sealed' in resource else '1.1',
+                          resource=resource)
 
     def undeploy(self, agent, resource):
         return self._cast(agent, 'undeploy', '1.1', resource=resource)

@@ -42,19 +42,24 @@ class AgentSyncEndpoint:
               'credentials_error'
         1.4 - sync and update_status take signature; update_status names
               its agent (agent_type, host); secrets may come sealed to the
-              agent's host ('sealed')
+              agent's host ('sealed'); sync's answer is signed for the
+              request ('signature' over {'request': the request's mac,
+              'answer': the rest}), so a forged reply is refused
     """
     target = oslo_messaging.Target(namespace='agent', version='1.4')
 
     def __init__(self, engine, secret_box, resources=None, keyring=None,
-                 verifier=None):
-        """keyring, verifier: the servers' (signing.py); None for a
-        deployment without [signing] master keys."""
+                 verifier=None, signer=None, enforce=True):
+        """keyring, verifier, signer: the servers' (signing.py); None for a
+        deployment without [signing] master keys. enforce: False takes
+        unsigned calls while a fleet turns signing on."""
         self._engine = engine
         self._secrets = secret_box
         self._resources = resources
         self._keyring = keyring
         self._verifier = verifier
+        self._signer = signer
+        self._enforce = enforce
         self._lock = threading.Lock()
         self.refused = 0
 
@@ -68,7 +73,8 @@ class AgentSyncEndpoint:
                     len(host) <= constants.MAX_STRING_LENGTH):
                 raise signing.BadSignature('agent_type and host must name '
                                            'the calling agent')
-            if self._verifier is not None:
+            if self._verifier is not None and (
+                    signature is not None or self._enforce):
                 self._verifier.verify(method, arguments, signature, host,
                                       agent_type)
         except signing.BadSignature as exc:
@@ -82,6 +88,16 @@ class AgentSyncEndpoint:
     def sync(self, context, agent_type, host, signature=None):
         self._check('sync', {'agent_type': agent_type, 'host': host},
                     signature)
+        answer = self._answer(agent_type, host)
+        if self._signer is not None:
+            # Replies carry no signature of their own on the bus: anyone
+            # who reads the call can race the server's reply.
+            answer['signature'] = self._signer.sign(
+                'sync_answer', {'request': (signature or {}).get('mac'),
+                                'answer': answer}, host, agent_type)
+        return answer
+
+    def _answer(self, agent_type, host):
         with self._engine.begin() as connection:
             agent = agents_db.get_by_type_and_host(connection, agent_type,
                                                    host)

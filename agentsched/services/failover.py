@@ -17,9 +17,9 @@ from oslo_log import log as logging
 
 from agentsched import algorithms
 from agentsched import constants
+from agentsched import liveness
 from agentsched.db import agents as agents_db
 from agentsched.db import failover as failover_db
-from agentsched.health import liveness
 
 LOG = logging.getLogger(__name__)
 

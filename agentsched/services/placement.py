@@ -17,8 +17,8 @@ import sqlalchemy as sa
 import tenacity
 
 from agentsched import algorithms
+from agentsched import liveness
 from agentsched.db import placement as placement_db
-from agentsched.health import liveness
 
 LOG = logging.getLogger(__name__)
 
@@ -100,8 +100,10 @@ class Snapshot:
 
     def _read(self):
         with self._engine.connect() as connection:
-            rows = placement_db.candidate_rows(connection)
-        alive_since = liveness.alive_since(self._down_time)
+            # Each agent's liveness is judged in the query (the rule's SQL
+            # twin), against this cutoff.
+            rows = placement_db.candidate_rows(
+                connection, liveness.alive_since(self._down_time))
         capabilities = {}
         by_service = {}
         positions = {}
@@ -112,8 +114,7 @@ class Snapshot:
         # per field per candidate (measured: a third of the algorithm).
         shared = {}.setdefault
         for row in rows:
-            (agent_id, host, agent_type, agent_up, heartbeat, forced_down,
-             agent_load,
+            (agent_id, host, agent_type, agent_up, agent_alive, agent_load,
              agent_az, device_id, device_name, device_type, service_type,
              capabilities_json, capacity, used, health, device_up,
              device_az) = row
@@ -131,9 +132,8 @@ class Snapshot:
             positions.setdefault(device_id, []).append(
                 (candidates, len(candidates)))
             candidates.append(algorithms.Candidate(
-                agent_id, host, agent_type, agent_up,
-                heartbeat >= alive_since and not forced_down, agent_load,
-                agent_az,
+                agent_id, host, agent_type, agent_up, agent_alive,
+                agent_load, agent_az,
                 device_id, device_name, device_type, service_type,
                 capabilities[capabilities_json], capacity, used, health,
                 device_up, device_az))

@@ -18,11 +18,11 @@ import sqlalchemy as sa
 
 from agentsched import algorithms
 from agentsched import constants
+from agentsched import liveness
 from agentsched.db import agents as agents_db
 from agentsched.db import devices as devices_db
 from agentsched.db import models
 from agentsched.db import placement as placement_db
-from agentsched.health import liveness
 from agentsched.services import placement
 from agentsched.services import resource_types
 from agentsched.services import secrets
@@ -164,11 +164,14 @@ class ResourceService:
         return self.get(resource_id)
 
     def delete(self, resource_id):
+        """Undeploy through a live agent (PENDING_DELETE until it answers);
+        removed at once if unplaced, or if its agent is gone or dead
+        (forced down included)."""
         hosting = self.hosting(resource_id)
         if hosting is not None:
             binding, agent, _device = hosting
-            if agent is not None and liveness.is_alive(
-                    agent.heartbeat_timestamp, self._conf.agent_down_time):
+            if agent is not None and liveness.agent_is_alive(
+                    agent, self._conf.agent_down_time):
                 self.set_status(resource_id, constants.STATUS_PENDING_DELETE)
                 self._notifier.undeploy(agent, self.message(resource_id))
                 return False

@@ -8,8 +8,8 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from agentsched import liveness
 from agentsched.db import models
-from agentsched.health import liveness
 from tests import api_fixtures
 
 DOWN = 3

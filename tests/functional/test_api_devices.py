@@ -4,8 +4,8 @@
 import pytest
 import sqlalchemy as sa
 
+from agentsched import liveness
 from agentsched.db import models
-from agentsched.health import liveness
 from agentsched.services import secrets
 from tests import api_fixtures
 

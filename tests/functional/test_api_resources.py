@@ -237,6 +237,23 @@ def test_update_redeploys_and_delete_waits_for_the_agent(api):
     _error(client.get('/v2.0/vpn/connections/%s' % vip['id']), 404)
 
 
+def test_delete_on_a_forced_down_agent_removes_at_once(api):
+    # Forced down is dead (the liveness rule): no undeploy waited for, as
+    # for an agent whose heartbeats stopped.
+    client, engine, notifier = api
+    agent_id, _device_id = _lb(client, engine)
+    vip = client.post('/v2.0/lb/vips', json={'vip': VIP}).json['vip']
+    assert _binding(engine, vip['id']).agent_id == agent_id
+    with engine.begin() as connection:
+        connection.execute(sa.update(models.agents).where(
+            models.agents.c.id == agent_id).values(forced_down=True))
+    path = '/v2.0/lb/vips/%s' % vip['id']
+    assert client.delete(path).status_code == 204
+    _error(client.get(path), 404, 'VipNotFound')
+    assert notifier.undeployed == []
+    assert _binding(engine, vip['id']) is None
+
+
 def test_list_filters_fields_sort_and_pages(api):
     client, _engine, _ = api
     ids = [client.post('/v2.0/lb/vips', json={'vip': dict(

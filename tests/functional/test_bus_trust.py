@@ -186,7 +186,7 @@ class Fleet:
 
 
 def models_now():
-    from agentsched.health import liveness
+    from agentsched import liveness
     return liveness.utcnow()
 
 
@@ -366,3 +366,41 @@ def test_no_secret_crosses_the_bus_in_clear(fleet):
     bodies.append(json.dumps(answer).encode())
     for secret in (PSK, PASSWORD):
         assert not any(secret.encode() in body for body in bodies)
+
+
+def test_an_agent_takes_only_sync_answers_signed_for_its_request(fleet):
+    """A reply on the bus is anyone's to race: a forged answer (here with
+    no resources, which would undeploy the VIP) and a genuine answer to
+    an earlier request are both refused."""
+    h1 = fleet.agents['h1']
+    vip = fleet.server.resources.create(
+        'vip', 'p', 'web', {'address': '10.0.0.10', 'protocol': 'HTTP',
+                            'protocol_port': 80, 'members': []},
+        {'device_type': 'noop'})
+    assert _wait(lambda: vip.id in h1.deployments.deployed)
+    client = h1._server._client
+    real_prepare = client.prepare
+    genuine = []
+
+    def answering(answer_of):
+        def prepare(**kwargs):
+            cctxt = real_prepare(**kwargs)
+            real_call = cctxt.call
+
+            def call(ctxt, method, **call_kwargs):
+                answer = real_call(ctxt, method, **call_kwargs)
+                genuine.append(answer)
+                return answer_of(answer)
+            cctxt.call = call
+            return cctxt
+        return prepare
+
+    client.prepare = answering(lambda answer: {
+        'devices': [], 'resources': [], 'elsewhere': [], 'withheld': []})
+    assert h1.sync() is False
+    client.prepare = answering(lambda answer: dict(genuine[0]))
+    assert h1.sync() is False
+    assert vip.id in h1.deployments.deployed
+    client.prepare = real_prepare
+    assert h1.sync() is True
+    assert vip.id in h1.deployments.deployed

@@ -16,11 +16,11 @@ import pytest
 import requests
 import sqlalchemy as sa
 
+from agentsched import liveness
 from agentsched.cli import base
 from agentsched.cli import client as cli_client
 from agentsched.db import engine as db_engine
 from agentsched.db import models
-from agentsched.health import liveness
 from tests import api_fixtures
 from tests import commands
 from tests import processes

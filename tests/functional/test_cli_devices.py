@@ -7,10 +7,10 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from agentsched import liveness
 from agentsched.cli import client as cli_client
 from agentsched.cli import devices as cli_devices
 from agentsched.db import models
-from agentsched.health import liveness
 from agentsched.services import secrets
 from tests import api_fixtures
 from tests import commands

@@ -6,9 +6,9 @@ import logging
 import sqlalchemy as sa
 
 from agentsched import constants
+from agentsched import liveness
 from agentsched.db import devices as devices_db
 from agentsched.db import models
-from agentsched.health import liveness
 from agentsched.reports import device_sync
 from agentsched.reports import sink as reports_sink
 from tests import report_factory
@@ -222,3 +222,25 @@ def test_a_failing_device_sync_is_logged_counted_and_not_repeated(
     _report(sink, 'h1', [_device('lb-a', load=7)])
     sink.flush()
     assert _links(engine)[('h1', 'lb-a')].load == 7
+
+
+def test_a_deleted_agent_gets_its_own_devices_back_and_no_one_else(database):
+    """Deleting an agent drops its links; its host's reports link the
+    devices it created again, another host's do not."""
+    engine = database.engine()
+    sink = _sink(engine)
+    _report(sink, 'h1', [_device('lb-a')])
+    sink.flush()
+    with engine.begin() as connection:
+        connection.execute(sa.delete(models.agents).where(
+            models.agents.c.host == 'h1'))
+    assert _links(engine) == {}
+    _report(sink, 'h2', [_device('lb-a', capacity=1)])
+    sink.flush()
+    assert _links(engine) == {}
+    assert sink._device_sync.refused == 1
+    sink = _sink(engine)   # the server restarted: h1 registers anew
+    _report(sink, 'h1', [_device('lb-a')])
+    sink.flush()
+    assert set(_links(engine)) == {('h1', 'lb-a')}
+    assert _devices(engine)['lb-a'].capacity == 10

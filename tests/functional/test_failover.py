@@ -16,9 +16,9 @@ import pytest
 import sqlalchemy as sa
 
 from agentsched import constants
+from agentsched import liveness
 from agentsched.db import models
 from agentsched.health import leader
-from agentsched.health import liveness
 from agentsched.health import monitor as health_monitor
 from agentsched.services import failover as failover_service
 from agentsched.services import placement

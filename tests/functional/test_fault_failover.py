@@ -18,9 +18,9 @@ import pytest
 import sqlalchemy as sa
 
 from agentsched import constants
+from agentsched import liveness
 from agentsched import messaging
 from agentsched.db import models
-from agentsched.health import liveness
 from agentsched.services import agent_notifier
 from agentsched.services import resources as resources_service
 from agentsched.services import secrets
@@ -165,8 +165,9 @@ class Cluster:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             agents = self.agents()
-            if all(host in agents and liveness.is_alive(
-                    agents[host].heartbeat_timestamp, DOWN_TIME)
+            alive_since = liveness.alive_since(DOWN_TIME)
+            if all(host in agents and liveness.heartbeat_is_fresh(
+                    agents[host].heartbeat_timestamp, alive_since)
                    for host in hosts):
                 return
             time.sleep(0.2)

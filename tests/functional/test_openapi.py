@@ -12,10 +12,10 @@ import sqlalchemy as sa
 from schemathesis import checks
 from werkzeug import test as werkzeug_test
 
+from agentsched import liveness
 from agentsched.api import app as api_app
 from agentsched.api import openapi
 from agentsched.db import models
-from agentsched.health import liveness
 from tests import api_fixtures
 
 OPENAPI_PATH = '/v2.0/openapi.json'

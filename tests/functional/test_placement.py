@@ -14,8 +14,8 @@ import pytest
 import sqlalchemy as sa
 
 from agentsched import algorithms
+from agentsched import liveness
 from agentsched.db import models
-from agentsched.health import liveness
 from agentsched.services import placement
 
 CAPACITY = 5

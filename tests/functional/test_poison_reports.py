@@ -20,11 +20,11 @@ import pytest
 import sqlalchemy as sa
 
 from agentsched import constants
+from agentsched import liveness
 from agentsched import messaging
 from agentsched.agents import devices
 from agentsched.agents import service as agent_service
 from agentsched.db import models
-from agentsched.health import liveness
 from agentsched.reports import schema
 from tests import report_factory
 from tests import server_fixtures

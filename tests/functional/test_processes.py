@@ -7,8 +7,8 @@ import time
 import pytest
 import sqlalchemy as sa
 
+from agentsched import liveness
 from agentsched.db import models
-from agentsched.health import liveness
 from tests import commands
 from tests import processes
 
@@ -53,8 +53,8 @@ def _wait_alive(engine, host, timeout=20):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         row = _agent(engine, host)
-        if row is not None and liveness.is_alive(row.heartbeat_timestamp,
-                                                 DOWN_TIME):
+        if row is not None and liveness.heartbeat_is_fresh(
+                row.heartbeat_timestamp, liveness.alive_since(DOWN_TIME)):
             return row
         time.sleep(0.2)
     raise AssertionError('agent %s never became alive' % host)
@@ -87,7 +87,8 @@ def test_heartbeat_death_and_revival(deployment):
     agent.popen.wait()
     time.sleep(DOWN_TIME + 1.5)
     row = _agent(engine, 'agent-1')
-    assert not liveness.is_alive(row.heartbeat_timestamp, DOWN_TIME)
+    assert not liveness.heartbeat_is_fresh(row.heartbeat_timestamp,
+                                           liveness.alive_since(DOWN_TIME))
     listing = commands.run('agentsched-manage', '--config-file', config,
                            'agent', 'list').stdout
     assert 'agent-1' in listing and 'xxx' in listing and ':-)' not in listing

@@ -16,11 +16,11 @@ import pytest
 import sqlalchemy as sa
 
 from agentsched import constants
+from agentsched import liveness
 from agentsched import messaging
 from agentsched import sealing
 from agentsched import signing
 from agentsched.db import models
-from agentsched.health import liveness
 from agentsched.services import agent_notifier
 from agentsched.services import agent_sync
 from agentsched.services import failover as failover_service

@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from agentsched import constants
+from agentsched import liveness
 from agentsched.db import models
-from agentsched.health import liveness
 from agentsched.reports import schema
 from agentsched.reports import sink as reports_sink
 from tests import private_services

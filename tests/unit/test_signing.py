@@ -190,3 +190,23 @@ def test_sealed_secrets_open_only_on_their_host():
                           (_agent('h1', OTHER_MASTER), 'h1')]:
         with pytest.raises(sealing.CannotUnseal):
             sealing.unseal(keyring, host, token)
+
+
+def test_sealed_secrets_open_only_in_the_message_they_were_sealed_in():
+    sealed = sealing.seal_secrets(_server(), 'h1', {
+        'id': 'r1', 'spec': {'peer': 'a'},
+        'secrets': {'spec': {'psk': 's3cret'}}})
+    assert sealing.open_secrets(_agent('h1'), 'h1', sealed)['spec'] == {
+        'peer': 'a', 'psk': 's3cret'}
+    # The same token pasted into a message of the attacker's choosing.
+    forged = {'id': 'r2', 'spec': {'peer': 'evil'},
+              'sealed': sealed['sealed']}
+    with pytest.raises(sealing.CannotUnseal):
+        sealing.open_secrets(_agent('h1'), 'h1', forged)
+
+
+def test_a_servers_casts_keep_each_agents_sequence_dense():
+    signer = signing.Signer(_server())
+    for _ in range(signing.SEQUENCE_WINDOW + 10):
+        signer.sign('deploy', {}, 'h2', 'T')
+    assert signer.sign('deploy', {}, 'h1', 'T')['seq'] == 1
