@@ -56,3 +56,27 @@ def _sqlite_engine(url):
         cursor.close()
 
     return engine
+
+
+# MySQL errors about the data that PyMySQL raises as OperationalError (it
+# maps only some error numbers to DataError): truncated or wrong value,
+# invalid character string, BIGINT out of range, invalid JSON text,
+# CHECK constraint failed.
+_MYSQL_DATA_ERRNOS = frozenset((1292, 1300, 1411, 1525, 1690, 3140, 4025))
+
+
+def is_outage(exc):
+    """Whether a failed write is the database's or the connection's fault
+    (retry it as is) rather than data the database refuses (drop it)."""
+    if isinstance(exc, (sa.exc.DisconnectionError, sa.exc.TimeoutError)):
+        return True
+    if not isinstance(exc, sa.exc.DBAPIError):
+        return False  # UnicodeEncodeError, OverflowError, StatementError...
+    if exc.connection_invalidated:
+        return True
+    if isinstance(exc, sa.exc.OperationalError):
+        args = getattr(exc.orig, 'args', ())
+        return not (args and args[0] in _MYSQL_DATA_ERRNOS)
+    # InternalError: PostgreSQL's read-only transaction on a standby after
+    # a failover, for one; it passes like an outage.
+    return isinstance(exc, (sa.exc.InterfaceError, sa.exc.InternalError))

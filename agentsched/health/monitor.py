@@ -23,6 +23,7 @@ import orjson
 
 from agentsched import constants
 from agentsched import liveness
+from agentsched.db import engine as db_engine
 from agentsched.db import failover as failover_db
 from agentsched.health import guards as guards_mod
 from agentsched.services import failover as failover_service
@@ -61,6 +62,8 @@ class HealthMonitor:
                        failover_service.MOVED: 0,
                        failover_service.FAILED: 0, 'retried': 0}
         self.last = {}
+        # Checks that failed on a bug (not a database outage).
+        self.check_errors = 0
         self._stop = threading.Event()
         self._thread = None
         self._movers = futures.ThreadPoolExecutor(
@@ -86,6 +89,7 @@ class HealthMonitor:
             try:
                 self.check()
             except Exception:
+                self.check_errors += 1
                 LOG.exception('Health check failed; the next one tries again')
 
     # -- one check ---------------------------------------------------------
@@ -110,6 +114,10 @@ class HealthMonitor:
             with self._engine.connect() as connection:
                 agents = failover_db.agents_overview(connection)
         except Exception as exc:
+            if not db_engine.is_outage(exc):
+                # A bug, not an outage: holding failover back for it would
+                # hide it. Counted, and logged with its traceback by _run.
+                raise
             self.guards.outage('database unreachable (%s)' %
                                type(exc).__name__)
             return None

@@ -30,6 +30,7 @@ import tenacity
 from agentsched import constants
 from agentsched import liveness
 from agentsched.db import agents as agents_db
+from agentsched.db import engine as db_engine
 from agentsched.reports import schema
 
 LOG = logging.getLogger(__name__)
@@ -61,30 +62,6 @@ class _Pending:
                  'resource_versions_json', 'write_configurations',
                  'write_resource_versions', 'started_at',
                  'resources_synced', 'sync_devices')
-
-
-# MySQL errors about the data that PyMySQL raises as OperationalError (it
-# maps only some error numbers to DataError): truncated or wrong value,
-# invalid character string, BIGINT out of range, invalid JSON text,
-# CHECK constraint failed.
-_MYSQL_DATA_ERRNOS = frozenset((1292, 1300, 1411, 1525, 1690, 3140, 4025))
-
-
-def is_outage(exc):
-    """Whether a failed write is the database's or the connection's fault
-    (retry it as is) rather than data the database refuses (drop it)."""
-    if isinstance(exc, (sa.exc.DisconnectionError, sa.exc.TimeoutError)):
-        return True
-    if not isinstance(exc, sa.exc.DBAPIError):
-        return False  # UnicodeEncodeError, OverflowError, StatementError...
-    if exc.connection_invalidated:
-        return True
-    if isinstance(exc, sa.exc.OperationalError):
-        args = getattr(exc.orig, 'args', ())
-        return not (args and args[0] in _MYSQL_DATA_ERRNOS)
-    # InternalError: PostgreSQL's read-only transaction on a standby after
-    # a failover, for one; it passes like an outage.
-    return isinstance(exc, (sa.exc.InterfaceError, sa.exc.InternalError))
 
 
 def _reason(exc):
@@ -383,7 +360,7 @@ class HeartbeatSink:
         try:
             self._write({key: batch[key] for key in keys}, ids)
         except Exception as exc:
-            if is_outage(exc):
+            if db_engine.is_outage(exc):
                 raise
             if len(keys) > 1:
                 half = len(keys) // 2
@@ -452,7 +429,7 @@ class HeartbeatSink:
                 self._device_sync.sync(connection, agent_id, pending.state,
                                        pending.heartbeat)
         except Exception as exc:
-            outage = is_outage(exc)
+            outage = db_engine.is_outage(exc)
             with self._lock:
                 self.failed_writes += 1
                 # One traceback per agent: its reports may fail alike.
@@ -491,7 +468,7 @@ class HeartbeatSink:
 
     def _flush_with_retry(self):
         retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception(is_outage),
+            retry=tenacity.retry_if_exception(db_engine.is_outage),
             wait=tenacity.wait_exponential(multiplier=self._flush_interval,
                                            max=self._retry_max_wait),
             stop=tenacity.stop_never,

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from agentsched import constants
 from agentsched import liveness
+from agentsched.db import failover as failover_db
 from agentsched.db import models
 from agentsched.health import leader
 from agentsched.health import monitor as health_monitor
@@ -572,3 +573,17 @@ def test_moves_waiting_for_a_retry_do_not_starve_the_batch(database, conf):
     assert {resource_id: row.device_id for resource_id, row in after.items()
             } == {'r0': 'dev-a', 'r1': 'dev-a', 'r2': 'dev-b',
                   'r3': 'dev-b'}
+
+
+def test_a_bug_reading_agents_is_not_taken_for_an_outage(database, conf,
+                                                         monkeypatch):
+    """Issue 12: any exception reading the agents tripped the outage guard,
+    so a programming error held failover back silently."""
+    _engine, _fleet, _, _clock, monitor, _ = _two_agents(database, conf, 2)
+
+    def broken(connection):
+        raise KeyError('a bug')
+    monkeypatch.setattr(failover_db, 'agents_overview', broken)
+    with pytest.raises(KeyError):
+        monitor.check()
+    assert not monitor.state()['guards']['outage']['active']

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from agentsched import constants
 from agentsched import liveness
+from agentsched.db import engine as db_engine
 from agentsched.db import models
 from agentsched.reports import schema
 from agentsched.reports import sink as reports_sink
@@ -379,7 +380,7 @@ def _mysql_error(errno, message):
     (sa.exc.TimeoutError('QueuePool limit reached'), True),
 ])
 def test_outages_are_told_from_refused_data(exc, outage):
-    assert reports_sink.is_outage(exc) is outage
+    assert db_engine.is_outage(exc) is outage
 
 
 def _failing_updates(monkeypatch, exc, refused_load):
