@@ -157,26 +157,6 @@ def devices_of_agent(connection, agent_id):
         .order_by(_devices.c.name)).all()
 
 
-def credentials_after(connection, after_id, limit):
-    """(id, name, token) of up to limit devices with credentials, by id,
-    after after_id: a rotation's batch."""
-    return connection.execute(
-        sa.select(_devices.c.id, _devices.c.name,
-                  _devices.c.credentials.label('token'))
-        .where(_devices.c.credentials.is_not(None),
-               _devices.c.id > after_id)
-        .order_by(_devices.c.id).limit(limit)).all()
-
-
-def swap_credentials(connection, device_id, old, new):
-    """Replace a device's encrypted credentials only if they still are old
-    (a rotation beside servers that write them); False if not. The revision
-    is kept: the credentials themselves did not change."""
-    return connection.execute(sa.update(_devices).where(
-        _devices.c.id == device_id, _devices.c.credentials == old).values(
-        credentials=new)).rowcount == 1
-
-
 def resources_of_others(connection, device_ids, agent_id):
     """Ids of resources bound on these devices to agents other than one."""
     if not device_ids:

@@ -67,22 +67,3 @@ def set_flavor(connection, resource_id, flavor_id):
 def count_with_flavor(connection, flavor_id):
     return connection.execute(sa.select(sa.func.count()).select_from(
         _resources).where(_resources.c.flavor_id == flavor_id)).scalar()
-
-
-def secrets_after(connection, after_id, limit):
-    """(id, name, token) of up to limit resources with secrets, by id,
-    after after_id: a rotation's batch."""
-    return connection.execute(
-        sa.select(_resources.c.id, _resources.c.name,
-                  _resources.c.secrets.label('token'))
-        .where(_resources.c.secrets.is_not(None),
-               _resources.c.id > after_id)
-        .order_by(_resources.c.id).limit(limit)).all()
-
-
-def swap_secrets(connection, resource_id, old, new):
-    """Replace a resource's encrypted secrets only if they still are old
-    (a rotation beside servers that write them); False if not."""
-    return connection.execute(sa.update(_resources).where(
-        _resources.c.id == resource_id, _resources.c.secrets == old).values(
-        secrets=new)).rowcount == 1

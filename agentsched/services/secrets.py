@@ -11,8 +11,7 @@ import json
 from cryptography import fernet
 
 from agentsched import key_files
-from agentsched.db import devices as devices_db
-from agentsched.db import resources as resources_db
+from agentsched.db import encrypted as encrypted_db
 
 KEY_FILE_NAME = 'secrets.key'
 # Says why, never what: it ends in status descriptions and log lines.
@@ -98,30 +97,27 @@ class Rotated:
 def rotate_all(engine, box, batch_size=ROTATE_BATCH):
     """Re-encrypt every stored secret with the first key of box, while
     servers serve: {'devices': Rotated, 'resources': Rotated}."""
-    return {
-        'devices': _rotate(engine, box, devices_db.credentials_after,
-                           devices_db.swap_credentials, batch_size),
-        'resources': _rotate(engine, box, resources_db.secrets_after,
-                             resources_db.swap_secrets, batch_size),
-    }
+    return {kind: _rotate(engine, box, column, batch_size)
+            for kind, column in encrypted_db.COLUMNS.items()}
 
 
-def _rotate(engine, box, read, swap, batch_size):
-    """read(connection, after_id, limit): rows (id, name, token) by id;
-    swap(connection, id, old, new): a compare-and-swap, False if the row no
-    longer holds old (a server wrote it, with the first key already)."""
+def _rotate(engine, box, column, batch_size):
+    """One encrypted column, in batches by id; a row a server rewrote
+    meanwhile (with the first key already) is left as it is."""
     done = Rotated()
     after = ''
     while True:
         with engine.begin() as connection:
-            rows = read(connection, after, batch_size)
+            rows = encrypted_db.tokens_after(connection, column, after,
+                                             batch_size)
             for row in rows:
                 try:
                     token = box.rotate(row.token)
                 except Undecryptable:
                     done.undecryptable.append(row)
                     continue
-                if swap(connection, row.id, row.token, token):
+                if encrypted_db.swap_token(connection, column, row.id,
+                                           row.token, token):
                     done.rotated += 1
                 else:
                     done.changed += 1
