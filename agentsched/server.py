@@ -25,10 +25,8 @@ from agentsched.reports import sink as reports_sink
 from agentsched.reports import trust as report_trust
 from agentsched.services import agent_notifier
 from agentsched.services import agent_sync
-from agentsched.services import failover as failover_service
-from agentsched.services import placement
-from agentsched.services import resources as resources_service
 from agentsched.services import secrets
+from agentsched.services import wiring
 
 LOG = logging.getLogger(__name__)
 
@@ -109,11 +107,10 @@ class ServerService(service.Service):
                                               [self.reports])
         reports_server.start(override_pool_size=conf.reports.executor_threads)
         notifier = agent_notifier.AgentNotifier(conf, signer, self.keyring)
-        placer = placement.Placer(self.engine, conf)
-        self.resources = resources_service.ResourceService(
-            self.engine, conf, notifier, self.secret_box, placer=placer)
-        self.failover = failover_service.FailoverService(
-            self.engine, conf, placer, notifier, self.resources)
+        self.services = wiring.build(conf, self.engine, notifier,
+                                     self.secret_box)
+        self.resources = self.services.resources
+        self.failover = self.services.failover
         self.agent_sync = agent_sync.AgentSyncEndpoint(
             self.engine, self.secret_box, self.resources, self.keyring,
             verifier, signer, conf.signing.enforce)
@@ -127,10 +124,7 @@ class ServerService(service.Service):
                  conf.reports.topic, conf.control_exchange)
         if conf.api.enabled:
             self.api = api_serving.APIServer(
-                api_app.make_app(conf, self.engine, notifier,
-                                 secret_box=self.secret_box,
-                                 resources=self.resources,
-                                 failover=self.failover),
+                api_app.make_app(self.services),
                 conf.bind_host, conf.bind_port, conf.api_workers)
             self.api.start()
         if conf.reports.stats_log_interval:

@@ -11,6 +11,8 @@ from agentsched.api import app as api_app
 from agentsched.db import agents as agents_db
 from agentsched.db import devices as devices_db
 from agentsched.services import resources as resources_service
+from agentsched.services import secrets
+from agentsched.services import wiring
 
 
 class RecordingNotifier:
@@ -40,12 +42,21 @@ class RecordingNotifier:
         return True
 
 
-def client(conf, engine, notifier=None, secret_box=None, resources=None):
-    """resources: the app's ResourceService, when the test calls it too
+def services(conf, engine, notifier=None, secret_box=None):
+    """The server's services over engine, as the server wires them."""
+    return wiring.build(conf, engine, notifier or RecordingNotifier(),
+                        secret_box or secrets.from_conf(conf))
+
+
+def app(conf, engine, notifier=None, secret_box=None):
+    return api_app.make_app(services(conf, engine, notifier, secret_box))
+
+
+def client(conf, engine, notifier=None, secret_box=None, built=None):
+    """built: the app's Services, when the test calls them too
     (update_status, as an agent's answer would)."""
-    app = api_app.make_app(conf, engine, notifier or RecordingNotifier(),
-                           secret_box=secret_box, resources=resources)
-    return werkzeug_test.Client(app)
+    built = built or services(conf, engine, notifier, secret_box)
+    return werkzeug_test.Client(api_app.make_app(built))
 
 
 def resource_service(conf, engine, notifier, secret_box):

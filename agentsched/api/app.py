@@ -22,9 +22,7 @@ from agentsched.api import errors
 from agentsched.api import policy
 from agentsched.api import request
 from agentsched.api import root
-from agentsched.services import failover as failover_service
-from agentsched.services import resources as resources_service
-from agentsched.services import secrets
+from agentsched import exceptions
 
 LOG = logging.getLogger(__name__)
 
@@ -61,8 +59,8 @@ def collections(table):
     return sorted(names)
 
 
-def build_flask_app(conf, engine, notifier=None, extensions=None,
-                    secret_box=None, resources=None, failover=None):
+def build_flask_app(services, extensions=None):
+    """services: the server's services (services.wiring.build)."""
     extensions = load_extensions() if extensions is None else extensions
     app = flask.Flask('agentsched')
     table = routes(extensions)
@@ -70,20 +68,14 @@ def build_flask_app(conf, engine, notifier=None, extensions=None,
         for method, handler in methods.items():
             app.add_url_rule(path, endpoint='%s %s' % (method, path),
                              view_func=handler, methods=[method])
-    app.config.update(conf=conf, engine=engine, notifier=notifier,
-                      extensions=extensions, authorizer=policy.Authorizer(conf),
-                      collections=collections(table),
-                      secrets=secret_box or secrets.from_conf(conf))
-    secret_box = app.config['secrets']
-    # The resource lifecycle (placement included) shared by the resource
-    # and agent-scheduler extensions.
-    app.config['resources'] = resources or resources_service.ResourceService(
-        engine, conf, notifier, secret_box)
-    # An admin's failover of one resource (the monitor does the rest).
-    app.config['failover'] = failover or failover_service.FailoverService(
-        engine, conf, app.config['resources'].placer, notifier,
-        app.config['resources'])
+    app.config.update(conf=services.conf, services=services,
+                      engine=services.engine, notifier=services.notifier,
+                      secrets=services.secrets, resources=services.resources,
+                      failover=services.failover, extensions=extensions,
+                      authorizer=policy.Authorizer(services.conf),
+                      collections=collections(table))
     app.register_error_handler(errors.APIError, _api_error)
+    app.register_error_handler(exceptions.AgentschedError, _domain_error)
     app.register_error_handler(http_exceptions.HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
     app.before_request(_start)
@@ -131,6 +123,10 @@ def _api_error(exc):
     return _error_response(exc.status, exc.type, exc.message, exc.headers)
 
 
+def _domain_error(exc):
+    return _api_error(errors.from_domain(exc))
+
+
 def _http_error(exc):
     headers = {}
     if isinstance(exc, http_exceptions.MethodNotAllowed):
@@ -169,15 +165,14 @@ class _PublicPaths:
         return self._authenticated(environ, start_response)
 
 
-def make_app(conf, engine, notifier=None, extensions=None, secret_box=None,
-             resources=None, failover=None):
+def make_app(services, extensions=None):
     """The full WSGI pipeline, outermost middleware last.
 
     proxy headers -> request id -> body size limit ->
     (/healthcheck | GET / | authentication -> Flask app)
     """
-    flask_app = build_flask_app(conf, engine, notifier, extensions,
-                                secret_box, resources, failover)
+    conf = services.conf
+    flask_app = build_flask_app(services, extensions)
     app = _PublicPaths(auth.wrap(flask_app, conf), flask_app,
                        healthcheck.Healthcheck(None, conf))
     app = sizelimit.RequestBodySizeLimiter(app, conf)

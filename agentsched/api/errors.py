@@ -2,6 +2,8 @@
 
 import orjson
 
+from agentsched import exceptions
+
 
 class APIError(Exception):
     """Raised by handlers; the app turns it into a NeutronError response."""
@@ -60,3 +62,21 @@ HTTP_TYPES = {
 def body(type_, message):
     return orjson.dumps({'NeutronError': {'type': type_, 'message': message,
                                           'detail': ''}})
+
+
+# The one table from a domain refusal to its HTTP status: most specific
+# class first.
+_DOMAIN_ERRORS = (
+    (exceptions.NotFound, NotFound),
+    (exceptions.Invalid, BadRequest),
+    (exceptions.StaleRevision, PreconditionFailed),
+    (exceptions.Conflict, Conflict),
+)
+
+
+def from_domain(exc):
+    """The APIError for a service's refusal (exceptions.AgentschedError)."""
+    for domain_class, api_class in _DOMAIN_ERRORS:
+        if isinstance(exc, domain_class):
+            return api_class(exc.message, exc.code)
+    return APIError(exc.message, exc.code)

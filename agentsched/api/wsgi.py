@@ -14,6 +14,8 @@ from agentsched import signing
 from agentsched.api import app
 from agentsched.db import engine as db_engine
 from agentsched.services import agent_notifier
+from agentsched.services import secrets
+from agentsched.services import wiring
 
 
 def init_application():
@@ -24,8 +26,10 @@ def init_application():
     conf = agentsched_conf.CONF
     keyring = signing.server_keyring(conf)
     signer = signing.Signer(keyring) if keyring is not None else None
-    return app.make_app(conf, db_engine.create_engine(conf),
-                        agent_notifier.AgentNotifier(conf, signer, keyring))
+    return app.make_app(wiring.build(
+        conf, db_engine.create_engine(conf),
+        agent_notifier.AgentNotifier(conf, signer, keyring),
+        secrets.from_conf(conf)))
 
 
 application = init_application()

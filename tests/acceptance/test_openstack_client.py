@@ -21,7 +21,6 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from agentsched.api import app as api_app
 from agentsched.api import serving
 from agentsched.db import models
 from tests import api_fixtures
@@ -287,8 +286,7 @@ def keystone_api(parsed_conf, tmp_path):
                                   project_id='demo-project',
                                   user_id='demo-user')
             api = serving.APIServer(
-                api_app.make_app(parsed_conf, engine,
-                                 api_fixtures.RecordingNotifier()),
+                api_fixtures.app(parsed_conf, engine),
                 '127.0.0.1', 0, 4)
             api.start()
             yield 'http://127.0.0.1:%d' % api.port

@@ -49,11 +49,10 @@ def api(parsed_conf, database, box):
     _overrides(parsed_conf)
     engine = database.engine()
     notifier = api_fixtures.RecordingNotifier()
-    service = api_fixtures.resource_service(parsed_conf, engine, notifier,
-                                            box)
-    api = API((api_fixtures.client(parsed_conf, engine, notifier, box,
-                                   service), engine, notifier))
-    api.service = service
+    built = api_fixtures.services(parsed_conf, engine, notifier, box)
+    api = API((api_fixtures.client(parsed_conf, engine, built=built), engine,
+               notifier))
+    api.service = built.resources
     yield api
     parsed_conf.clear_override('auth_strategy')
     _clear(parsed_conf)

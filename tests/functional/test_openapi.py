@@ -61,7 +61,7 @@ def live_app(noauth, postgresql_database):
     api_fixtures.add_agent(engine, 'lb-3', id=lb_3, resources_synced=True,
                            configurations='{"devices":[{"name":"d"}]}')
     _add_resources(engine, lb_1)
-    return api_app.make_app(noauth, engine, api_fixtures.RecordingNotifier())
+    return api_fixtures.app(noauth, engine)
 
 
 def _add_resources(engine, agent_id):

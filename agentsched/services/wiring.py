@@ -1,0 +1,34 @@
+"""The server's services, built once and handed to every caller.
+
+The server process (server.py) and the API under a WSGI container
+(api/wsgi.py) call build(); the API reaches the services through the
+Services it is given and composes none itself.
+"""
+
+import dataclasses
+
+from agentsched.services import failover as failover_service
+from agentsched.services import placement
+from agentsched.services import resources as resources_service
+
+
+@dataclasses.dataclass
+class Services:
+    conf: object
+    engine: object
+    notifier: object
+    secrets: object
+    resources: object
+    failover: object
+
+
+def build(conf, engine, notifier, secret_box, placer=None):
+    """Every service over one engine, one notifier, one placer."""
+    placer = placer or placement.Placer(engine, conf)
+    resources = resources_service.ResourceService(
+        engine, conf, notifier, secret_box, placer=placer)
+    failover = failover_service.FailoverService(
+        engine, conf, placer, notifier, resources)
+    return Services(conf=conf, engine=engine, notifier=notifier,
+                    secrets=secret_box, resources=resources,
+                    failover=failover)
