@@ -77,6 +77,12 @@ def reverse():
         'page_reverse', flask.request.args.get('page_reverse', 'False'))
 
 
+def marker_id():
+    """The marker query parameter (a row id), or None; the service that
+    lists resolves it (services.paging.marker_row)."""
+    return flask.request.args.get('marker')
+
+
 def marker(connection, get, what):
     """The marker row, by id, or None; a 400 if it does not exist."""
     marker_id = flask.request.args.get('marker')
