@@ -32,6 +32,11 @@ def engine():
     return flask.current_app.config['engine']
 
 
+def services():
+    """The server's services (services.wiring.Services)."""
+    return flask.current_app.config['services']
+
+
 def boolean(name, value):
     if value in _TRUE:
         return True
