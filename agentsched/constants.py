@@ -52,6 +52,12 @@ HEALTH_DEGRADED = 'DEGRADED'
 HEALTH_DOWN = 'DOWN'
 HEALTH_UNKNOWN = 'UNKNOWN'
 DEVICE_HEALTHS = (HEALTH_OK, HEALTH_DEGRADED, HEALTH_DOWN, HEALTH_UNKNOWN)
+# What the scheduler places on. DEGRADED devices stay placeable: the agent
+# reports them serving, only impaired (one uplink down, a failed disk in a
+# mirror), and refusing them would turn a partial fault into failed
+# placements; the device_health weigher prefers OK devices when there is a
+# choice. UNKNOWN is refused: nobody has told us the device works.
+PLACEABLE_HEALTHS = frozenset((HEALTH_OK, HEALTH_DEGRADED))
 
 # Where a device row came from.
 DEVICE_SOURCE_REPORTED = 'reported'
@@ -63,6 +69,9 @@ STATUS_PENDING_UPDATE = 'PENDING_UPDATE'
 STATUS_PENDING_DELETE = 'PENDING_DELETE'
 STATUS_ACTIVE = 'ACTIVE'
 STATUS_ERROR = 'ERROR'
+# What an agent answers (update_status) once a resource is off its device:
+# a wire status, never stored.
+STATUS_DELETED = 'DELETED'
 
 # Failover policies per resource type (see conf/health.py).
 FAILOVER_REBIND_AND_MOVE = 'rebind_and_move'

@@ -20,7 +20,6 @@ from agentsched.agents.drivers import base as drivers
 
 LOG = logging.getLogger(__name__)
 
-DELETED = 'DELETED'
 # The report schema's bound on a string.
 _MAX_REASON = constants.MAX_STRING_LENGTH
 
@@ -164,7 +163,8 @@ class Deployments:
             # Never DELETED for what is still on a device: the server keeps
             # the resource PENDING_DELETE and the agent's log says why.
             self._report(resource_id, generation,
-                         DELETED if error is None else constants.STATUS_ERROR,
+                         constants.STATUS_DELETED if error is None
+                         else constants.STATUS_ERROR,
                          error)
 
     def release(self, resource_id, generation):

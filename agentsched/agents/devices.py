@@ -36,18 +36,11 @@ def from_config(conf):
             'capabilities': _typed(group.capabilities),
             'capacity': group.capacity,
             'address': group.address,
-            'health': _health(group.device_type),
+            # The driver's check replaces it before any report.
+            'health': constants.HEALTH_UNKNOWN,
             'load': 0,
         })
     return devices
-
-
-def _health(device_type):
-    # Until device drivers check their devices, a noop device is the only
-    # one whose health is known: it has nothing to fail.
-    if device_type == 'noop':
-        return constants.HEALTH_OK
-    return constants.HEALTH_UNKNOWN
 
 
 def simulated(host, count=2, service_type=constants.SERVICE_LOADBALANCER):

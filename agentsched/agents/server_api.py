@@ -67,7 +67,9 @@ class ServerAPI:
             signature, host, agent_type)
         return answer
 
-    def sync(self, agent_type, host):
+    def assigned_resources(self, agent_type, host):
+        """What the server assigns to this agent now (the RPC method
+        'sync', its wire name since 1.0)."""
         # 1.3, the version of what the agent reads: converge() leaves alone
         # the 'elsewhere' (1.2) and 'withheld' (1.3) resources and undeploys
         # every other one it holds that the answer does not list. No

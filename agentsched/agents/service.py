@@ -43,7 +43,7 @@ class AgentEndpoint:
     def devices_updated(self, context, signature=None):
         if self._agent.accepts('devices_updated', {}, signature):
             LOG.info('Server says the devices of this agent changed')
-            self._agent.sync()
+            self._agent.fetch_and_converge()
 
     def deploy(self, context, resource, signature=None):
         if self._agent.accepts('deploy', {'resource': resource}, signature):
@@ -90,7 +90,7 @@ class AgentService(service.Service):
         self._stop = threading.Event()
         self._thread = None
         self._rpc_server = None
-        self.resync_hooks = [self._log_resync, self.sync]
+        self.resync_hooks = [self._log_resync, self.fetch_and_converge]
         self.last_status = None
         # What the server says this agent manages (sync), credentials
         # included: kept in memory only, never logged.
@@ -185,13 +185,13 @@ class AgentService(service.Service):
         if self._start_flag:
             self._start_flag = False
             self._reports_since_sync = 0
-            self.sync()
+            self.fetch_and_converge()
         elif self._resync_interval:
             # Periodic resync: repairs what a lost cast left out of step.
             self._reports_since_sync += 1
             if self._reports_since_sync >= self._resync_interval:
                 self._reports_since_sync = 0
-                self.sync()
+                self.fetch_and_converge()
         if status != self.last_status:
             LOG.info('Server answered %s to agent %s on %s', status,
                      self.agent_type, self.host)
@@ -227,11 +227,11 @@ class AgentService(service.Service):
                       message.get('id'), exc)
             return None
 
-    def sync(self):
+    def fetch_and_converge(self):
         """Learn from the server what this agent manages now."""
         with self._sync_lock:
             try:
-                answer = self._server.sync(self.agent_type, self.host)
+                answer = self._server.assigned_resources(self.agent_type, self.host)
             except (oslo_messaging.MessagingException,
                     signing.BadSignature) as exc:
                 LOG.warning('Sync of %s failed (%s); the next start, '

@@ -10,13 +10,6 @@ from agentsched import constants
 from agentsched.algorithms import base
 from agentsched.algorithms import constraints
 
-# DEGRADED devices stay placeable: the agent reports them serving, only
-# impaired (one uplink down, a failed disk in a mirror), and refusing them
-# would turn a partial fault into failed placements. The device_health
-# weigher prefers OK devices when there is a choice. UNKNOWN is refused:
-# nobody has told us the device works.
-PLACEABLE_HEALTHS = frozenset((constants.HEALTH_OK, constants.HEALTH_DEGRADED))
-
 # service type -> agent types serving it: a set lookup per candidate is
 # cheaper than a dict lookup and a comparison.
 _AGENT_TYPES_BY_SERVICE = {
@@ -66,13 +59,14 @@ class ServiceType(base.Filter):
 
 
 class DeviceHealthy(base.Filter):
-    """The device is OK or DEGRADED (see PLACEABLE_HEALTHS) and admin up."""
+    """The device is OK or DEGRADED (constants.PLACEABLE_HEALTHS) and admin
+    up."""
 
     name = 'device_healthy'
 
     def filter_all(self, candidates, request):
         return [c for c in candidates
-                if c.device_health in PLACEABLE_HEALTHS
+                if c.device_health in constants.PLACEABLE_HEALTHS
                 and c.device_admin_state_up]
 
     def reason(self, request):

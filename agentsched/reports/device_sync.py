@@ -56,7 +56,7 @@ class DeviceSync:
         # Reported devices refused: existing, and not the reporter's.
         self.refused = 0
 
-    def sync(self, connection, agent_id, state, now):
+    def reconcile(self, connection, agent_id, state, now):
         """Make the inventory match one agent's reported device list."""
         reported = (state.get('configurations') or {}).get('devices') or []
         service_type = constants.SERVICE_BY_AGENT_TYPE.get(

@@ -426,7 +426,7 @@ class HeartbeatSink:
         here must not hold back the heartbeats of everyone else."""
         try:
             with self._engine.begin() as connection:
-                self._device_sync.sync(connection, agent_id, pending.state,
+                self._device_sync.reconcile(connection, agent_id, pending.state,
                                        pending.heartbeat)
         except Exception as exc:
             outage = db_engine.is_outage(exc)

@@ -350,7 +350,7 @@ def test_no_secret_crosses_the_bus_in_clear(fleet):
         'vpn_connection', 'p', 'c1', VPN_SPEC, {'device_type': 'noop'})
     assert _wait(lambda: fleet.server.resources.get(vpn.id).status ==
                  constants.STATUS_ACTIVE)
-    assert h2.sync()
+    assert h2.fetch_and_converge()
     # The agent opened them...
     assert received[0]['spec']['psk'] == PSK
     assert received[0]['device']['credentials'] == {'password': PASSWORD}
@@ -397,10 +397,10 @@ def test_an_agent_takes_only_sync_answers_signed_for_its_request(fleet):
 
     client.prepare = answering(lambda answer: {
         'devices': [], 'resources': [], 'elsewhere': [], 'withheld': []})
-    assert h1.sync() is False
+    assert h1.fetch_and_converge() is False
     client.prepare = answering(lambda answer: dict(genuine[0]))
-    assert h1.sync() is False
+    assert h1.fetch_and_converge() is False
     assert vip.id in h1.deployments.deployed
     client.prepare = real_prepare
-    assert h1.sync() is True
+    assert h1.fetch_and_converge() is True
     assert vip.id in h1.deployments.deployed

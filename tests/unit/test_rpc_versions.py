@@ -187,7 +187,7 @@ def test_server_api_asks_for_what_the_agent_reads(bus, parsed_conf):
     api = server_api.ServerAPI(parsed_conf, timeout=5)
     bus.replies['sync'] = {'devices': [], 'resources': [], 'elsewhere': [],
                            'withheld': []}
-    assert api.sync(AGENT.agent_type, AGENT.host) == bus.replies['sync']
+    assert api.assigned_resources(AGENT.agent_type, AGENT.host) == bus.replies['sync']
     sync = bus.only()
     assert (sync.namespace, sync.version, sync.wait_for_reply) == (
         'agent', '1.3', True)
@@ -206,7 +206,7 @@ def test_server_api_asks_for_what_the_agent_reads(bus, parsed_conf):
 def test_server_api_signs_at_1_4(bus, parsed_conf):
     api = server_api.ServerAPI(parsed_conf, timeout=5,
                                signer=agent_signer())
-    api.sync(AGENT.agent_type, AGENT.host)
+    api.assigned_resources(AGENT.agent_type, AGENT.host)
     api.update_status(AGENT.agent_type, AGENT.host, 'r-1', 3, 'ACTIVE', '')
     verifier = signing.Verifier(
         signing.Keyring.for_server([MASTER_KEY]), 60)
@@ -221,7 +221,7 @@ def test_server_api_capped_at_1_3_sends_update_status_in_its_1_1_form(
         bus, parsed_conf, monkeypatch):
     monkeypatch.setattr(server_api, 'SYNC_API_VERSION_CAP', '1.3')
     api = server_api.ServerAPI(parsed_conf, timeout=5)
-    api.sync(AGENT.agent_type, AGENT.host)
+    api.assigned_resources(AGENT.agent_type, AGENT.host)
     assert bus.only().version == '1.3'
     api.update_status(AGENT.agent_type, AGENT.host, 'r-1', 3, 'ACTIVE', '')
     status = bus.only()
@@ -237,7 +237,7 @@ def test_server_api_capped_at_1_3_never_downgrades_a_signed_call(
                                signer=agent_signer())
     with pytest.raises(messaging.VersionCapError,
                        match=r'^sync needs RPC version 1.4 \(a signed call'):
-        api.sync(AGENT.agent_type, AGENT.host)
+        api.assigned_resources(AGENT.agent_type, AGENT.host)
     with pytest.raises(messaging.VersionCapError,
                        match='^update_status needs RPC version 1.4'):
         api.update_status(AGENT.agent_type, AGENT.host, 'r-1', 3, 'ACTIVE',
@@ -251,7 +251,7 @@ def test_server_api_capped_below_1_3_refuses_to_sync(bus, parsed_conf,
     api = server_api.ServerAPI(parsed_conf, timeout=5)
     with pytest.raises(messaging.VersionCapError,
                        match="^sync needs RPC version 1.3 .'withheld'"):
-        api.sync(AGENT.agent_type, AGENT.host)
+        api.assigned_resources(AGENT.agent_type, AGENT.host)
     assert bus.sent == []
     # A MessagingException: the agent logs a failed sync and goes on.
     assert issubclass(messaging.VersionCapError,
