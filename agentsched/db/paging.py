@@ -32,7 +32,10 @@ def _after(marker, keys, columns):
     clauses = []
     for index, (key, ascending) in enumerate(keys):
         equal = [columns[k] == _value(marker, k) for k, _ in keys[:index]]
-        column, value = columns[key], _value(marker, key)
+        # A bound parameter, not a literal: SQLAlchemy refuses '<' and '>'
+        # against a Python True/False (a boolean sort key with a marker).
+        column = columns[key]
+        value = sa.bindparam(None, _value(marker, key), type_=column.type)
         clauses.append(sa.and_(*equal, column > value if ascending
                                else column < value))
     return sa.or_(*clauses)
