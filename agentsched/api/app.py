@@ -22,11 +22,15 @@ from agentsched.api import errors
 from agentsched.api import policy
 from agentsched.api import request
 from agentsched.api import root
+from agentsched.db import engine as db_engine
 from agentsched import exceptions
 
 LOG = logging.getLogger(__name__)
 
 HEALTHCHECK_PATH = '/healthcheck'
+# Seconds a client should wait after a 503 (the database is away): about
+# the time a database restart or a failover to a standby takes.
+RETRY_AFTER = 5
 
 
 def load_extensions():
@@ -139,6 +143,15 @@ def _http_error(exc):
 
 
 def _unexpected_error(exc):
+    if db_engine.is_outage(exc):
+        # The database is away, not a bug: one line, no traceback, and an
+        # answer the client can act on.
+        LOG.error('Database unavailable in %s %s: %s', flask.request.method,
+                  flask.request.path,
+                  type(getattr(exc, 'orig', None) or exc).__name__)
+        return _error_response(
+            503, 'HTTPServiceUnavailable', 'The database is unavailable; '
+            'retry later.', {'Retry-After': str(RETRY_AFTER)})
     LOG.exception('Unexpected error in %s %s', flask.request.method,
                   flask.request.path)
     return _error_response(500, 'HTTPInternalServerError',

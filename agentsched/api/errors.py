@@ -55,7 +55,7 @@ HTTP_TYPES = {
     406: 'HTTPNotAcceptable', 409: 'HTTPConflict',
     411: 'HTTPLengthRequired', 412: 'HTTPPreconditionFailed',
     413: 'HTTPRequestEntityTooLarge', 415: 'HTTPUnsupportedMediaType',
-    500: 'HTTPInternalServerError',
+    500: 'HTTPInternalServerError', 503: 'HTTPServiceUnavailable',
 }
 
 
