@@ -94,11 +94,31 @@ def marker(connection, get, what):
     return row
 
 
+_WILDCARDS = ('', '0.0.0.0', '::')
+
+
+def _public_base():
+    """Scheme and authority of the links, never from the Host header (see
+    [api] public_endpoint)."""
+    conf = request.conf()
+    if conf.api.public_endpoint:
+        return conf.api.public_endpoint.rstrip('/')
+    if conf.oslo_middleware.enable_proxy_headers_parsing:
+        # http_proxy_to_wsgi set the host and scheme the proxy forwarded.
+        return flask.request.host_url.rstrip('/')
+    environ = flask.request.environ
+    host = conf.host if conf.bind_host in _WILDCARDS else conf.bind_host
+    if ':' in host:
+        host = '[%s]' % host
+    return '%s://%s:%s' % (environ['wsgi.url_scheme'], host,
+                           environ.get('SERVER_PORT', conf.bind_port))
+
+
 def links(rows, page_limit, page_reverse):
     """<collection>_links as Neutron builds them: next and previous."""
     if page_limit is None or not rows:
         return []
-    url = flask.request.base_url
+    url = _public_base() + flask.request.script_root + flask.request.path
     query = [(k, v) for k, v in flask.request.args.items(multi=True)
              if k not in ('marker', 'page_reverse')]
     found = []

@@ -46,6 +46,16 @@ opts = [
         'http_basic_auth_user_file', default='/etc/agentsched/htpasswd',
         help='htpasswd file with bcrypt entries (htpasswd -B) for '
              'auth_strategy = http_basic.'),
+    cfg.URIOpt(
+        'public_endpoint', schemes=['http', 'https'],
+        help='The URL clients reach this API at (e.g. '
+             'https://lb-api.example.com:9797), used in pagination links. '
+             'Unset: the proxy\'s X-Forwarded-Host and X-Forwarded-Proto '
+             'when [oslo_middleware] enable_proxy_headers_parsing is on, '
+             'else bind_host:bind_port (the host name when bind_host is a '
+             'wildcard). The request\'s Host header is never used: a '
+             'client could point other clients\' links anywhere. Set it '
+             'behind a proxy or a WSGI container.'),
     cfg.IntOpt(
         'pagination_max_limit', default=1000, min=1,
         help='Largest page a list request returns, whatever its limit. A '

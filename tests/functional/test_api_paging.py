@@ -69,3 +69,36 @@ def test_devices_page_by_every_sort_key(api):
         for direction in ('asc', 'desc'):
             assert _walk(client, 'devices', key, direction) == \
                 _all(client, 'devices', key, direction), key
+
+
+def _next_link(client, headers=None):
+    response = client.get('/v2.0/agents?limit=1', headers=headers or {})
+    return {link['rel']: link['href'] for link in
+            response.json['agents_links']}['next']
+
+
+def test_links_ignore_the_host_header(api, parsed_conf):
+    """Issue 13, item 8: a client's Host header does not reach links
+    other clients follow."""
+    client, engine = api
+    for index in range(2):
+        api_fixtures.add_agent(engine, 'h%d' % index)
+    link = _next_link(client, {'Host': 'evil.example:666'})
+    assert 'evil.example' not in link
+    assert link.startswith('http://%s:' % parsed_conf.bind_host)
+    parsed_conf.set_override('public_endpoint', 'https://api.example.com/',
+                             'api')
+    try:
+        link = _next_link(client, {'Host': 'evil.example'})
+        assert link.startswith('https://api.example.com/v2.0/agents?')
+    finally:
+        parsed_conf.clear_override('public_endpoint', 'api')
+    parsed_conf.set_override('enable_proxy_headers_parsing', True,
+                             'oslo_middleware')
+    try:
+        link = _next_link(client, {'X-Forwarded-Host': 'lb.example.com',
+                                   'X-Forwarded-Proto': 'https'})
+        assert link.startswith('https://lb.example.com/v2.0/agents?')
+    finally:
+        parsed_conf.clear_override('enable_proxy_headers_parsing',
+                                   'oslo_middleware')
