@@ -9,6 +9,8 @@ import base64
 import binascii
 import ipaddress
 import socket
+import threading
+import time
 
 import bcrypt
 from oslo_log import log as logging
@@ -29,13 +31,19 @@ class UnsafeNoAuth(RuntimeError):
     pass
 
 
-def _set_admin_identity(environ, user):
+def _set_identity(environ, user, project_id, roles):
     # Never trust identity headers a client sent itself.
     for header in _IDENTITY_HEADERS:
         environ.pop(header, None)
     environ.update(HTTP_X_IDENTITY_STATUS='Confirmed', HTTP_X_USER_ID=user,
-                   HTTP_X_USER_NAME=user, HTTP_X_PROJECT_ID='admin',
-                   HTTP_X_PROJECT_NAME='admin', HTTP_X_ROLES='admin')
+                   HTTP_X_USER_NAME=user, HTTP_X_ROLES=','.join(roles))
+    if project_id:
+        environ.update(HTTP_X_PROJECT_ID=project_id,
+                       HTTP_X_PROJECT_NAME=project_id)
+
+
+def _set_admin_identity(environ, user):
+    _set_identity(environ, user, 'admin', ['admin'])
 
 
 class NoAuth:
@@ -49,13 +57,84 @@ class NoAuth:
         return self._app(environ, start_response)
 
 
-class HTTPBasicAuth:
-    """HTTP basic auth against an htpasswd file of bcrypt entries."""
+# bcrypt reads at most 72 bytes of a password; a longer one would be
+# checked on its first 72 alone, so it is refused.
+MAX_PASSWORD_BYTES = 72
+_BCRYPT_PREFIXES = ('$2y$', '$2b$', '$2a$')
 
-    def __init__(self, app, user_file):
+
+def _refuse(start_response, status, type_, message, headers):
+    body = errors.body(type_, message)
+    start_response(status, [('Content-Type', 'application/json'),
+                            ('Content-Length', str(len(body)))] + headers)
+    return [body]
+
+
+class FailureLimiter:
+    """Failed logins per source address in a sliding minute: past the
+    limit, a source is refused before any bcrypt work, so a wrong-password
+    flood costs one source its own requests, not everyone's CPU."""
+
+    WINDOW = 60.0
+    MAX_SOURCES = 10000
+
+    def __init__(self, limit):
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._failures = {}  # source -> [window start, count]
+
+    def blocked(self, source, now=None):
+        """Seconds until source may try again, or 0."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            entry = self._failures.get(source)
+            if entry is None or now - entry[0] >= self.WINDOW:
+                return 0
+            if entry[1] < self._limit:
+                return 0
+            return max(1, int(entry[0] + self.WINDOW - now) + 1)
+
+    def failed(self, source, now=None):
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            entry = self._failures.get(source)
+            if entry is None or now - entry[0] >= self.WINDOW:
+                if len(self._failures) >= self.MAX_SOURCES:
+                    self._forget_expired(now)
+                self._failures[source] = [now, 1]
+            else:
+                entry[1] += 1
+
+    def _forget_expired(self, now):
+        for source in [s for s, (start, _) in self._failures.items()
+                       if now - start >= self.WINDOW]:
+            del self._failures[source]
+        while len(self._failures) >= self.MAX_SOURCES:
+            # All current: the oldest window goes first.
+            del self._failures[next(iter(self._failures))]
+
+
+class HTTPBasicAuth:
+    """HTTP basic auth against an htpasswd file of bcrypt entries.
+
+    identity_file: 'user:project_id:role,role' lines giving each user a
+    project and roles (reader, member, admin); a user it does not list has
+    neither. Without one, every user is an admin of project 'admin'.
+    """
+
+    def __init__(self, app, user_file, identity_file=None, failure_limit=10):
         self._app = app
         self._user_file = user_file
-        self._load_users()  # fail at start, not on the first request
+        self._identity_file = identity_file
+        self._limiter = FailureLimiter(failure_limit)
+        self._dummies = {}  # bcrypt cost -> a hash nobody's password matches
+        # Fail at start, not on the first request.
+        self._dummy(self._load_users())
+        self._load_identities()
+        if identity_file is None:
+            LOG.warning('auth_strategy = http_basic without [api] '
+                        'http_basic_identity_file: every user of %s is an '
+                        'admin', user_file)
 
     def _load_users(self):
         users = {}
@@ -65,25 +144,63 @@ class HTTPBasicAuth:
                 if not line or line.startswith('#'):
                     continue
                 user, _, hashed = line.partition(':')
-                if not hashed.startswith(('$2y$', '$2b$', '$2a$')):
+                if not hashed.startswith(_BCRYPT_PREFIXES):
                     raise ValueError('%s line %d: only bcrypt entries '
                                      '(htpasswd -B) are accepted' %
                                      (self._user_file, number))
                 users[user] = hashed.encode()
         return users
 
+    def _load_identities(self):
+        if self._identity_file is None:
+            return None
+        identities = {}
+        with open(self._identity_file) as lines:
+            for number, line in enumerate(lines, 1):
+                line = line.strip()
+                if not line or line.startswith('#'):
+                    continue
+                fields = line.split(':')
+                if len(fields) != 3 or not fields[0]:
+                    raise ValueError('%s line %d: expected user:project_id:'
+                                     'role[,role...]' % (self._identity_file,
+                                                         number))
+                user, project_id, roles = fields
+                identities[user] = (project_id, [
+                    role.strip() for role in roles.split(',') if role.strip()])
+        return identities
+
+    def _dummy(self, users):
+        """A hash of the file's highest cost, so an unknown user costs what
+        a known one does (no enumeration by timing)."""
+        cost = max([int(hashed[4:6]) for hashed in users.values()] or [12])
+        if cost not in self._dummies:
+            self._dummies[cost] = bcrypt.hashpw(
+                b'no such user', bcrypt.gensalt(rounds=cost))
+        return self._dummies[cost]
+
     def __call__(self, environ, start_response):
+        source = environ.get('REMOTE_ADDR', '')
+        wait = self._limiter.blocked(source)
+        if wait:
+            return _refuse(start_response, '429 Too Many Requests',
+                           'HTTPTooManyRequests', 'Too many failed logins '
+                           'from this address; retry later',
+                           [('Retry-After', str(wait))])
         user = self._authenticate(environ.get('HTTP_AUTHORIZATION', ''))
         if user is None:
-            body = errors.body('HTTPUnauthorized',
-                               'Authentication required: HTTP basic '
-                               'credentials missing or not valid')
-            start_response('401 Unauthorized', [
-                ('Content-Type', 'application/json'),
-                ('Content-Length', str(len(body))),
-                ('WWW-Authenticate', 'Basic realm="agentsched"')])
-            return [body]
-        _set_admin_identity(environ, user)
+            if environ.get('HTTP_AUTHORIZATION'):
+                self._limiter.failed(source)
+            return _refuse(start_response, '401 Unauthorized',
+                           'HTTPUnauthorized', 'Authentication required: '
+                           'HTTP basic credentials missing or not valid',
+                           [('WWW-Authenticate', 'Basic realm="agentsched"')])
+        identities = self._load_identities()
+        if identities is None:
+            _set_admin_identity(environ, user)
+        else:
+            project_id, roles = identities.get(user, (None, []))
+            _set_identity(environ, user, project_id, roles)
         return self._app(environ, start_response)
 
     def _authenticate(self, header):
@@ -96,8 +213,14 @@ class HTTPBasicAuth:
         except (binascii.Error, UnicodeDecodeError):
             return None
         # Read on each request so that edits take effect without a restart.
-        hashed = self._load_users().get(user)
-        if hashed is None or not bcrypt.checkpw(password.encode(), hashed):
+        users = self._load_users()
+        hashed = users.get(user)
+        secret = password.encode()
+        # Every refusal pays one bcrypt check, as a known user's does.
+        matched = bcrypt.checkpw(secret[:MAX_PASSWORD_BYTES],
+                                 hashed or self._dummy(users))
+        if hashed is None or not matched or \
+                len(secret) > MAX_PASSWORD_BYTES:
             LOG.info('HTTP basic authentication failed for user %r',
                      user[:64])
             return None
@@ -129,7 +252,9 @@ def wrap(app, conf):
         check_noauth(conf)
         return NoAuth(app)
     if strategy == 'http_basic':
-        return HTTPBasicAuth(app, conf.api.http_basic_auth_user_file)
+        return HTTPBasicAuth(app, conf.api.http_basic_auth_user_file,
+                             conf.api.http_basic_identity_file,
+                             conf.api.http_basic_failure_limit)
     # Imported here: keystonemiddleware and what it pulls in cost every
     # server process about 10 MB, and only keystone deployments use it.
     from keystonemiddleware import auth_token

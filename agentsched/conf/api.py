@@ -46,6 +46,19 @@ opts = [
         'http_basic_auth_user_file', default='/etc/agentsched/htpasswd',
         help='htpasswd file with bcrypt entries (htpasswd -B) for '
              'auth_strategy = http_basic.'),
+    cfg.StrOpt(
+        'http_basic_identity_file',
+        help='Projects and roles of the http_basic users: lines of '
+             '"user:project_id:role[,role...]" (roles as keystone\'s: '
+             'reader, member, admin). A user it does not list has no '
+             'project and no role. Unset: every user of '
+             'http_basic_auth_user_file is an admin of project "admin" '
+             '(logged as a warning at start). Read on each request.'),
+    cfg.IntOpt(
+        'http_basic_failure_limit', default=10, min=1,
+        help='Failed http_basic logins a source address may make in a '
+             'minute; past it the address gets 429 with Retry-After, '
+             'without a password check, until the minute is over.'),
     cfg.URIOpt(
         'public_endpoint', schemes=['http', 'https'],
         help='The URL clients reach this API at (e.g. '

@@ -1,0 +1,112 @@
+"""http_basic under attack (issue 13, item 2): long passwords, user
+enumeration by status and timing, projects and roles, a failure flood."""
+
+import base64
+import statistics
+import time
+
+import bcrypt
+import pytest
+
+from tests import api_fixtures
+
+PASSWORD = 'wonderland'
+LONGEST = 'p' * 72  # bcrypt's limit
+
+
+def _basic(user, password):
+    token = base64.b64encode(('%s:%s' % (user, password)).encode()).decode()
+    return {'Authorization': 'Basic ' + token}
+
+
+@pytest.fixture
+def basic(parsed_conf, tmp_path):
+    """A client factory over SQLite with http_basic users alice and bob;
+    identity: the identity file's text, or None for none."""
+    from tests import conftest
+    db = conftest.make_database('sqlite', tmp_path)
+    engine = db.engine()
+    users = tmp_path / 'htpasswd'
+    hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=8))
+    carol = bcrypt.hashpw(LONGEST.encode(), bcrypt.gensalt(rounds=4))
+    users.write_text('alice:%s\nbob:%s\ncarol:%s\n' % (
+        hashed.decode(), hashed.decode(), carol.decode()))
+    parsed_conf.set_override('auth_strategy', 'http_basic')
+    parsed_conf.set_override('http_basic_auth_user_file', str(users), 'api')
+
+    def client(identity=None, failure_limit=10):
+        if identity is not None:
+            path = tmp_path / 'identities'
+            path.write_text(identity)
+            parsed_conf.set_override('http_basic_identity_file', str(path),
+                                     'api')
+        parsed_conf.set_override('http_basic_failure_limit', failure_limit,
+                                 'api')
+        return api_fixtures.client(parsed_conf, engine)
+    yield client
+    for option in ('http_basic_auth_user_file', 'http_basic_identity_file',
+                   'http_basic_failure_limit'):
+        parsed_conf.clear_override(option, 'api')
+    parsed_conf.clear_override('auth_strategy')
+    db.close()
+
+
+def test_long_passwords_are_401_for_known_and_unknown_users(basic):
+    client = basic()
+    long_password = PASSWORD + 'x' * 80
+    for user in ('alice', 'nobody'):
+        response = client.get('/v2.0/agents',
+                              headers=_basic(user, long_password))
+        assert response.status_code == 401, (user, response.get_data())
+    # A password whose first 72 bytes are right is refused, not truncated.
+    assert client.get('/v2.0/agents', headers=_basic(
+        'carol', LONGEST)).status_code == 200
+    assert client.get('/v2.0/agents', headers=_basic(
+        'carol', LONGEST + 'x')).status_code == 401
+
+
+def _median_seconds(client, user, times=7):
+    spent = []
+    for _ in range(times):
+        started = time.perf_counter()
+        response = client.get('/v2.0/agents', headers=_basic(user, 'wrong'),
+                              environ_base={'REMOTE_ADDR': user})
+        spent.append(time.perf_counter() - started)
+        assert response.status_code == 401
+    return statistics.median(spent)
+
+
+def test_unknown_users_cost_a_password_check(basic):
+    """Not a speed target: the two medians differ by a bcrypt check
+    (about 15 ms at cost 8 here) when the unknown user skips it, and by
+    noise when it does not."""
+    client = basic(failure_limit=100)
+    known = _median_seconds(client, 'alice')
+    unknown = _median_seconds(client, 'nobody')
+    assert unknown > known / 2, (known, unknown)
+
+
+def test_identity_file_gives_projects_and_roles(basic):
+    client = basic('alice:p1:admin\nbob:p2:member,reader\n')
+    assert client.get('/v2.0/agents', headers=_basic(
+        'alice', PASSWORD)).status_code == 200
+    response = client.get('/v2.0/agents', headers=_basic('bob', PASSWORD))
+    assert response.status_code == 403
+    assert response.json['NeutronError']['type'] == 'PolicyNotAuthorized'
+
+
+def test_a_failure_flood_is_limited_per_source(basic):
+    client = basic(failure_limit=3)
+    attacker = {'REMOTE_ADDR': '192.0.2.66'}
+    for _ in range(3):
+        assert client.get('/v2.0/agents', headers=_basic('alice', 'wrong'),
+                          environ_base=attacker).status_code == 401
+    refused = client.get('/v2.0/agents', headers=_basic('alice', PASSWORD),
+                         environ_base=attacker)
+    assert refused.status_code == 429
+    assert int(refused.headers['Retry-After']) >= 1
+    assert refused.json['NeutronError']['type'] == 'HTTPTooManyRequests'
+    # Another source is not held back.
+    assert client.get('/v2.0/agents', headers=_basic('alice', PASSWORD),
+                      environ_base={'REMOTE_ADDR': '192.0.2.7'}
+                      ).status_code == 200
