@@ -24,7 +24,7 @@ setuptools.setup(
         'stevedore>=5.0,<6',
         'fastjsonschema>=2.19,<3',
         'Flask>=3.0,<4',
-        'cheroot>=10,<12',
+        'waitress>=3,<4',
         'orjson>=3.9,<4',
         'oslo.context>=5.0,<7',
         'oslo.middleware>=6.0,<9',
@@ -48,6 +48,8 @@ setuptools.setup(
                  'PyMySQL>=1.1,<2', 'fixtures>=4,<5',
                  # CommonMark parser of tests/unit/test_readme.py.
                  'markdown-it-py>=3,<5',
+                 # The layers' import rules (tests/unit/test_import_rules.py).
+                 'import-linter>=2.1,<3',
                  # Real clients for the acceptance tests.
                  'python-openstackclient>=7,<11', 'openstacksdk>=4,<5',
                  'schemathesis>=4,<5'],

@@ -125,7 +125,10 @@ class ServerService(service.Service):
         if conf.api.enabled:
             self.api = api_serving.APIServer(
                 api_app.make_app(self.services),
-                conf.bind_host, conf.bind_port, conf.api_workers)
+                conf.bind_host, conf.bind_port, conf.api_workers,
+                backlog=conf.backlog,
+                connection_limit=conf.api.connection_limit,
+                client_timeout=conf.client_socket_timeout)
             self.api.start()
         if conf.reports.stats_log_interval:
             threading.Thread(target=self._log_stats, name='report-stats',

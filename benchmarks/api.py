@@ -1,6 +1,6 @@
 """The API benchmark: python -m benchmarks.api [--agents N] [--requests N].
 
-GET /v2.0/agents through a real agentsched-server process (cheroot, the
+GET /v2.0/agents through a real agentsched-server process (waitress, the
 full middleware pipeline, noauth) on PostgreSQL with N registered agents
 (2 devices each in their configurations, as --local-agents reports them):
 the full list, and a page of 100 (the first page, and one deep in the

@@ -35,6 +35,17 @@ default_opts = [
              'process. (Neutron\'s api_workers counts processes; run more '
              'agentsched-server processes behind a load balancer to scale '
              'out.)'),
+    cfg.IntOpt(
+        'backlog', default=4096, min=1,
+        help='Listen backlog of the API socket (Neutron\'s default): '
+             'connections the kernel queues while the server accepts. The '
+             'kernel caps it at net.core.somaxconn.'),
+    cfg.IntOpt(
+        'client_socket_timeout', default=60, min=1,
+        help='Seconds a client connection may stay silent (idle keep-alive, '
+             'or a request arriving too slowly) before the server closes '
+             'it. Idle connections hold a slot of [api] connection_limit, '
+             'never a worker thread.'),
 ]
 
 opts = [
@@ -69,6 +80,12 @@ opts = [
              'wildcard). The request\'s Host header is never used: a '
              'client could point other clients\' links anywhere. Set it '
              'behind a proxy or a WSGI container.'),
+    cfg.IntOpt(
+        'connection_limit', default=1000, min=1,
+        help='Open client connections one server process serves at once; '
+             'past it, new connections wait in the listen backlog. Each '
+             'takes a file descriptor: keep it under the process\'s open '
+             'files limit.'),
     cfg.IntOpt(
         'pagination_max_limit', default=1000, min=1,
         help='Largest page a list request returns, whatever its limit. A '
