@@ -31,8 +31,23 @@ class RevisionMismatch(Exception):
     """The device changed since the revision the caller knew."""
 
 
+class NameInUse(Exception):
+    """Another device has this name: names are unique."""
+
+
 def insert(connection, values):
     connection.execute(sa.insert(_devices).values(**values))
+
+
+def insert_named(connection, values):
+    """Insert a device; NameInUse if its name is taken. In a savepoint, so
+    the refusal leaves the caller's transaction usable (PostgreSQL aborts a
+    transaction on an error outside one)."""
+    try:
+        with connection.begin_nested():
+            insert(connection, values)
+    except sa.exc.IntegrityError:
+        raise NameInUse() from None
 
 
 def get(connection, device_id):
@@ -66,14 +81,19 @@ def update(connection, device_id, values, if_revision=None):
     """Change a device and bump its revision_number, as one UPDATE.
 
     if_revision: only if the stored revision is this one (If-Match);
-    RevisionMismatch otherwise. Returns False if there is no such device.
+    RevisionMismatch otherwise. NameInUse if a new name is taken. Returns
+    False if there is no such device.
     """
     statement = sa.update(_devices).where(_devices.c.id == device_id).values(
         revision_number=_devices.c.revision_number + 1, **values)
     if if_revision is not None:
         statement = statement.where(
             _devices.c.revision_number == if_revision)
-    if connection.execute(statement).rowcount == 1:
+    try:
+        updated = connection.execute(statement).rowcount == 1
+    except sa.exc.IntegrityError:
+        raise NameInUse() from None
+    if updated:
         return True
     if if_revision is not None and get(connection, device_id) is not None:
         raise RevisionMismatch()

@@ -10,14 +10,16 @@ from agentsched.api import errors
 from agentsched.api import extension
 from agentsched.api import listing
 from agentsched.api import request
-from agentsched.db import agents as agents_db
+from agentsched.api import times
 from agentsched.extensions import agents_openapi
+from agentsched.services import agents as agents_service
 
 FIELDS = ('id', 'agent_type', 'binary', 'topic', 'host', 'admin_state_up',
           'alive', 'created_at', 'started_at', 'heartbeat_timestamp',
           'description', 'configurations', 'availability_zone',
           'resources_synced', 'forced_down')
-_LIST_QUERY = agents_db.FILTER_COLUMNS + ('alive',) + listing.PAGING_PARAMS
+_LIST_QUERY = (agents_service.FILTER_KEYS + ('alive',) +
+               listing.PAGING_PARAMS)
 
 UPDATE_SCHEMA = {
     'type': 'object',
@@ -34,15 +36,6 @@ UPDATE_SCHEMA = {
     }},
 }
 _validate_update = fastjsonschema.compile(UPDATE_SCHEMA)
-# admin_state_up=false drains the agent (the health monitor moves its
-# resources, rate-limited); forced_down=true makes it dead at once.
-_UPDATABLE = ('admin_state_up', 'forced_down', 'description')
-
-
-def _time(value):
-    # Neutron shows agent times as 'YYYY-MM-DD HH:MM:SS'; isoformat is
-    # several times cheaper than strftime, which shows in a 10,000-row list.
-    return value.isoformat(' ', 'seconds')
 
 
 def _agent_dict(row, alive_since, fields=None):
@@ -59,9 +52,9 @@ def _agent_dict(row, alive_since, fields=None):
         'topic': topic, 'host': host, 'admin_state_up': admin_state_up,
         'alive': liveness.is_alive(heartbeat_timestamp, forced_down,
                                    alive_since),
-        'created_at': _time(created_at),
-        'started_at': _time(started_at),
-        'heartbeat_timestamp': _time(heartbeat_timestamp),
+        'created_at': times.agent_time(created_at),
+        'started_at': times.agent_time(started_at),
+        'heartbeat_timestamp': times.agent_time(heartbeat_timestamp),
         'description': description,
         # Stored as JSON text we wrote ourselves: embed, never re-parse.
         'configurations': orjson.Fragment(configurations),
@@ -74,100 +67,60 @@ def _agent_dict(row, alive_since, fields=None):
     return agent
 
 
-def _alive_since(conf):
-    return liveness.alive_since(conf.agent_down_time)
+def _alive_since():
+    return liveness.alive_since(request.conf().agent_down_time)
 
 
-def _not_found(agent_id):
-    return errors.NotFound('Agent %s could not be found.' % agent_id,
-                           'AgentNotFound')
-
-
-def _get_or_404(connection, agent_id):
-    row = agents_db.get(connection, agent_id)
-    if row is None:
-        raise _not_found(agent_id)
-    return row
-
-
-def _alive_cutoffs(conf, now):
+def _alive_cutoffs(alive_since):
+    """(alive_since, dead_since) for the service's list from the alive=
+    query: alive agents only, dead agents only, or (None, None) for all."""
     values = {request.boolean('alive', v)
               for v in flask.request.args.getlist('alive')}
-    cutoff = liveness.alive_since(conf.agent_down_time, now)
     if values == {True}:
-        return cutoff, None
+        return alive_since, None
     if values == {False}:
-        return None, cutoff
+        return None, alive_since
     return None, None
 
 
 def list_agents():
     request.authorize('get_agent')
     request.check_query(_LIST_QUERY)
-    conf = request.conf()
-    now = liveness.utcnow()
+    # One cutoff for the filter and for each agent's alive.
+    alive_since = _alive_since()
     fields = listing.fields(FIELDS)
-    filters = listing.filters(agents_db.FILTER_COLUMNS,
+    filters = listing.filters(agents_service.FILTER_KEYS,
                               booleans=('admin_state_up', 'forced_down'))
-    alive_since, dead_since = _alive_cutoffs(conf, now)
-    sort = listing.sort(agents_db.SORT_COLUMNS)
-    limit, reverse = listing.limit(conf), listing.reverse()
-    with request.engine().connect() as connection:
-        marker = listing.marker(connection, agents_db.get, 'an agent')
-        rows = agents_db.query(connection, filters, alive_since, dead_since,
-                               sort, limit, marker, reverse)
-    cutoff = liveness.alive_since(conf.agent_down_time, now)
+    only_alive, only_dead = _alive_cutoffs(alive_since)
+    sort = listing.sort(agents_service.SORT_KEYS)
+    limit, reverse = listing.limit(request.conf()), listing.reverse()
+    rows = request.services().agents.list(
+        filters, sort, limit, listing.marker_id(), reverse,
+        alive_since=only_alive, dead_since=only_dead)
     return listing.respond(
-        'agents', [_agent_dict(row, cutoff, fields) for row in rows], rows,
-        limit, reverse)
+        'agents', [_agent_dict(row, alive_since, fields) for row in rows],
+        rows, limit, reverse)
 
 
 def show_agent(agent_id):
     request.authorize('get_agent')
     request.check_query(('fields',))
     fields = listing.fields(FIELDS)
-    with request.engine().connect() as connection:
-        row = _get_or_404(connection, agent_id)
-    conf = request.conf()
-    return request.respond({'agent': _agent_dict(row, _alive_since(conf),
+    row = request.services().agents.get(agent_id)
+    return request.respond({'agent': _agent_dict(row, _alive_since(),
                                                  fields)})
 
 
 def update_agent(agent_id):
     request.authorize('update_agent')
-    body = request.json_body(_validate_update)
-    changes = body['agent']
-    unknown = sorted(set(changes) - set(_UPDATABLE))
-    if unknown:
-        raise errors.BadRequest(
-            'Attribute(s) %s of an agent cannot be updated; only %s can' % (
-                ', '.join(unknown), ', '.join(_UPDATABLE)))
-    with request.engine().begin() as connection:
-        before = _get_or_404(connection, agent_id)
-        if changes:
-            agents_db.update(connection, agent_id, changes)
-        row = agents_db.get(connection, agent_id)
-    notifier = flask.current_app.config['notifier']
-    if notifier is not None and (
-            row.admin_state_up != before.admin_state_up or
-            row.forced_down != before.forced_down):
-        notifier.agent_updated(row, row.admin_state_up)
-    conf = request.conf()
-    return request.respond({'agent': _agent_dict(row, _alive_since(conf))})
+    changes = request.json_body(_validate_update)['agent']
+    row = request.services().agents.update(agent_id, changes)
+    return request.respond({'agent': _agent_dict(row, _alive_since())})
 
 
 def delete_agent(agent_id):
     request.authorize('delete_agent')
-    conf = request.conf()
-    with request.engine().begin() as connection:
-        row = _get_or_404(connection, agent_id)
-        bound = agents_db.bound_resource_count(connection, agent_id)
-        if bound and liveness.agent_is_alive(row, conf.agent_down_time):
-            raise errors.Conflict(
-                'Agent %s is alive and hosts %d resource(s): disable it '
-                '(admin_state_up=false) and move its resources first, or '
-                'wait until it is down' % (agent_id, bound), 'AgentInUse')
-        agents_db.delete(connection, agent_id)
+    request.services().agents.delete(agent_id)
     return request.no_content()
 
 

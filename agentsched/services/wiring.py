@@ -7,6 +7,8 @@ Services it is given and composes none itself.
 
 import dataclasses
 
+from agentsched.services import agents as agents_service
+from agentsched.services import devices as devices_service
 from agentsched.services import failover as failover_service
 from agentsched.services import placement
 from agentsched.services import resources as resources_service
@@ -20,6 +22,8 @@ class Services:
     secrets: object
     resources: object
     failover: object
+    agents: object
+    devices: object
 
 
 def build(conf, engine, notifier, secret_box, placer=None):
@@ -29,6 +33,9 @@ def build(conf, engine, notifier, secret_box, placer=None):
         engine, conf, notifier, secret_box, placer=placer)
     failover = failover_service.FailoverService(
         engine, conf, placer, notifier, resources)
+    agents = agents_service.AgentService(engine, conf, notifier)
+    devices = devices_service.DeviceService(engine, conf, notifier,
+                                            secret_box)
     return Services(conf=conf, engine=engine, notifier=notifier,
                     secrets=secret_box, resources=resources,
-                    failover=failover)
+                    failover=failover, agents=agents, devices=devices)

@@ -1,0 +1,252 @@
+"""The device inventory as an admin manages it, and the devices each agent
+reaches.
+
+A device's type (services/device_types) checks its physical info and
+credentials. Credentials are write-only: stored encrypted
+(services/secrets.py), never read back here. Names are unique. An update may
+name the revision its caller knew (Neutron's If-Match), refused if stale.
+Each method is one transaction; the agents a change concerns are told
+(devices_updated) after the commit, and sync to learn what changed.
+"""
+
+import json
+import uuid
+
+from agentsched import constants
+from agentsched import exceptions
+from agentsched import liveness
+from agentsched.db import devices as devices_db
+from agentsched.services import agents as agents_service
+from agentsched.services import device_types
+from agentsched.services import paging
+from agentsched.services import secrets
+
+# What a list may filter and sort by.
+FILTER_KEYS = devices_db.FILTER_COLUMNS
+SORT_KEYS = tuple(devices_db.SORT_COLUMNS)
+_JSON_COLUMNS = ('capabilities', 'physical_info')
+
+
+def _dump(document):
+    return json.dumps(document, sort_keys=True)
+
+
+def _existing(connection, device_id):
+    row = devices_db.get(connection, device_id)
+    if row is None:
+        raise exceptions.NotFound('Device %s could not be found.' % device_id,
+                                  code='DeviceNotFound')
+    return row
+
+
+def _name_in_use(name):
+    return exceptions.Conflict('A device named %s already exists' % name,
+                               code='DeviceNameInUse')
+
+
+def _stale(expected, current):
+    return exceptions.StaleRevision(
+        'Constrained to %d, but current revision is %d' % (expected, current),
+        code='RevisionNumberConstraintFailed')
+
+
+def _reaching(connection, device_id):
+    """The agents that reach a device now (their link not missing): those
+    told of a change to it."""
+    return [row for row in devices_db.agents_of_device(connection, device_id)
+            if not row.missing]
+
+
+class DeviceService:
+
+    def __init__(self, engine, conf, notifier, secret_box, registry=None):
+        self._engine = engine
+        self._conf = conf
+        self._notifier = notifier
+        self._secrets = secret_box
+        self.types = registry or device_types.Registry()
+
+    # -- reading ---------------------------------------------------------
+
+    def get(self, device_id):
+        with self._engine.connect() as connection:
+            return _existing(connection, device_id)
+
+    def list(self, filters=None, sort=(('id', True),), limit=None,
+             marker_id=None, reverse=False, agent_id=None):
+        """Devices matching filters, a page after marker_id; agent_id: that
+        agent's only (NotFound if there is no such agent)."""
+        with self._engine.connect() as connection:
+            if agent_id is not None:
+                agents_service.existing_agent(connection, agent_id)
+            marker = paging.marker_row(connection, devices_db.get, marker_id,
+                                       'a device')
+            return devices_db.query(connection, filters, sort, limit, marker,
+                                    reverse, agent_id=agent_id)
+
+    def agents(self, device_id):
+        """The agents that list a device, by host, each with its link's
+        missing, link_health and link_load."""
+        with self._engine.connect() as connection:
+            _existing(connection, device_id)
+            return devices_db.agents_of_device(connection, device_id)
+
+    # -- the inventory ---------------------------------------------------
+
+    def create(self, fields):
+        """A new device from an admin's fields; its row."""
+        values = self._new_values(fields)
+        with self._engine.begin() as connection:
+            return self._insert(connection, values)
+
+    def update(self, device_id, changes, expected_revision=None):
+        """Apply changes and return the row; expected_revision: the revision
+        the caller knew (StaleRevision if the device changed since)."""
+        with self._engine.begin() as connection:
+            row = _existing(connection, device_id)
+            if expected_revision is not None and \
+                    expected_revision != row.revision_number:
+                raise _stale(expected_revision, row.revision_number)
+            self._checked(row.device_type, row.service_type,
+                          changes.get('physical_info',
+                                      json.loads(row.physical_info)),
+                          changes.get('credentials'))
+            values = dict(changes, updated_at=liveness.utcnow())
+            for key in _JSON_COLUMNS:
+                if key in changes:
+                    values[key] = _dump(changes[key])
+            if 'credentials' in changes:
+                values['credentials'] = self._encrypted(
+                    changes['credentials'])
+            try:
+                devices_db.update(connection, device_id, values,
+                                  if_revision=row.revision_number)
+            except devices_db.RevisionMismatch:
+                # Changed by another writer since it was read above.
+                current = devices_db.get(connection, device_id)
+                raise _stale(row.revision_number, current.revision_number)
+            except devices_db.NameInUse:
+                raise _name_in_use(changes.get('name'))
+            row = devices_db.get(connection, device_id)
+            agents = _reaching(connection, device_id)
+        self._tell(agents)
+        return row
+
+    def delete(self, device_id):
+        """Conflict (DeviceInUse) while resources are bound to it."""
+        with self._engine.begin() as connection:
+            _existing(connection, device_id)
+            bound = devices_db.bound_resource_count(connection, device_id)
+            if bound:
+                raise exceptions.Conflict(
+                    'Device %s hosts %d resource(s); move or delete them '
+                    'first' % (device_id, bound), code='DeviceInUse')
+            agents = _reaching(connection, device_id)
+            devices_db.delete(connection, device_id)
+        self._tell(agents)
+
+    # -- the devices of an agent -----------------------------------------
+
+    def add_to_agent(self, agent_id, device_id=None, new_device=None):
+        """Link an existing device (device_id) or a new one (new_device: an
+        admin's fields) to an agent; the device's row."""
+        with self._engine.begin() as connection:
+            agent = agents_service.existing_agent(connection, agent_id)
+            if new_device is not None:
+                row = self._insert(connection, self._new_values(new_device))
+            else:
+                row = _existing(connection, device_id)
+            links = devices_db.links_of_agent(connection, agent_id)
+            if row.id in links and not links[row.id].missing:
+                raise exceptions.Conflict(
+                    'Device %s is already on agent %s' % (row.id, agent_id),
+                    code='DeviceAlreadyOnAgent')
+            if row.id in links:
+                # The agent stopped reporting it: an admin says it is back.
+                devices_db.update_link(connection, agent_id, row.id,
+                                       {'missing': False})
+            else:
+                devices_db.link(connection, agent_id, row.id,
+                                liveness.utcnow())
+        self._tell([agent])
+        return row
+
+    def remove_from_agent(self, agent_id, device_id):
+        """Unlink a device from an agent; Conflict (DeviceInUse) if
+        resources are bound to it and no other live, admin-up agent reaches
+        it: they would be left without an agent."""
+        with self._engine.begin() as connection:
+            agent = agents_service.existing_agent(connection, agent_id)
+            _existing(connection, device_id)
+            if device_id not in devices_db.links_of_agent(connection,
+                                                          agent_id):
+                raise exceptions.NotFound(
+                    'Device %s is not on agent %s' % (device_id, agent_id),
+                    code='DeviceNotOnAgent')
+            bound = devices_db.bound_resource_count(connection, device_id)
+            others = devices_db.live_agents_of_device(
+                connection, device_id,
+                liveness.alive_since(self._conf.agent_down_time),
+                except_agent=agent_id)
+            if bound and not others:
+                raise exceptions.Conflict(
+                    'Device %s hosts %d resource(s) and no other alive, '
+                    'admin-up agent reaches it: they would be left without '
+                    'an agent' % (device_id, bound), code='DeviceInUse')
+            devices_db.unlink(connection, agent_id, device_id)
+        self._tell([agent])
+
+    # -- helpers ---------------------------------------------------------
+
+    def _checked(self, device_type, service_type, physical_info,
+                 credentials):
+        """The service type (None: the device type's first), once the
+        device type accepts the fields; Invalid if it refuses them."""
+        try:
+            kind = self.types.get(device_type)
+            service_type = service_type or kind.service_types[0]
+            kind.validate(service_type, physical_info, credentials)
+        except device_types.InvalidDevice as exc:
+            raise exceptions.Invalid(str(exc))
+        return service_type
+
+    def _encrypted(self, credentials):
+        """The stored form of credentials; None for none."""
+        if not credentials:
+            return None
+        try:
+            return self._secrets.encrypt(credentials)
+        except secrets.NoEncryptionKey as exc:
+            raise exceptions.Conflict(str(exc), code='NoEncryptionKey')
+
+    def _new_values(self, fields):
+        physical_info = fields.get('physical_info', {})
+        service_type = self._checked(
+            fields['device_type'], fields.get('service_type'),
+            physical_info, fields.get('credentials'))
+        now = liveness.utcnow()
+        return {
+            'id': str(uuid.uuid4()), 'name': fields['name'],
+            'device_type': fields['device_type'],
+            'service_type': service_type,
+            'capabilities': _dump(fields.get('capabilities', {})),
+            'capacity': fields.get('capacity', 0), 'used': 0,
+            'physical_info': _dump(physical_info),
+            'credentials': self._encrypted(fields.get('credentials')),
+            'admin_state_up': fields.get('admin_state_up', True),
+            'health': constants.HEALTH_UNKNOWN,
+            'availability_zone': fields.get('availability_zone'),
+            'source': constants.DEVICE_SOURCE_ADMIN, 'revision_number': 0,
+            'created_at': now, 'updated_at': now,
+        }
+
+    def _insert(self, connection, values):
+        try:
+            devices_db.insert_named(connection, values)
+        except devices_db.NameInUse:
+            raise _name_in_use(values['name'])
+        return devices_db.get(connection, values['id'])
+
+    def _tell(self, agents):
+        for agent in agents:
+            self._notifier.devices_updated(agent)
