@@ -7,27 +7,16 @@ them (any server answers). PUT /v2.0/lb/vips/{id}/failover (and
 Octavia's load balancer failover does: 202 with the resource.
 """
 
-import datetime
-
 import fastjsonschema
 import flask
 import orjson
 
-from agentsched import constants
-from agentsched import liveness
-from agentsched.api import errors
 from agentsched.api import extension
 from agentsched.api import request
-from agentsched.db import failover as failover_db
-from agentsched.db import resources as resources_db
+from agentsched.api import times
 from agentsched.extensions import resources
 from agentsched.extensions import scheduler_openapi
-from agentsched.services import failover as failover_service
 
-_TIME_FORMAT = '%Y-%m-%dT%H:%M:%SZ'
-# The leader writes its state every check; three missed checks and the
-# state shown is no longer current (no leader, or a stuck one).
-_CURRENT_CHECKS = 3
 # A failover takes no parameters: no body, or an empty object.
 _validate_failover = fastjsonschema.compile(
     {'type': 'object', 'additionalProperties': False})
@@ -36,22 +25,14 @@ _validate_failover = fastjsonschema.compile(
 def show_health():
     request.authorize('get_scheduler_health')
     request.check_query(())
-    conf = request.conf()
-    with request.engine().connect() as connection:
-        row = failover_db.load_health(connection)
-    if row is None:
-        return request.respond({'scheduler_health': {
-            'leader': None, 'leader_since': None, 'updated_at': None,
-            'current': False, 'monitor': None}})
-    age = liveness.utcnow() - row.updated_at
-    current = age <= datetime.timedelta(
-        seconds=_CURRENT_CHECKS * conf.health.health_check_interval)
+    health = request.services().failover.health()
     return request.respond({'scheduler_health': {
-        'leader': row.leader,
-        'leader_since': row.leader_since.strftime(_TIME_FORMAT),
-        'updated_at': row.updated_at.strftime(_TIME_FORMAT),
-        'current': current,
-        'monitor': orjson.Fragment(row.state)}})
+        'leader': health.leader,
+        'leader_since': times.iso_time(health.leader_since),
+        'updated_at': times.iso_time(health.updated_at),
+        'current': health.current,
+        'monitor': (orjson.Fragment(health.state)
+                    if health.state is not None else None)}})
 
 
 def _failover_handler(collection):
@@ -59,26 +40,13 @@ def _failover_handler(collection):
         request.authorize('failover_resource')
         if flask.request.content_length:
             request.json_body(_validate_failover)
-        with request.engine().connect() as connection:
-            row = resources_db.get(connection, resource_id,
-                                   collection.resource_type)
-        if row is None:
+        done = request.services().failover.fail_over_by_admin(
+            resource_id, collection.resource_type)
+        if done is None:
             raise resources.not_found(collection, resource_id)
-        if row.status == constants.STATUS_PENDING_DELETE:
-            raise errors.Conflict('%s %s is being deleted' % (
-                collection.singular, resource_id), 'ResourceBeingDeleted')
-        try:
-            outcome = flask.current_app.config['failover'].failover_one(
-                resource_id)
-        except failover_service.NoOtherDevice as exc:
-            raise errors.Conflict(
-                '%s %s stays where it is, serving: no other device can take '
-                'it: %s' % (collection.singular, resource_id, exc),
-                'NoValidCandidate')
-        kind = resources.kind_of(collection)
-        service = resources.service()
+        row, outcome = done
         body = {collection.singular: resources.resource_dict(
-            service.get(resource_id), kind), 'failover': outcome}
+            row, resources.kind_of(collection)), 'failover': outcome}
         return request.respond(body, status=202)
     failover.__name__ = 'failover_' + collection.resource_type
     return failover

@@ -7,10 +7,10 @@ availability zone (mass-failure guard), then fail over what must be:
   once, whatever the guards say, as an admin asked (moves still paced);
 - bindings of dead agents, of deleted agents and on DOWN devices: only when
   no guard holds and the agent's group is not tripped.
-Each binding is rebound to another live agent of its device when there is
-one, else moved by the scheduler (services/failover.py), as its resource
-type's policy allows. What the check saw is written for every server's
-GET /v2.0/scheduler/health.
+Each binding is rebound, moved or held as services/failover.decide() says
+(the rule an admin's failover follows too); rebinds are done at once, moves
+paced by the token bucket and handed to a pool of movers. What the check
+saw is written for every server's GET /v2.0/scheduler/health.
 """
 
 from concurrent import futures
@@ -95,11 +95,36 @@ class HealthMonitor:
     # -- one check ---------------------------------------------------------
 
     def check(self):
+        if not self._lead():
+            return None
+        now = liveness.utcnow()
+        agents = self._read_agents()
+        if agents is None:
+            return None
+        self._watch_intake(agents, now)
+        groups, admin, dead = self._judge_agents(agents, now)
+        tripped = self.guards.judge_groups(groups)
+        hold = self.guards.hold_reason()
+        reasons = dict(admin)
+        if hold is None:
+            reasons.update((agent_id, REASON_DEAD)
+                           for agent_id, key in dead.items()
+                           if key not in tripped)
+        outcome = self._fail_over(reasons, include_orphans=hold is None)
+        if hold is None:
+            outcome['retried'] = self._retry_errors(now)
+        self.last = dict(outcome, dead_agents=len(dead),
+                         held_back=hold, checked_at=now.isoformat())
+        self._save(now)
+        return outcome
+
+    def _lead(self):
+        """Whether this server leads; a new leader starts its grace."""
         if not self._leadership.check():
             if self.leading:
                 LOG.warning('No longer the health monitor leader')
             self.leading = False
-            return None
+            return False
         if not self.leading:
             self.leading = True
             self.leader_since = liveness.utcnow()
@@ -109,10 +134,14 @@ class HealthMonitor:
                      'of dead agents for the start-up grace (%d s)',
                      self._conf.agent_down_time +
                      self._conf.agent.report_interval)
-        now = liveness.utcnow()
+        return True
+
+    def _read_agents(self):
+        """Every agent with what it holds; None in a database outage (the
+        outage guard then holds failover)."""
         try:
             with self._engine.connect() as connection:
-                agents = failover_db.agents_overview(connection)
+                return failover_db.agents_overview(connection)
         except Exception as exc:
             if not db_engine.is_outage(exc):
                 # A bug, not an outage: holding failover back for it would
@@ -121,7 +150,11 @@ class HealthMonitor:
             self.guards.outage('database unreachable (%s)' %
                                type(exc).__name__)
             return None
-        self._watch_intake(agents, now)
+
+    def _judge_agents(self, agents, now):
+        """({(agent_type, zone): (dead or late, total)} for the mass-failure
+        guard, {agent_id: reason} failed over as admins asked,
+        {agent_id: (agent_type, zone)} of the dead)."""
         alive_since = liveness.alive_since(self._conf.agent_down_time, now)
         # Agents that die together cross agent_down_time up to one
         # report_interval apart (their last reports were that far apart):
@@ -152,21 +185,8 @@ class HealthMonitor:
                 counts[1] += 1
                 if not agent.admin_state_up and agent.held:
                     admin[agent.id] = REASON_DRAINING
-        tripped = self.guards.judge_groups(
-            {key: tuple(counts) for key, counts in groups.items()})
-        hold = self.guards.hold_reason()
-        reasons = dict(admin)
-        if hold is None:
-            reasons.update((agent_id, REASON_DEAD)
-                           for agent_id, key in dead.items()
-                           if key not in tripped)
-        outcome = self._fail_over(reasons, include_orphans=hold is None)
-        if hold is None:
-            outcome['retried'] = self._retry_errors(now)
-        self.last = dict(outcome, dead_agents=len(dead),
-                         held_back=hold, checked_at=now.isoformat())
-        self._save(now)
-        return outcome
+        return ({key: tuple(counts) for key, counts in groups.items()},
+                admin, dead)
 
     def _watch_intake(self, agents, now):
         """Outage guard: a stalled intake or failing writes hold failover."""
@@ -192,54 +212,65 @@ class HealthMonitor:
         self.guards.healthy()
 
     def _fail_over(self, reasons, include_orphans):
-        outcome = {failover_service.REBOUND: 0, failover_service.MOVED: 0,
-                   failover_service.FAILED: 0, 'deferred': 0,
-                   'waiting': 0}
-        limit = self._conf.health.batch_size
-        # Forget failed moves once retried or gone (deleted resources).
+        """Claim this check's work, decide each binding, rebind and hand
+        the moves to the pool, count."""
+        items = self._claim(reasons, include_orphans)
+        rebinds, moves, waiting = self._decide(items, reasons)
+        outcome = self._hand_over(rebinds, moves)
+        outcome['waiting'] = waiting
+        self._count(outcome)
+        return outcome
+
+    def _claim(self, reasons, include_orphans):
+        """A batch of bindings to fail over, without the failed moves still
+        waiting for their retry."""
         retry_after = self._conf.health.error_retry_interval
+        # Forget failed moves once retried or gone (deleted resources).
         self._failed_at = {
             resource_id: failed
             for resource_id, failed in self._failed_at.items()
             if self._clock() - failed < retry_after}
-        waiting = set(self._failed_at)
-        with self._engine.connect() as connection:
-            items = (failover_db.bindings_of_agents(
-                connection, list(reasons), limit, waiting) if reasons
-                else [])
-            if include_orphans:
-                seen = {item.resource_id for item in items}
-                items += [item for item in failover_db.orphaned_bindings(
-                    connection, limit, waiting)
-                    if item.resource_id not in seen]
-        items = [item for item in items
-                 if self._failover.policy(item.resource_type) !=
-                 constants.FAILOVER_OFF]
-        if not items:
-            return outcome
-        targets = self._failover.rebind_targets(
-            {item.device_id for item in items})
-        rebinds, moves = {}, []
+        return self._failover.work(list(reasons), include_orphans,
+                                   self._conf.health.batch_size,
+                                   set(self._failed_at))
+
+    def _decide(self, items, reasons):
+        """({(old agent, device, reason): (live agents, bindings)} to
+        rebind, [(binding, reason)] to move, how many wait)."""
+        targets = (self._failover.rebind_targets(
+            {item.device_id for item in items}) if items else {})
+        rebinds, moves, waiting = {}, [], 0
+        # No binding here is served (its agent is dead, forced down,
+        # draining or deleted) unless its device is DOWN, where serving
+        # does not count: decide()'s serving stays False.
         for item in items:
             reason = self._reason(item, reasons)
-            others = [target for target in targets.get(item.device_id, [])
-                      if target[0] != item.agent_id]
-            if item.device_health != constants.HEALTH_DOWN and others:
-                # Spread a device's resources over its live agents.
+            decision = failover_service.decide(
+                item, targets.get(item.device_id, []),
+                self._failover.may_move(item.resource_type))
+            if decision.action == failover_service.REBIND:
                 key = (item.agent_id, item.device_id, reason)
-                rebinds.setdefault(key, (others, []))[1].append(item)
-            elif self._failover.policy(item.resource_type) == \
-                    constants.FAILOVER_REBIND_AND_MOVE:
+                rebinds.setdefault(key, (decision.agents, []))[1].append(item)
+            elif decision.action == failover_service.MOVE:
                 moves.append((item, reason))
             else:
-                outcome['waiting'] += 1
-        for (old_agent, device_id, reason), (others, group) in \
+                waiting += 1
+        return rebinds, moves, waiting
+
+    def _hand_over(self, rebinds, moves):
+        """Rebind here (cheap, not paced); moves as the token bucket allows,
+        to the pool of movers."""
+        outcome = {failover_service.REBOUND: 0, failover_service.MOVED: 0,
+                   failover_service.FAILED: 0, 'deferred': 0}
+        for (old_agent, device_id, reason), (agents, group) in \
                 rebinds.items():
-            for index, target in enumerate(others):
-                share = group[index::len(others)]
-                outcome[failover_service.REBOUND] += len(
-                    self._failover.rebind(share, old_agent, device_id,
-                                          target[0], reason))
+            # Spread a device's resources over its live agents.
+            for index, agent in enumerate(agents):
+                share = group[index::len(agents)]
+                if share:
+                    outcome[failover_service.REBOUND] += len(
+                        self._failover.rebind(share, old_agent, device_id,
+                                              agent[0], reason))
         allowed = 0
         while allowed < len(moves) and self.guards.bucket.take():
             allowed += 1
@@ -250,10 +281,18 @@ class HealthMonitor:
                 self._failed_at[item.resource_id] = self._clock()
             if result in outcome:
                 outcome[result] += 1
+        return outcome
+
+    def _count(self, outcome):
         for key in (failover_service.REBOUND, failover_service.MOVED,
                     failover_service.FAILED):
             self.totals[key] += outcome[key]
-        return outcome
+        # Not for bindings waiting alone: they wait at every check until
+        # their agent returns (GET /v2.0/scheduler/health shows them).
+        if any(outcome[key] for key in outcome if key != 'waiting'):
+            LOG.info('Failover check: %(rebound)d rebound, %(moved)d moved, '
+                     '%(failed)d failed, %(deferred)d deferred by the rate '
+                     'limit, %(waiting)d waiting (policy)', outcome)
 
     def _move(self, move):
         item, reason = move
@@ -279,13 +318,10 @@ class HealthMonitor:
         if not interval:
             return 0
         before = now - datetime.timedelta(seconds=interval)
-        with self._engine.connect() as connection:
-            rows = failover_db.unbound_errors(
-                connection, before, self._conf.health.batch_size)
         retried = 0
-        for row in rows:
-            if self._failover.policy(row.resource_type) == \
-                    constants.FAILOVER_OFF or not self.guards.bucket.take():
+        for row in self._failover.unplaced_errors(
+                before, self._conf.health.batch_size):
+            if not self.guards.bucket.take():
                 continue
             self._failover.failover_one(row.id, 'retry after ERROR')
             retried += 1
@@ -306,9 +342,8 @@ class HealthMonitor:
 
     def _save(self, now):
         try:
-            with self._engine.begin() as connection:
-                failover_db.save_health(
-                    connection, self._conf.host, self.leader_since,
-                    orjson.dumps(self.state()).decode(), now)
+            self._failover.save_health(
+                self._conf.host, self.leader_since,
+                orjson.dumps(self.state()).decode(), now)
         except Exception as exc:
             LOG.warning('Could not record the health state: %s', exc)

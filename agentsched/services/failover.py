@@ -7,30 +7,79 @@ is, and the old agent is told to forget the resource without touching the
 device. Move: the device is DOWN or no live agent reaches it: the scheduler
 places the resource on another device (generation + 1, in one transaction
 with the capacity claim) and the old agent is told to undeploy, for when it
-returns. The health monitor decides when (health/monitor.py); admins may
-trigger one resource's failover through the API.
+returns. decide() is the one rule choosing between them, for the health
+monitor (health/monitor.py, which decides when) and for an admin's failover
+of one resource through the API alike. This module also owns the failover
+work's reads and the scheduler's health row (db/failover.py).
 """
 
+import collections
+import datetime
 import json
 
 from oslo_log import log as logging
 
 from agentsched import algorithms
 from agentsched import constants
+from agentsched import exceptions
 from agentsched import liveness
 from agentsched.db import agents as agents_db
 from agentsched.db import failover as failover_db
+from agentsched.db import resources as resources_db
 
 LOG = logging.getLogger(__name__)
 
+# What a failover did.
 REBOUND = 'rebound'
 MOVED = 'moved'
 FAILED = 'failed'
 SKIPPED = 'skipped'
 
+# What decide() chooses for a binding.
+REBIND = 'rebind'        # another live agent of its device takes it over
+MOVE = 'move'            # the scheduler places it on another device
+RELOCATE = 'relocate'    # it serves where it is and an admin wants it
+                         # elsewhere: moved if another device takes it,
+                         # else left alone (NoOtherDevice)
+HOLD = 'hold'            # its policy allows no move: it waits for its
+                         # agent or an admin
 
-class NoOtherDevice(Exception):
+# agents: for REBIND, the live agents of its device that may take it over
+# [(agent_id, agent_type, load)], least loaded first; empty otherwise.
+Decision = collections.namedtuple('Decision', 'action agents')
+
+# The leader writes its state every check; three missed checks and the
+# state shown is no longer current (no leader, or a stuck one).
+_CURRENT_CHECKS = 3
+
+# What GET /v2.0/scheduler/health shows; state: the leader's JSON text.
+SchedulerHealth = collections.namedtuple(
+    'SchedulerHealth', 'leader leader_since updated_at current state')
+_NO_HEALTH = SchedulerHealth(None, None, None, False, None)
+
+
+class NoOtherDevice(exceptions.NoValidCandidate):
     """An admin asked to move a healthy resource; nothing else fits."""
+
+
+def decide(item, live_agents, may_move, serving=False):
+    """Rebind, move, relocate or hold: the one rule, for one binding.
+
+    item: a binding (a row of db/failover.py); live_agents: the live agents
+    listing its device, least loaded first (rebind_targets()), its own
+    included or not; may_move: its policy allows a move (an admin's request
+    always may); serving: its agent is alive and admin-up (the monitor only
+    hands over bindings whose agent is not serving, or on a DOWN device).
+    """
+    device_up = item.device_health != constants.HEALTH_DOWN
+    if device_up and not serving:
+        others = [agent for agent in live_agents
+                  if agent[0] != item.agent_id]
+        if others:
+            return Decision(REBIND, others)
+    if not may_move:
+        return Decision(HOLD, [])
+    return Decision(RELOCATE if device_up and serving else MOVE, [])
 
 
 class FailoverService:
@@ -43,9 +92,66 @@ class FailoverService:
         self._resources = resources
         self._agents = {}   # agent_id -> row, for casts to old agents
 
-    def policy(self, resource_type):
+    # -- the policies ----------------------------------------------------
+
+    def _policy(self, resource_type):
         return self._conf.health.failover_policies.get(
             resource_type, self._conf.health.default_failover_policy)
+
+    def fails_over(self, resource_type):
+        """The monitor fails this type over (its policy is not off)."""
+        return self._policy(resource_type) != constants.FAILOVER_OFF
+
+    def may_move(self, resource_type):
+        """The monitor may move this type to another device."""
+        return self._policy(resource_type) == \
+            constants.FAILOVER_REBIND_AND_MOVE
+
+    # -- the monitor's work -----------------------------------------------
+
+    def work(self, agent_ids, include_orphans, limit, skip):
+        """Bindings to fail over, at most limit of each kind: those of these
+        agents (dead, forced down or draining), and with include_orphans
+        those of deleted agents and on DOWN devices; skip: resources not to
+        return (moves waiting for their retry). Types whose policy is off
+        are left out."""
+        with self._engine.connect() as connection:
+            items = (failover_db.bindings_of_agents(
+                connection, agent_ids, limit, skip) if agent_ids else [])
+            if include_orphans:
+                seen = {item.resource_id for item in items}
+                items += [item for item in failover_db.orphaned_bindings(
+                    connection, limit, skip)
+                    if item.resource_id not in seen]
+        return [item for item in items if self.fails_over(item.resource_type)]
+
+    def unplaced_errors(self, updated_before, limit):
+        """Resources in ERROR with no binding, untouched since a time,
+        whose policy is not off: the monitor schedules them again."""
+        with self._engine.connect() as connection:
+            rows = failover_db.unbound_errors(connection, updated_before,
+                                              limit)
+        return [row for row in rows if self.fails_over(row.resource_type)]
+
+    def save_health(self, leader, leader_since, state_json, now):
+        """The leader's state, for every server's API."""
+        with self._engine.begin() as connection:
+            failover_db.save_health(connection, leader, leader_since,
+                                    state_json, now)
+
+    def health(self):
+        """The leader's state as it last wrote it (a SchedulerHealth)."""
+        with self._engine.connect() as connection:
+            row = failover_db.load_health(connection)
+        if row is None:
+            return _NO_HEALTH
+        current = liveness.utcnow() - row.updated_at <= datetime.timedelta(
+            seconds=_CURRENT_CHECKS *
+            self._conf.health.health_check_interval)
+        return SchedulerHealth(row.leader, row.leader_since, row.updated_at,
+                               current, row.state)
+
+    # -- failing over ------------------------------------------------------
 
     def rebind_targets(self, device_ids):
         """{device_id: [(agent_id, agent_type, load)]}, least loaded first."""
@@ -125,7 +231,10 @@ class FailoverService:
             return SKIPPED
         except algorithms.NoValidCandidate as exc:
             if healthy_where_it_is:
-                raise NoOtherDevice(str(exc))
+                raise NoOtherDevice(
+                    '%s %s stays where it is, serving: no other device can '
+                    'take it: %s' % (item.resource_type, item.resource_id,
+                                     exc))
             self._resources.set_status(
                 item.resource_id, constants.STATUS_ERROR,
                 'failover (%s) found no other device: %s' % (reason, exc))
@@ -157,9 +266,9 @@ class FailoverService:
         return agent
 
     def failover_one(self, resource_id, reason='requested by an admin'):
-        """An admin's failover of one resource, now: rebind if its agent is
-        not serving and another live agent lists its device, else move it
-        to another device. Unplaced resources are scheduled again."""
+        """One resource's failover, now, as decide() says (its policy not
+        asked: an admin may always move). Unplaced resources are scheduled
+        again."""
         with self._engine.connect() as connection:
             item = failover_db.binding(connection, resource_id)
             agent = (agents_db.get(connection, item.agent_id)
@@ -168,12 +277,30 @@ class FailoverService:
             return MOVED if self._resources.schedule(resource_id) else FAILED
         serving = agent is not None and agent.admin_state_up and \
             liveness.agent_is_alive(agent, self._conf.agent_down_time)
-        if not serving and item.device_health != constants.HEALTH_DOWN:
-            others = [target for target in self.rebind_targets(
-                [item.device_id]).get(item.device_id, [])
-                if target[0] != item.agent_id]
-            if others and self.rebind([item], item.agent_id, item.device_id,
-                                      others[0][0], reason):
-                return REBOUND
-        return self.move(item, reason, healthy_where_it_is=(
-            serving and item.device_health != constants.HEALTH_DOWN))
+        decision = decide(
+            item, self.rebind_targets([item.device_id]).get(
+                item.device_id, []), may_move=True, serving=serving)
+        if decision.action == REBIND:
+            rebound = self.rebind([item], item.agent_id, item.device_id,
+                                  decision.agents[0][0], reason)
+            # Not rebound: its binding changed or another server holds it.
+            return REBOUND if rebound else SKIPPED
+        return self.move(item, reason,
+                         healthy_where_it_is=decision.action == RELOCATE)
+
+    def fail_over_by_admin(self, resource_id, resource_type):
+        """An admin's failover of one resource (PUT .../{id}/failover):
+        (the resource row after it, what failover_one did), or None if no
+        resource of that type has this id (the API names that refusal)."""
+        row = self._resource(resource_id, resource_type)
+        if row is None:
+            return None
+        if row.status == constants.STATUS_PENDING_DELETE:
+            raise exceptions.Conflict('%s %s is being deleted' % (
+                resource_type, resource_id), 'ResourceBeingDeleted')
+        outcome = self.failover_one(resource_id)
+        return self._resource(resource_id, resource_type), outcome
+
+    def _resource(self, resource_id, resource_type):
+        with self._engine.connect() as connection:
+            return resources_db.get(connection, resource_id, resource_type)

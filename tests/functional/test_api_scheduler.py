@@ -144,3 +144,44 @@ def test_forced_down_agent_fails_over_at_the_next_check(api, parsed_conf):
     with engine.connect() as connection:
         assert connection.execute(sa.select(models.devices.c.used).where(
             models.devices.c.id == dev_1)).scalar() == 0
+
+
+def test_failover_of_a_vip_whose_agent_died_rebinds_it(api):
+    """The admin's failover asks the monitor's rule (failover.decide): a
+    dead agent's VIP goes to another live agent of its device, which keeps
+    serving it."""
+    client, engine, notifier = api
+    lb_1, dev_1 = _lb(client, engine, 'lb-1')
+    vip = _vip_on(client, lb_1)
+    lb_2 = api_fixtures.add_agent(engine, 'lb-2')
+    with engine.begin() as connection:
+        connection.execute(sa.insert(models.agent_devices).values(
+            agent_id=lb_2, device_id=dev_1, missing=False, health='OK'))
+        connection.execute(sa.update(models.agents).where(
+            models.agents.c.id == lb_1).values(forced_down=True))
+    before = _binding(engine, vip['id'])
+    response = client.put('/v2.0/lb/vips/%s/failover' % vip['id'])
+    assert response.status_code == 202, response.get_data(as_text=True)
+    assert response.json['failover'] == 'rebound'
+    assert response.json['vip']['status'] == 'PENDING_UPDATE'
+    after = _binding(engine, vip['id'])
+    assert (after.agent_id, after.device_id, after.generation) == (
+        lb_2, dev_1, before.generation + 1)
+    host, message = notifier.undeployed[-1]
+    assert host == 'lb-1' and message['keep_on_device'] is True
+
+
+def test_failover_of_a_vip_being_deleted_is_refused(api):
+    client, engine, notifier = api
+    lb_1, _ = _lb(client, engine, 'lb-1')
+    vip = _vip_on(client, lb_1)
+    _lb(client, engine, 'lb-2')
+    with engine.begin() as connection:
+        connection.execute(sa.update(models.resources).where(
+            models.resources.c.id == vip['id']).values(
+            status='PENDING_DELETE'))
+    before = _binding(engine, vip['id'])
+    answer = _error(client.put('/v2.0/lb/vips/%s/failover' % vip['id']),
+                    409, 'ResourceBeingDeleted')
+    assert answer == 'vip %s is being deleted' % vip['id']
+    assert _binding(engine, vip['id']) == before
