@@ -291,7 +291,8 @@ class FailoverService:
     def fail_over_by_admin(self, resource_id, resource_type):
         """An admin's failover of one resource (PUT .../{id}/failover):
         (the resource row after it, what failover_one did), or None if no
-        resource of that type has this id (the API names that refusal)."""
+        resource of that type has this id, before or after the failover
+        (deleted meanwhile; the API names that refusal)."""
         row = self._resource(resource_id, resource_type)
         if row is None:
             return None
@@ -299,7 +300,8 @@ class FailoverService:
             raise exceptions.Conflict('%s %s is being deleted' % (
                 resource_type, resource_id), 'ResourceBeingDeleted')
         outcome = self.failover_one(resource_id)
-        return self._resource(resource_id, resource_type), outcome
+        after = self._resource(resource_id, resource_type)
+        return None if after is None else (after, outcome)
 
     def _resource(self, resource_id, resource_type):
         with self._engine.connect() as connection:
