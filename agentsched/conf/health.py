@@ -39,6 +39,15 @@ opts = [
              'move rate limit. 0: ERROR resources are never retried '
              'automatically, failed moves are tried at every check.'),
     cfg.FloatOpt(
+        'pending_timeout', default=120.0, min=0.0,
+        help='Seconds after which a resource still PENDING_CREATE, '
+             'PENDING_UPDATE or PENDING_DELETE (a deploy nobody answered, a '
+             'server killed mid-create) is taken up again by the health '
+             'monitor: placed if unbound, its deploy or undeploy sent again '
+             'if its agent is alive (same generation), removed if it was '
+             'being deleted and its agent is dead or gone. Paced by the '
+             'move rate limit; counted as retried. 0: never.'),
+    cfg.FloatOpt(
         'failover_max_dead_ratio', default=0.5, min=0.0, max=1.0,
         help='Mass-failure guard: when more than this share of the agents '
              'of one agent type in one availability zone are dead (and more '

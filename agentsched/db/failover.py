@@ -174,6 +174,45 @@ def unbound_errors(connection, updated_before, limit):
         .order_by(_resources.c.updated_at).limit(limit)).all()
 
 
+_PENDING = (constants.STATUS_PENDING_CREATE, constants.STATUS_PENDING_UPDATE,
+            constants.STATUS_PENDING_DELETE)
+
+
+# A row written without updated_at has not changed since it was created.
+_pending_since = sa.func.coalesce(_resources.c.updated_at,
+                                  _resources.c.created_at)
+
+
+def stuck_pending(connection, updated_before, alive_since, limit):
+    """Resources PENDING_* untouched since a time, oldest first, with their
+    binding's agent (None if unbound) and whether that agent is alive."""
+    return connection.execute(
+        sa.select(_resources.c.id, _resources.c.resource_type,
+                  _resources.c.status, _pending_since.label('since'),
+                  _bindings.c.agent_id,
+                  liveness.alive_clause(_agents, alive_since)
+                  .label('agent_alive'))
+        .outerjoin(_bindings, _bindings.c.resource_id == _resources.c.id)
+        .outerjoin(_agents, _agents.c.id == _bindings.c.agent_id)
+        .where(_resources.c.status.in_(_PENDING),
+               _pending_since < updated_before)
+        .order_by(_pending_since).limit(limit)).all()
+
+
+def touch_if_unchanged(connection, resource_id, status, since, description,
+                       now):
+    """Mark a stuck resource as being retried, only if nobody changed it
+    since it was read (an agent's answer, an API call, another server):
+    1 if this caller may retry it, else 0."""
+    return connection.execute(
+        sa.update(_resources).where(
+            _resources.c.id == resource_id,
+            _resources.c.status == status,
+            _pending_since == since)
+        .values(status_description=description[:255],
+                updated_at=now)).rowcount
+
+
 def set_status(connection, resource_ids, status, description, now):
     connection.execute(
         sa.update(_resources).where(_resources.c.id.in_(list(resource_ids)))

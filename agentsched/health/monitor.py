@@ -112,7 +112,8 @@ class HealthMonitor:
                            if key not in tripped)
         outcome = self._fail_over(reasons, include_orphans=hold is None)
         if hold is None:
-            outcome['retried'] = self._retry_errors(now)
+            outcome['retried'] = (self._retry_errors(now) +
+                                  self._retry_pending(now))
         self.last = dict(outcome, dead_agents=len(dead),
                          held_back=hold, checked_at=now.isoformat())
         self._save(now)
@@ -325,6 +326,27 @@ class HealthMonitor:
                 continue
             self._failover.failover_one(row.id, 'retry after ERROR')
             retried += 1
+        self.totals['retried'] += retried
+        return retried
+
+    def _retry_pending(self, now):
+        """Resources stuck PENDING past [health] pending_timeout: placed or
+        sent again (services.failover.retry_pending), paced by the move
+        rate limit."""
+        timeout = self._conf.health.pending_timeout
+        if not timeout:
+            return 0
+        before = now - datetime.timedelta(seconds=timeout)
+        retried = 0
+        for row in self._failover.stuck_pending(
+                before, self._conf.health.batch_size):
+            if not self.guards.bucket.take():
+                break
+            done = self._failover.retry_pending(row, timeout)
+            if done is not None:
+                LOG.info('%s %s was %s for over %d s: %s', row.resource_type,
+                         row.id, row.status, timeout, done)
+                retried += 1
         self.totals['retried'] += retried
         return retried
 

@@ -34,6 +34,11 @@ REBOUND = 'rebound'
 MOVED = 'moved'
 FAILED = 'failed'
 SKIPPED = 'skipped'
+# What retry_pending did with a resource stuck PENDING.
+PENDING_PLACED = 'placed again'
+PENDING_DEPLOY_SENT = 'deploy sent again'
+PENDING_UNDEPLOY_SENT = 'undeploy sent again'
+PENDING_REMOVED = 'removed'
 
 # What decide() chooses for a binding.
 REBIND = 'rebind'        # another live agent of its device takes it over
@@ -132,6 +137,39 @@ class FailoverService:
             rows = failover_db.unbound_errors(connection, updated_before,
                                               limit)
         return [row for row in rows if self.fails_over(row.resource_type)]
+
+    def stuck_pending(self, updated_before, limit):
+        """Resources left PENDING_* since a time (a deploy or undeploy
+        nobody answered, a server killed mid-create), oldest first."""
+        alive_since = liveness.alive_since(self._conf.agent_down_time)
+        with self._engine.connect() as connection:
+            return failover_db.stuck_pending(connection, updated_before,
+                                             alive_since, limit)
+
+    def retry_pending(self, row, waited):
+        """Finish what left a resource PENDING (a row of stuck_pending):
+        unbound, it is placed again; bound to a live agent, the deploy (or
+        undeploy) is sent again, same generation; PENDING_DELETE on a dead
+        or missing agent, it is removed. What was done, or None: changed
+        since it was read (someone else acts), or bound to a dead agent
+        (failover's work)."""
+        deleting = row.status == constants.STATUS_PENDING_DELETE
+        if row.agent_id is not None and not row.agent_alive and not deleting:
+            return None
+        with self._engine.begin() as connection:
+            if not failover_db.touch_if_unchanged(
+                    connection, row.id, row.status, row.since,
+                    'no answer for %d s: retried' % waited,
+                    liveness.utcnow()):
+                return None
+        if deleting:
+            return (PENDING_REMOVED if self._resources.delete(row.id)
+                    else PENDING_UNDEPLOY_SENT)
+        if row.agent_id is None:
+            return (PENDING_PLACED if self._resources.schedule(row.id)
+                    else FAILED)
+        return PENDING_DEPLOY_SENT if self._resources.deploy(row.id) \
+            else FAILED
 
     def save_health(self, leader, leader_since, state_json, now):
         """The leader's state, for every server's API."""

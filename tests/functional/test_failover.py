@@ -587,3 +587,73 @@ def test_a_bug_reading_agents_is_not_taken_for_an_outage(database, conf,
     with pytest.raises(KeyError):
         monitor.check()
     assert not monitor.state()['guards']['outage']['active']
+
+
+def _stuck(fleet, status, device=None, agent=None, seconds_ago=600):
+    """A resource left in status since seconds_ago, bound if device."""
+    resource_id = str(uuid.uuid4())
+    since = liveness.utcnow() - datetime.timedelta(seconds=seconds_ago)
+    with fleet.engine.begin() as connection:
+        connection.execute(sa.insert(models.resources).values(
+            id=resource_id, project_id='p', resource_type='vip',
+            spec='{"protocol": "TCP", "protocol_port": 80}',
+            requirements='{}', units=1, status=status, created_at=since,
+            updated_at=since))
+        if device is not None:
+            connection.execute(sa.insert(models.bindings).values(
+                resource_id=resource_id, device_id=device, agent_id=agent,
+                generation=1, created_at=since))
+            connection.execute(sa.update(models.devices).where(
+                models.devices.c.id == device).values(
+                used=models.devices.c.used + 1))
+    return resource_id
+
+
+def _resource(engine, resource_id):
+    with engine.connect() as connection:
+        return connection.execute(sa.select(models.resources).where(
+            models.resources.c.id == resource_id)).first()
+
+
+def test_stuck_pending_resources_are_taken_up_again(database, conf):
+    """Issue 13, item 6: nothing stays PENDING_* because a message or a
+    server was lost; a fresh PENDING resource and a dead agent's are left
+    alone (the agent may still answer; failover moves the dead one's)."""
+    conf.set_override('pending_timeout', 60, 'health')
+    engine = database.engine()
+    fleet = Fleet(engine)
+    a, dead = fleet.agent('a'), fleet.agent('dead', az='az2', alive=False)
+    fleet.device('dev-a', [a])
+    fleet.device('dev-dead', [dead])
+    unplaced = _stuck(fleet, constants.STATUS_PENDING_CREATE)
+    unanswered = _stuck(fleet, constants.STATUS_PENDING_UPDATE, 'dev-a', a)
+    undeploying = _stuck(fleet, constants.STATUS_PENDING_DELETE, 'dev-a', a)
+    orphaned = _stuck(fleet, constants.STATUS_PENDING_DELETE, 'dev-dead',
+                      dead)
+    fresh = _stuck(fleet, constants.STATUS_PENDING_CREATE, 'dev-a', a,
+                   seconds_ago=5)
+    on_dead = _stuck(fleet, constants.STATUS_PENDING_CREATE, 'dev-dead',
+                     dead)
+    conf.set_override('failover_policies', {'vip': 'off'}, 'health')
+    monitor, notifier, clock = _running_monitor(engine, conf)
+    fleet.touch(a)
+    assert monitor.check()['retried'] == 4
+    bindings = check_invariants(engine)
+    assert bindings[unplaced].device_id == 'dev-a'
+    assert {cast[2]['id'] for cast in notifier.of('deploy')} == {
+        unplaced, unanswered}
+    redeployed = [cast[2] for cast in notifier.of('deploy')
+                  if cast[2]['id'] == unanswered]
+    assert redeployed[0]['generation'] == 1   # the same deploy, again
+    assert [cast[2]['id'] for cast in notifier.of('undeploy')] == \
+        [undeploying]
+    assert _resource(engine, orphaned) is None
+    assert orphaned not in bindings
+    assert 'retried' in _resource(engine, unanswered).status_description
+    assert _resource(engine, fresh).status_description is None
+    assert _resource(engine, on_dead).status_description is None
+    # Taken up once per pending_timeout, not at every check.
+    notifier.casts.clear()
+    assert monitor.check()['retried'] == 0
+    assert notifier.casts == []
+    conf.clear_override('pending_timeout', 'health')

@@ -503,3 +503,73 @@ def test_two_servers_kill_the_leader(cluster):
     assert (first_move - led).total_seconds() >= \
         DOWN_TIME + REPORT_INTERVAL - 0.1, (led, first_move)
     print('the other server led %.2f s after kill -9 of the leader' % took)
+
+
+def _post_vips(port, count, created, stop):
+    import json
+    import urllib.error
+    import urllib.request
+    for index in range(count):
+        if stop.is_set():
+            return
+        body = json.dumps({'vip': {
+            'name': 'burst-%d' % index, 'address': '198.51.100.7',
+            'protocol': 'TCP', 'protocol_port': 1000 + index,
+            'requirements': {'device_type': 'noop'}}}).encode()
+        request = urllib.request.Request(
+            'http://127.0.0.1:%s/v2.0/lb/vips' % port, data=body,
+            method='POST', headers={'Content-Type': 'application/json'})
+        try:
+            with urllib.request.urlopen(request, timeout=10):
+                created.append(index)
+        except (urllib.error.URLError, ConnectionError, OSError):
+            return   # the server is gone
+
+
+def test_kill_9_the_server_during_a_create_burst(cluster):
+    """Issue 13, item 6: whatever a kill -9 interrupts (a row inserted and
+    not placed, placed and not deployed, deployed and not answered), after
+    a restart every resource reaches ACTIVE or ERROR, none stays PENDING,
+    and nothing is bound twice."""
+    import re
+    import threading
+    cluster.configure(pending_timeout=2)
+    server = cluster.server()
+    for host in ('lb-1', 'lb-2'):
+        cluster.agent(host)
+    cluster.watch()
+    port = re.search(r'REST API listening on [^ ]*:(\d+)',
+                     server.log()).group(1)
+    created, stop = [], threading.Event()
+    posters = [threading.Thread(target=_post_vips,
+                                args=(port, 100, created, stop))
+               for _ in range(6)]
+    for poster in posters:
+        poster.start()
+    deadline = time.monotonic() + 30
+    while len(created) < 20 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    server.kill()
+    stop.set()
+    for poster in posters:
+        poster.join()
+    server.popen.wait()
+    with cluster.engine.connect() as connection:
+        pending = connection.execute(sa.select(sa.func.count()).where(
+            models.resources.c.status.like('PENDING%'))).scalar()
+    print('%d creates answered before kill -9; %d resources PENDING at the '
+          'kill' % (len(created), pending))
+    cluster.server('server-1')
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with cluster.engine.connect() as connection:
+            statuses = collections.Counter(row.status for row in
+                                           connection.execute(sa.select(
+                                               models.resources.c.status)))
+        if statuses and set(statuses) <= {constants.STATUS_ACTIVE,
+                                          constants.STATUS_ERROR}:
+            break
+        time.sleep(0.5)
+    assert set(statuses) <= {constants.STATUS_ACTIVE,
+                             constants.STATUS_ERROR}, statuses
+    assert sum(statuses.values()) >= len(created)
