@@ -7,8 +7,9 @@ The defaults are OpenStack's secure-RBAC personas as Neutron ships them:
   project reader  role reader (or member), on its own project's: read only
 
 Every rule is scope_types=['project'], as in Neutron since it dropped
-system scope: a system-scoped token is refused (403) wherever a rule is
-checked. The rules whose default changed keep their old check string as a
+system scope: a system- or domain-scoped token is refused (403) wherever
+a rule is checked (unless [oslo_policy] enforce_scope = false, which only
+an oslo.policy older than 6.0 reads). The rules whose default changed keep their old check string as a
 DeprecatedRule: with [oslo_policy] enforce_new_defaults = false it is OR'd
 with the new one, so a deployment keeps the old behaviour while it gives
 its users the reader and member roles; with true (the default) only the
