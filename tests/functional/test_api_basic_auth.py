@@ -110,3 +110,16 @@ def test_a_failure_flood_is_limited_per_source(basic):
     assert client.get('/v2.0/agents', headers=_basic('alice', PASSWORD),
                       environ_base={'REMOTE_ADDR': '192.0.2.7'}
                       ).status_code == 200
+
+
+def test_identity_headers_a_client_sends_are_dropped(basic):
+    """The identity is the identity file's: a client-sent system scope
+    (or role, or project) header does not reach the policy check."""
+    client = basic('bob:p2:member\n')
+    for forged in ({'OpenStack-System-Scope': 'all'}, {'X-Roles': 'admin'},
+                   {'X-Project-Id': 'p1'}, {'X-Is-Admin-Project': 'true'}):
+        response = client.get('/v2.0/lb/vips', headers=dict(
+            _basic('bob', PASSWORD), **forged))
+        assert response.status_code == 200, (forged, response.get_data())
+        assert client.get('/v2.0/agents', headers=dict(
+            _basic('bob', PASSWORD), **forged)).status_code == 403
