@@ -8,6 +8,7 @@ Services it is given and composes none itself.
 import dataclasses
 
 from agentsched.services import failover as failover_service
+from agentsched.services import flavors as flavors_service
 from agentsched.services import placement
 from agentsched.services import resources as resources_service
 
@@ -20,15 +21,17 @@ class Services:
     secrets: object
     resources: object
     failover: object
+    flavors: object
 
 
 def build(conf, engine, notifier, secret_box, placer=None):
     """Every service over one engine, one notifier, one placer."""
     placer = placer or placement.Placer(engine, conf)
+    flavors = flavors_service.FlavorService(engine)
     resources = resources_service.ResourceService(
-        engine, conf, notifier, secret_box, placer=placer)
+        engine, conf, notifier, secret_box, placer=placer, flavors=flavors)
     failover = failover_service.FailoverService(
         engine, conf, placer, notifier, resources)
     return Services(conf=conf, engine=engine, notifier=notifier,
                     secrets=secret_box, resources=resources,
-                    failover=failover)
+                    failover=failover, flavors=flavors)
