@@ -40,9 +40,11 @@ def _dump(document):
     return json.dumps(document, sort_keys=True)
 
 
-def _agent_not_found(agent_id):
-    return exceptions.NotFound('Agent %s could not be found.' % agent_id,
-                               'AgentNotFound')
+def _check_agent(connection, agent_id):
+    """NotFound (AgentNotFound) unless the agent exists."""
+    if agents_db.get(connection, agent_id) is None:
+        raise exceptions.NotFound('Agent %s could not be found.' % agent_id,
+                                  'AgentNotFound')
 
 
 def _being_deleted(row):
@@ -99,8 +101,13 @@ class ResourceService:
         """The resource row; NotFound if absent, of another type, or
         another project's (project_id None: any project's)."""
         with self._engine.connect() as connection:
-            row = resources_db.get(connection, resource_id, resource_type,
-                                   project_id)
+            return self._row(connection, resource_id, resource_type,
+                             project_id)
+
+    def _row(self, connection, resource_id, resource_type=None,
+             project_id=None):
+        row = resources_db.get(connection, resource_id, resource_type,
+                               project_id)
         if row is None:
             raise self.not_found(resource_type, resource_id)
         return row
@@ -112,9 +119,8 @@ class ResourceService:
         such agent); marker_id: the row the page starts after (Invalid if
         it names none of these)."""
         with self._engine.connect() as connection:
-            if agent_id is not None and \
-                    agents_db.get(connection, agent_id) is None:
-                raise _agent_not_found(agent_id)
+            if agent_id is not None:
+                _check_agent(connection, agent_id)
             marker = paging.marker_row(
                 connection, lambda c, i: resources_db.get(
                     c, i, resource_type, project_id), marker_id,
@@ -133,9 +139,7 @@ class ResourceService:
         """The Hosting of a resource of that type; NotFound if there is no
         such resource, or it is not bound (ResourceNotBound)."""
         with self._engine.connect() as connection:
-            if resources_db.get(connection, resource_id,
-                                resource_type) is None:
-                raise self.not_found(resource_type, resource_id)
+            self._row(connection, resource_id, resource_type)
             hosting = placement_db.hosting(connection, resource_id)
         if hosting is None:
             raise exceptions.NotFound('%s %s is not bound to an agent' % (
@@ -242,11 +246,8 @@ class ResourceService:
         as it ends up. NotFound (agent, resource), Conflict (being deleted,
         bound already), NoValidCandidate (nothing on that agent fits)."""
         with self._engine.connect() as connection:
-            if agents_db.get(connection, agent_id) is None:
-                raise _agent_not_found(agent_id)
-            row = resources_db.get(connection, resource_id, resource_type)
-            if row is None:
-                raise self.not_found(resource_type, resource_id)
+            _check_agent(connection, agent_id)
+            row = self._row(connection, resource_id, resource_type)
             bound = placement_db.binding_of(connection, resource_id)
         if row.status == constants.STATUS_PENDING_DELETE:
             raise _being_deleted(row)
@@ -326,11 +327,8 @@ class ResourceService:
         """An admin unbinds a resource from the agent it is on. NotFound
         (agent, resource, or not on that agent)."""
         with self._engine.connect() as connection:
-            if agents_db.get(connection, agent_id) is None:
-                raise _agent_not_found(agent_id)
-            if resources_db.get(connection, resource_id,
-                                resource_type) is None:
-                raise self.not_found(resource_type, resource_id)
+            _check_agent(connection, agent_id)
+            self._row(connection, resource_id, resource_type)
             binding = placement_db.binding_of(connection, resource_id)
         if binding is None or binding.agent_id != agent_id:
             raise _not_on_agent(resource_type, resource_id, agent_id)
