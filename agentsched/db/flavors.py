@@ -64,9 +64,15 @@ def profile_ids(connection, flavor_ids):
 
 
 def associate(connection, flavor_id, profile_id):
-    """IntegrityError if the two are associated already."""
-    connection.execute(sa.insert(_links).values(
-        flavor_id=flavor_id, service_profile_id=profile_id))
+    """False if the two are associated already."""
+    try:
+        # A savepoint: the caller's transaction survives the refusal.
+        with connection.begin_nested():
+            connection.execute(sa.insert(_links).values(
+                flavor_id=flavor_id, service_profile_id=profile_id))
+    except sa.exc.IntegrityError:
+        return False
+    return True
 
 
 def dissociate(connection, flavor_id, profile_id):
@@ -81,11 +87,17 @@ def flavors_of_profile(connection, profile_id):
             _links.c.service_profile_id == profile_id))]
 
 
-def enabled_profiles(connection, flavor_id):
-    """The enabled service profiles of a flavor, by id."""
+def with_first_profile(connection, flavor_id):
+    """The flavor's service_type and enabled, and the metainfo of its first
+    enabled service profile by id (None if it has none), or None if there
+    is no such flavor: one query (a resource's create pays for it)."""
+    enabled = _links.join(profiles, sa.and_(
+        profiles.c.id == _links.c.service_profile_id,
+        profiles.c.enabled == sa.true()))
     return connection.execute(
-        sa.select(profiles).join(_links, _links.c.service_profile_id ==
-                                 profiles.c.id)
-        .where(_links.c.flavor_id == flavor_id,
-               profiles.c.enabled == sa.true())
-        .order_by(profiles.c.id)).all()
+        sa.select(flavors.c.service_type, flavors.c.enabled,
+                  profiles.c.metainfo)
+        .select_from(flavors.outerjoin(
+            enabled, _links.c.flavor_id == flavors.c.id))
+        .where(flavors.c.id == flavor_id)
+        .order_by(profiles.c.id).limit(1)).first()

@@ -1,4 +1,7 @@
-"""Queries of placement: the candidate set, the atomic claim and binding."""
+"""Queries of placement: the candidate set, the atomic claim and binding,
+and what hosts a resource."""
+
+import collections
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import base as pg_base
@@ -126,15 +129,60 @@ def bind(connection, resource_id, device_id, agent_id, now, generation=1):
         generation=generation, created_at=now, updated_at=now))
 
 
+# A bound resource with what deploying it needs: its resources, bindings,
+# agents and devices rows (agent None if it was deleted under the binding).
+Hosting = collections.namedtuple('Hosting', 'resource binding agent device')
+
+# One row type per table, so the parts of a joined row read as the rows of
+# a single-table select do (agent.host, device.name).
+_ROW_TYPES = {table: collections.namedtuple(table.name, table.c.keys())
+              for table in (_resources, _bindings, _agents, _devices)}
+
+_HOSTINGS = (
+    sa.select(_resources, _bindings, _agents, _devices)
+    .select_from(
+        _resources.join(_bindings, _bindings.c.resource_id == _resources.c.id)
+        .join(_devices, _devices.c.id == _bindings.c.device_id)
+        .outerjoin(_agents, _agents.c.id == _bindings.c.agent_id)))
+
+
+def _part(row, table):
+    values = [row._mapping[column] for column in table.c]
+    if values[0] is None:   # the outer-joined agent is gone
+        return None
+    return _ROW_TYPES[table](*values)
+
+
+def _hosting(row):
+    return Hosting(*(_part(row, table)
+                     for table in (_resources, _bindings, _agents, _devices)))
+
+
+def hosting(connection, resource_id):
+    """The Hosting of a bound resource, or None: one query."""
+    row = connection.execute(_HOSTINGS.where(
+        _bindings.c.resource_id == resource_id)).first()
+    return None if row is None else _hosting(row)
+
+
+def hostings_of_agent(connection, agent_id):
+    """The Hosting of every resource bound to an agent, by resource id: one
+    query, however many there are (an agent's sync)."""
+    return [_hosting(row) for row in connection.execute(
+        _HOSTINGS.where(_bindings.c.agent_id == agent_id)
+        .order_by(_resources.c.id))]
+
+
 def binding_of(connection, resource_id):
     return connection.execute(sa.select(_bindings).where(
         _bindings.c.resource_id == resource_id)).first()
 
 
 def unbind(connection, resource_id):
-    """Remove a binding and give its device's units back."""
+    """Remove a binding and give its device's units back; the binding
+    removed (with its resource's units and resource_type), or None."""
     binding = connection.execute(
-        sa.select(_bindings, _resources.c.units)
+        sa.select(_bindings, _resources.c.units, _resources.c.resource_type)
         .join(_resources, _resources.c.id == _bindings.c.resource_id)
         .where(_bindings.c.resource_id == resource_id)).first()
     if binding is None:

@@ -1,8 +1,7 @@
-"""Queries on resources (VIPs, VPN connections) for the REST API.
+"""Queries on resources (VIPs, VPN connections).
 
-The lifecycle itself (insert, place, delete) belongs to
-services/resources.py; this module lists and reads, and re-encrypts secrets
-for a key rotation.
+The lifecycle's rules (when to place, deploy, delete) belong to
+services/resources.py; this module holds its statements.
 """
 
 import sqlalchemy as sa
@@ -59,9 +58,26 @@ def query(connection, resource_type, filters=None, sort=(('id', True),),
     return rows[::-1] if reverse else rows
 
 
-def set_flavor(connection, resource_id, flavor_id):
+def insert(connection, values):
+    connection.execute(sa.insert(_resources).values(**values))
+
+
+def update(connection, resource_id, values):
     connection.execute(sa.update(_resources).where(
-        _resources.c.id == resource_id).values(flavor_id=flavor_id))
+        _resources.c.id == resource_id).values(**values))
+
+
+def set_status(connection, resource_id, status, description, now):
+    """description: None (or '') stores none; cut to the column's size."""
+    update(connection, resource_id, {
+        'status': status,
+        'status_description': (description or '')[:255] or None,
+        'updated_at': now})
+
+
+def delete(connection, resource_id):
+    connection.execute(sa.delete(_resources).where(
+        _resources.c.id == resource_id))
 
 
 def count_with_flavor(connection, flavor_id):

@@ -14,34 +14,18 @@ import fastjsonschema
 
 from agentsched import constants
 from agentsched import liveness
-from agentsched.api import errors
 from agentsched.api import extension
 from agentsched.api import listing
 from agentsched.api import request
-from agentsched.db import agents as agents_db
-from agentsched.db import resources as resources_db
+from agentsched.api import times
 from agentsched.extensions import agent_scheduler_openapi
 from agentsched.extensions import resources
 from agentsched.extensions import resources_openapi
-from agentsched.services import placement
 from agentsched.services import resources as resources_service
 
-_TIME_FORMAT = '%Y-%m-%dT%H:%M:%SZ'
 # Path segment under /v2.0/agents/{id}/ per resource type (hyphens, as
 # Neutron's l3-routers and dhcp-networks).
 SEGMENTS = {'vip': 'vips', 'vpn_connection': 'vpn-connections'}
-
-
-def _time(value):
-    return value.strftime(_TIME_FORMAT) if value else None
-
-
-def _agent_or_404(connection, agent_id):
-    row = agents_db.get(connection, agent_id)
-    if row is None:
-        raise errors.NotFound('Agent %s could not be found.' % agent_id,
-                              'AgentNotFound')
-    return row
 
 
 def _agent_dict(row):
@@ -51,7 +35,7 @@ def _agent_dict(row):
             'admin_state_up': row.admin_state_up,
             'alive': liveness.agent_is_alive(row, conf.agent_down_time),
             'availability_zone': row.availability_zone,
-            'heartbeat_timestamp': _time(row.heartbeat_timestamp)}
+            'heartbeat_timestamp': times.iso_time(row.heartbeat_timestamp)}
 
 
 def _device_dict(row):
@@ -78,31 +62,18 @@ class Handlers:
                 'type': 'string', 'minLength': 1,
                 'maxLength': constants.MAX_STRING_LENGTH}}})
 
-    def _resource_or_404(self, connection, resource_id):
-        row = resources_db.get(connection, resource_id,
-                               self.collection.resource_type)
-        if row is None:
-            raise resources.not_found(self.collection, resource_id)
-        return row
-
     def list(self, agent_id):
         request.authorize('get_agent_resources')
         kind = resources.kind_of(self.collection)
-        request.check_query(resources_db.FILTER_COLUMNS +
+        request.check_query(resources_service.FILTER_COLUMNS +
                             listing.PAGING_PARAMS)
-        conf = request.conf()
         fields = listing.fields(resources_openapi.fields_of(kind))
-        filters = listing.filters(resources_db.FILTER_COLUMNS)
-        sort = listing.sort(resources_db.SORT_COLUMNS)
-        limit, reverse = listing.limit(conf), listing.reverse()
-        with request.engine().connect() as connection:
-            _agent_or_404(connection, agent_id)
-            marker = listing.marker(
-                connection, lambda c, i: resources_db.get(c, i, kind.name),
-                'a %s' % self.collection.singular)
-            rows = resources_db.query(connection, kind.name, filters, sort,
-                                      limit, marker, reverse,
-                                      agent_id=agent_id)
+        filters = listing.filters(resources_service.FILTER_COLUMNS)
+        sort = listing.sort(resources_service.SORT_COLUMNS)
+        limit, reverse = listing.limit(request.conf()), listing.reverse()
+        rows = resources.service().list(
+            kind.name, filters, sort, limit, listing.marker_id(), reverse,
+            agent_id=agent_id)
         return listing.respond(
             self.collection.plural,
             [resources.resource_dict(row, kind, fields) for row in rows],
@@ -111,70 +82,32 @@ class Handlers:
     def add(self, agent_id):
         request.authorize('add_resource_to_agent')
         resource_id = request.json_body(self._validate_add)[self.id_key]
-        service = resources.service()
-        with request.engine().connect() as connection:
-            _agent_or_404(connection, agent_id)
-            row = self._resource_or_404(connection, resource_id)
-        if row.status == constants.STATUS_PENDING_DELETE:
-            raise errors.Conflict('%s %s is being deleted' % (
-                self.collection.singular, resource_id),
-                'ResourceBeingDeleted')
-        if service.hosting(resource_id) is not None:
-            raise self._bound(resource_id)
-        try:
-            service.schedule(resource_id, only_agent=agent_id)
-        except resources_service.Conflict as exc:
-            raise errors.Conflict(str(exc), 'NoValidCandidate')
-        except placement.AlreadyBound:
-            # Placed by someone else since we looked.
-            raise self._bound(resource_id)
         kind = resources.kind_of(self.collection)
+        row = resources.service().place_on_agent(kind.name, resource_id,
+                                                 agent_id)
         return request.respond({self.collection.singular: (
-            resources.resource_dict(service.get(resource_id), kind))},
-            status=201)
-
-    def _bound(self, resource_id):
-        return errors.Conflict(
-            '%s %s is bound already: remove it from its agent first' % (
-                self.collection.singular, resource_id),
-            'ResourceAlreadyBound')
+            resources.resource_dict(row, kind))}, status=201)
 
     def remove(self, agent_id, resource_id):
         request.authorize('remove_resource_from_agent')
-        service = resources.service()
-        with request.engine().connect() as connection:
-            _agent_or_404(connection, agent_id)
-            self._resource_or_404(connection, resource_id)
-        hosting = service.hosting(resource_id)
-        if hosting is None or hosting[0].agent_id != agent_id:
-            raise errors.NotFound('%s %s is not on agent %s' % (
-                self.collection.singular, resource_id, agent_id),
-                'ResourceNotOnAgent')
-        try:
-            service.unbind(resource_id)
-        except resources_service.NotFound:
-            raise errors.NotFound('%s %s is not on agent %s' % (
-                self.collection.singular, resource_id, agent_id),
-                'ResourceNotOnAgent')
+        resources.service().remove_from_agent(
+            self.collection.resource_type, resource_id, agent_id)
         return request.no_content()
 
     def hosting(self, resource_id):
         request.authorize('get_resource_agent')
         request.check_query(())
-        with request.engine().connect() as connection:
-            self._resource_or_404(connection, resource_id)
-        hosting = resources.service().hosting(resource_id)
-        if hosting is None:
-            raise errors.NotFound('%s %s is not bound to an agent' % (
-                self.collection.singular, resource_id), 'ResourceNotBound')
-        binding, agent, device = hosting
+        hosting = resources.service().hosting_of(
+            self.collection.resource_type, resource_id)
+        binding = hosting.binding
         return request.respond({
             # The agent is null if it was deleted under the binding.
-            'agent': _agent_dict(agent) if agent is not None else None,
-            'device': _device_dict(device),
+            'agent': (_agent_dict(hosting.agent)
+                      if hosting.agent is not None else None),
+            'device': _device_dict(hosting.device),
             'binding': {'generation': binding.generation,
-                        'created_at': _time(binding.created_at),
-                        'updated_at': _time(binding.updated_at)}})
+                        'created_at': times.iso_time(binding.created_at),
+                        'updated_at': times.iso_time(binding.updated_at)}})
 
 
 def _routes():

@@ -19,14 +19,11 @@ from agentsched.api import errors
 from agentsched.api import extension
 from agentsched.api import listing
 from agentsched.api import request
-from agentsched.db import flavors as flavors_db
-from agentsched.db import resources as resources_db
+from agentsched.api import times
 from agentsched.extensions import resources_openapi
 from agentsched.services import resource_types
 from agentsched.services import resources as resources_service
-from agentsched.services import secrets
 
-_TIME_FORMAT = '%Y-%m-%dT%H:%M:%SZ'
 _NAME = {'type': 'string', 'maxLength': constants.MAX_STRING_LENGTH}
 _PROJECT = {'type': 'string', 'minLength': 1,
             'maxLength': constants.MAX_STRING_LENGTH}
@@ -35,20 +32,20 @@ _CREATE_KEYS = ('name', 'requirements', 'flavor_id', 'project_id',
                 'tenant_id')
 _FIXED_KEYS = ('requirements', 'flavor_id', 'project_id', 'tenant_id')
 
-# How a resource type shows in the API: its body keys, path and error type.
+# How a resource type shows in the API: its body keys and path.
 Collection = collections.namedtuple(
-    'Collection', 'resource_type singular plural path not_found')
+    'Collection', 'resource_type singular plural path')
 
 COLLECTIONS = (
-    Collection('vip', 'vip', 'vips', '/v2.0/lb/vips', 'VipNotFound'),
+    Collection('vip', 'vip', 'vips', '/v2.0/lb/vips'),
     Collection('vpn_connection', 'vpn_connection', 'vpn_connections',
-               '/v2.0/vpn/connections', 'VPNConnectionNotFound'),
+               '/v2.0/vpn/connections'),
 )
 BY_TYPE = {c.resource_type: c for c in COLLECTIONS}
 
 
 def service():
-    return flask.current_app.config['resources']
+    return request.services().resources
 
 
 def is_admin():
@@ -57,10 +54,6 @@ def is_admin():
 
 def kind_of(collection):
     return service().types.get(collection.resource_type)
-
-
-def _time(value):
-    return value.strftime(_TIME_FORMAT) if value else None
 
 
 def resource_dict(row, kind, fields=None):
@@ -77,50 +70,23 @@ def resource_dict(row, kind, fields=None):
     for name in kind.secret_fields:
         item['has_' + name] = row.secrets is not None
     item.update(requirements=json.loads(row.requirements),
-                flavor_id=row.flavor_id, created_at=_time(row.created_at),
-                updated_at=_time(row.updated_at))
+                flavor_id=row.flavor_id,
+                created_at=times.iso_time(row.created_at),
+                updated_at=times.iso_time(row.updated_at))
     if fields:
         return {field: item[field] for field in fields if field in item}
     return item
 
 
 def not_found(collection, resource_id):
-    return errors.NotFound('%s %s could not be found.' % (
-        collection.not_found[:-len('NotFound')], resource_id),
-        collection.not_found)
+    """The 404 of a resource of collection that is not there."""
+    return errors.from_domain(service().not_found(collection.resource_type,
+                                                  resource_id))
 
 
-def get_or_404(connection, collection, resource_id):
-    """The row, if the caller may see it (its project's, or an admin)."""
-    project = None if is_admin() else request.context().project_id
-    row = resources_db.get(connection, resource_id,
-                           collection.resource_type, project)
-    if row is None:
-        raise not_found(collection, resource_id)
-    return row
-
-
-def _flavor_requirements(connection, flavor_id, kind):
-    """The requirements a flavor stands for: its enabled service profile's
-    metainfo."""
-    flavor = flavors_db.get(connection, flavors_db.flavors, flavor_id)
-    if flavor is None:
-        raise errors.NotFound('Flavor %s could not be found.' % flavor_id,
-                              'FlavorNotFound')
-    if flavor.service_type != kind.service_type:
-        raise errors.BadRequest(
-            'flavor_id: flavor %s is for service type %s; a %s needs %s' % (
-                flavor_id, flavor.service_type, kind.name,
-                kind.service_type))
-    if not flavor.enabled:
-        raise errors.BadRequest('flavor_id: flavor %s is disabled' %
-                                flavor_id)
-    profiles = flavors_db.enabled_profiles(connection, flavor_id)
-    if not profiles:
-        raise errors.BadRequest('flavor_id: flavor %s has no enabled '
-                                'service profile' % flavor_id)
-    # Several enabled profiles: the first by id, so the choice is stable.
-    return json.loads(profiles[0].metainfo)
+def visible_project():
+    """The project whose resources the caller sees; None: all (admin)."""
+    return None if is_admin() else request.context().project_id
 
 
 class Handlers:
@@ -154,25 +120,18 @@ class Handlers:
     def list(self):
         request.authorize(self._rules['get'])
         kind = self._kind()
-        request.check_query(resources_db.FILTER_COLUMNS + ('tenant_id',) +
-                            listing.PAGING_PARAMS)
-        conf = request.conf()
+        filter_names = resources_service.FILTER_COLUMNS + ('tenant_id',)
+        request.check_query(filter_names + listing.PAGING_PARAMS)
         fields = listing.fields(resources_openapi.fields_of(kind))
-        filters = listing.filters(resources_db.FILTER_COLUMNS + (
-            'tenant_id',))
+        filters = listing.filters(filter_names)
         if 'tenant_id' in filters:
             filters['project_id'] = filters.get('project_id', []) + \
                 filters.pop('tenant_id')
-        sort = listing.sort(resources_db.SORT_COLUMNS)
-        limit, reverse = listing.limit(conf), listing.reverse()
-        project = None if is_admin() else request.context().project_id
-        with request.engine().connect() as connection:
-            marker = listing.marker(
-                connection, lambda c, i: resources_db.get(
-                    c, i, kind.name, project),
-                'a %s' % self.collection.singular)
-            rows = resources_db.query(connection, kind.name, filters, sort,
-                                      limit, marker, reverse, project)
+        sort = listing.sort(resources_service.SORT_COLUMNS)
+        limit, reverse = listing.limit(request.conf()), listing.reverse()
+        rows = service().list(kind.name, filters, sort, limit,
+                              listing.marker_id(), reverse,
+                              project_id=visible_project())
         return listing.respond(
             self.collection.plural,
             [resource_dict(row, kind, fields) for row in rows], rows, limit,
@@ -184,27 +143,10 @@ class Handlers:
             self.collection.singular])
         project_id = self._owner(body)
         request.authorize(self._rules['create'], {'project_id': project_id})
-        if body.get('requirements') is not None and body.get('flavor_id'):
-            raise errors.BadRequest('Give requirements or flavor_id, not '
-                                    'both')
-        requirements = body.get('requirements')
-        flavor_id = body.get('flavor_id')
-        if flavor_id:
-            with request.engine().connect() as connection:
-                requirements = _flavor_requirements(connection, flavor_id,
-                                                    kind)
         spec = {k: v for k, v in body.items() if k not in _CREATE_KEYS}
-        try:
-            row = service().create(kind.name, project_id, body.get('name'),
-                                   spec, requirements)
-        except resource_types.InvalidResource as exc:
-            raise errors.BadRequest(str(exc))
-        except secrets.NoEncryptionKey as exc:
-            raise errors.Conflict(str(exc), 'NoEncryptionKey')
-        if flavor_id:
-            with request.engine().begin() as connection:
-                resources_db.set_flavor(connection, row.id, flavor_id)
-                row = resources_db.get(connection, row.id)
+        row = service().create(kind.name, project_id, body.get('name'), spec,
+                               body.get('requirements'),
+                               body.get('flavor_id'))
         return request.respond(
             {self.collection.singular: resource_dict(row, kind)}, status=201)
 
@@ -221,12 +163,17 @@ class Handlers:
                                     'is not scoped to a project')
         return project_id
 
+    def _visible(self, resource_id):
+        """The row, if the caller may see it (its project's, or an admin):
+        the target of the policy check."""
+        return service().get(resource_id, self.collection.resource_type,
+                             visible_project())
+
     def show(self, resource_id):
         request.check_query(('fields',))
         kind = self._kind()
         fields = listing.fields(resources_openapi.fields_of(kind))
-        with request.engine().connect() as connection:
-            row = get_or_404(connection, self.collection, resource_id)
+        row = self._visible(resource_id)
         request.authorize(self._rules['get'], {'project_id': row.project_id})
         return request.respond({self.collection.singular: resource_dict(
             row, kind, fields)})
@@ -235,41 +182,26 @@ class Handlers:
         kind = self._kind()
         changes = dict(request.json_body(self._validate_update)[
             self.collection.singular])
-        with request.engine().connect() as connection:
-            row = get_or_404(connection, self.collection, resource_id)
+        row = self._visible(resource_id)
         request.authorize(self._rules['update'],
                           {'project_id': row.project_id})
         fixed = sorted(set(changes) & set(_FIXED_KEYS))
         if fixed:
             raise errors.BadRequest('%s of a %s cannot be updated' % (
                 ', '.join(fixed), self.collection.singular))
-        if row.status == constants.STATUS_PENDING_DELETE:
-            raise errors.Conflict('%s %s is being deleted' % (
-                self.collection.singular, resource_id),
-                'ResourceBeingDeleted')
         name = changes.pop('name', None)
-        try:
-            row = service().update(resource_id, name, changes or None)
-        except resource_types.InvalidResource as exc:
-            raise errors.BadRequest(str(exc))
-        except secrets.NoEncryptionKey as exc:
-            raise errors.Conflict(str(exc), 'NoEncryptionKey')
-        except resources_service.NotFound:
-            raise not_found(self.collection, resource_id)
+        row = service().update(resource_id, name, changes or None,
+                               kind.name)
         return request.respond({self.collection.singular: resource_dict(
             row, kind)})
 
     def delete(self, resource_id):
-        with request.engine().connect() as connection:
-            row = get_or_404(connection, self.collection, resource_id)
+        row = self._visible(resource_id)
         request.authorize(self._rules['delete'],
                           {'project_id': row.project_id})
         # 204 either way, as Neutron answers: removed now, or PENDING_DELETE
         # until its agent confirms the undeploy.
-        try:
-            service().delete(resource_id)
-        except resources_service.NotFound:
-            raise not_found(self.collection, resource_id)
+        service().delete(resource_id)
         return request.no_content()
 
 

@@ -156,11 +156,13 @@ class Placer:
         return self._algorithms[resource_type]
 
     def place(self, resource_id, request, candidates_filter=None,
-              step=None):
+              claim=None):
         """Claim capacity and bind the resource; return the Candidate.
 
-        step(connection, candidate, alive_since, now) -> bool replaces the
-        claim and binding (a failover's move), in one transaction.
+        claim(connection, candidate, alive_since, now) -> bool: how to
+        claim a candidate instead of claiming its capacity and binding the
+        resource (a failover's move: the binding exists and changes), in
+        one transaction; False if the candidate could not be claimed.
         Raises algorithms.NoValidCandidate (nothing fits; its text says
         what is missing) or AlreadyBound.
         """
@@ -182,8 +184,8 @@ class Placer:
                 remaining, request)
             for candidate in ordered:
                 tried.add((candidate.agent_id, candidate.device_id))
-                if self._claim_and_bind(resource_id, candidate,
-                                        request.units, step):
+                if self._claim(resource_id, candidate, request.units,
+                               claim):
                     return candidate
                 if len(tried) % attempts == 0:
                     break
@@ -210,12 +212,12 @@ class Placer:
             self._snapshot.invalidate()
             return retrying(attempt)
 
-    def _claim_and_bind(self, resource_id, candidate, units, step=None):
+    def _claim(self, resource_id, candidate, units, claim=None):
         now = liveness.utcnow()
         alive_since = liveness.alive_since(self._conf.agent_down_time)
-        if step is not None:
+        if claim is not None:
             with self._engine.begin() as connection:
-                claimed = step(connection, candidate, alive_since, now)
+                claimed = claim(connection, candidate, alive_since, now)
             if claimed:
                 self._snapshot.claimed(candidate.device_id, units)
             return claimed

@@ -6,101 +6,183 @@ answers update_status. update: PENDING_UPDATE, deployed again. delete:
 PENDING_DELETE and undeploy while its agent is alive (removed when the agent
 confirms), removed at once otherwise (a returning agent drops what it no
 longer owns). Secrets in a spec (a psk) are encrypted at rest and reach only
-the agent that deploys the resource.
+the agent that deploys the resource. Casts go after the commit of what they
+tell. The statements are in db/resources.py and db/placement.py.
 """
 
-import functools
+import contextlib
 import json
 import uuid
 
 from oslo_log import log as logging
-import sqlalchemy as sa
 
 from agentsched import algorithms
 from agentsched import constants
+from agentsched import exceptions
 from agentsched import liveness
 from agentsched.db import agents as agents_db
-from agentsched.db import devices as devices_db
-from agentsched.db import models
 from agentsched.db import placement as placement_db
+from agentsched.db import resources as resources_db
+from agentsched.services import flavors as flavors_service
+from agentsched.services import paging
 from agentsched.services import placement
 from agentsched.services import resource_types
 from agentsched.services import secrets
 
 LOG = logging.getLogger(__name__)
 
-_resources = models.resources
-
-
-class NotFound(Exception):
-    pass
-
-
-class Conflict(Exception):
-    pass
-
-
-def _on_agent(agent_id, candidate):
-    return candidate.agent_id == agent_id
+# What lists filter and sort on (the API checks its query against them).
+FILTER_COLUMNS = resources_db.FILTER_COLUMNS
+SORT_COLUMNS = tuple(resources_db.SORT_COLUMNS)
 
 
 def _dump(document):
     return json.dumps(document, sort_keys=True)
 
 
+def _check_agent(connection, agent_id):
+    """NotFound (AgentNotFound) unless the agent exists."""
+    if agents_db.get(connection, agent_id) is None:
+        raise exceptions.NotFound('Agent %s could not be found.' % agent_id,
+                                  'AgentNotFound')
+
+
+def _being_deleted(row):
+    return exceptions.Conflict('%s %s is being deleted' % (
+        row.resource_type, row.id), 'ResourceBeingDeleted')
+
+
+def _bound_already(row):
+    return exceptions.Conflict(
+        '%s %s is bound already: remove it from its agent first' % (
+            row.resource_type, row.id), 'ResourceAlreadyBound')
+
+
+@contextlib.contextmanager
+def _key_required():
+    """A secret no configured key encrypts or decrypts refuses the
+    request (Conflict, NoEncryptionKey)."""
+    try:
+        yield
+    except secrets.NoEncryptionKey as exc:
+        raise exceptions.Conflict(str(exc), 'NoEncryptionKey') from None
+
+
+def _not_on_agent(resource_type, resource_id, agent_id):
+    return exceptions.NotFound('%s %s is not on agent %s' % (
+        resource_type, resource_id, agent_id), 'ResourceNotOnAgent')
+
+
 class ResourceService:
 
     def __init__(self, engine, conf, notifier, secret_box, placer=None,
-                 registry=None):
+                 registry=None, flavors=None):
         self._engine = engine
         self._conf = conf
         self._notifier = notifier
         self._secrets = secret_box
         self.placer = placer or placement.Placer(engine, conf)
         self.types = registry or resource_types.Registry()
+        self.flavors = flavors or flavors_service.FlavorService(engine)
 
     # -- reading ---------------------------------------------------------
 
+    def not_found(self, resource_type, resource_id):
+        """The refusal for a resource that is not there for the caller, in
+        Neutron's words (VipNotFound); resource_type None: any type."""
+        if resource_type is None:
+            return exceptions.NotFound('Resource %s could not be found.' %
+                                       resource_id)
+        name = self.types.get(resource_type).error_name
+        return exceptions.NotFound('%s %s could not be found.' % (
+            name, resource_id), name + 'NotFound')
+
     def get(self, resource_id, resource_type=None, project_id=None):
-        """The resource row; NotFound if absent or not the caller's."""
+        """The resource row; NotFound if absent, of another type, or
+        another project's (project_id None: any project's)."""
         with self._engine.connect() as connection:
-            row = connection.execute(sa.select(_resources).where(
-                _resources.c.id == resource_id)).first()
-        if row is None or (resource_type and
-                           row.resource_type != resource_type) or (
-                project_id is not None and row.project_id != project_id):
-            raise NotFound(resource_id)
+            return self._row(connection, resource_id, resource_type,
+                             project_id)
+
+    def _row(self, connection, resource_id, resource_type=None,
+             project_id=None):
+        row = resources_db.get(connection, resource_id, resource_type,
+                               project_id)
+        if row is None:
+            raise self.not_found(resource_type, resource_id)
         return row
 
-    def hosting(self, resource_id):
-        """(binding, agent, device) rows of a resource, or None."""
+    def list(self, resource_type, filters, sort, limit, marker_id, reverse,
+             project_id=None, agent_id=None):
+        """A page of resources of one type: project_id: that project's
+        only; agent_id: those bound to that agent (NotFound if there is no
+        such agent); marker_id: the row the page starts after (Invalid if
+        it names none of these)."""
         with self._engine.connect() as connection:
-            binding = placement_db.binding_of(connection, resource_id)
-            if binding is None:
-                return None
-            return (binding, agents_db.get(connection, binding.agent_id),
-                    devices_db.get(connection, binding.device_id))
+            if agent_id is not None:
+                _check_agent(connection, agent_id)
+            marker = paging.marker_row(
+                connection, lambda c, i: resources_db.get(
+                    c, i, resource_type, project_id), marker_id,
+                'a %s' % resource_type)
+            return resources_db.query(
+                connection, resource_type, filters, sort, limit, marker,
+                reverse, project_id, agent_id)
+
+    def hosting(self, resource_id):
+        """Its placement_db.Hosting (resource, binding, agent, device), or
+        None if it is not bound."""
+        with self._engine.connect() as connection:
+            return placement_db.hosting(connection, resource_id)
+
+    def hosting_of(self, resource_type, resource_id):
+        """The Hosting of a resource of that type; NotFound if there is no
+        such resource, or it is not bound (ResourceNotBound)."""
+        with self._engine.connect() as connection:
+            self._row(connection, resource_id, resource_type)
+            hosting = placement_db.hosting(connection, resource_id)
+        if hosting is None:
+            raise exceptions.NotFound('%s %s is not bound to an agent' % (
+                resource_type, resource_id), 'ResourceNotBound')
+        return hosting
 
     # -- the lifecycle ---------------------------------------------------
 
-    def create(self, resource_type, project_id, name, spec, requirements):
-        """Validate, store, place, deploy; return the row as it ends up."""
+    def create(self, resource_type, project_id, name, spec,
+               requirements=None, flavor_id=None):
+        """Validate, store, place, deploy; return the row as it ends up.
+
+        requirements or flavor_id (the requirements it stands for), not
+        both. Invalid, NotFound (the flavor), Conflict (no key to encrypt
+        its secrets with).
+        """
         kind = self.types.get(resource_type)
-        kind.validate(spec)
-        public, secret = kind.split_secrets(spec)
-        request = self._request(kind, requirements)
-        now = liveness.utcnow()
+        if requirements is not None and flavor_id:
+            raise exceptions.Invalid('Give requirements or flavor_id, not '
+                                     'both')
         resource_id = str(uuid.uuid4())
+        now = liveness.utcnow()
+        # The flavor is read and set in the create's transaction: the row
+        # never exists without the flavor it was made from.
         with self._engine.begin() as connection:
-            connection.execute(sa.insert(_resources).values(
+            if flavor_id:
+                requirements = self.flavors.requirements(
+                    connection, flavor_id, kind)
+            kind.validate(spec)
+            public, secret = kind.split_secrets(spec)
+            request = self._request(kind, requirements)
+            resources_db.insert(connection, dict(
                 id=resource_id, project_id=project_id,
                 resource_type=resource_type, name=name, spec=_dump(public),
                 requirements=_dump(request.requirements), units=kind.units,
-                secrets=self._secrets.encrypt(secret) if secret else None,
+                flavor_id=flavor_id or None,
+                secrets=self._encrypt(secret),
                 status=constants.STATUS_PENDING_CREATE, created_at=now,
                 updated_at=now))
-        self.schedule(resource_id)
-        return self.get(resource_id)
+        hosting = self._place(resource_id, request)
+        if hosting is not None and self._deploy(hosting):
+            return hosting.resource
+        return self.get(resource_id)   # ERROR: nothing fits, or withheld
 
     def _request(self, kind, requirements):
         try:
@@ -109,52 +191,99 @@ class ResourceService:
         except algorithms.InvalidRequest as exc:
             raise resource_types.InvalidResource('requirements: %s' % exc)
 
-    def schedule(self, resource_id, only_agent=None):
-        """Place an unbound resource; ERROR with the reason if nothing fits.
+    def _encrypt(self, secret):
+        """The stored form of a spec's secret fields (None if none)."""
+        if not secret:
+            return None
+        with _key_required():
+            return self._secrets.encrypt(secret)
+
+    def _place(self, resource_id, request, only_agent=None):
+        """Claim a device for a resource: its Hosting, or None (ERROR with
+        the reason) if nothing fits.
 
         only_agent: an admin's choice of agent (placement by hand): the
-        same checks, among that agent's devices only.
+        same checks, among that agent's devices only; nothing fitting
+        raises NoValidCandidate then. AlreadyBound if it is bound.
         """
-        row = self.get(resource_id)
-        kind = self.types.get(row.resource_type)
-        request = self._request(kind, json.loads(row.requirements))
         only = None
         if only_agent is not None:
-            only = functools.partial(_on_agent, only_agent)
+            def only(candidate):
+                return candidate.agent_id == only_agent
         try:
             candidate = self.placer.place(resource_id, request, only)
         except algorithms.NoValidCandidate as exc:
             self.set_status(resource_id, constants.STATUS_ERROR, str(exc))
-            LOG.warning('Cannot place %s %s: %s', row.resource_type,
+            LOG.warning('Cannot place %s %s: %s', request.resource_type,
                         resource_id, exc)
             if only_agent is not None:
-                raise Conflict(str(exc))
+                raise exceptions.NoValidCandidate(str(exc)) from None
             return None
-        LOG.info('Placed %s %s on device %s of agent %s', row.resource_type,
-                 resource_id, candidate.device_name, candidate.host)
-        self.deploy(resource_id)
-        return candidate
+        LOG.info('Placed %s %s on device %s of agent %s',
+                 request.resource_type, resource_id, candidate.device_name,
+                 candidate.host)
+        return self.hosting(resource_id)
 
-    def update(self, resource_id, name=None, spec_changes=None):
+    def schedule(self, resource_id, only_agent=None):
+        """Place an unbound resource and deploy it: its Hosting, or None
+        (ERROR with the reason) if nothing fits.
+
+        only_agent: an admin's choice of agent (placement by hand): the
+        same checks, among that agent's devices only; NoValidCandidate if
+        nothing there fits.
+        """
         row = self.get(resource_id)
+        kind = self.types.get(row.resource_type)
+        hosting = self._place(
+            resource_id, self._request(kind, json.loads(row.requirements)),
+            only_agent)
+        if hosting is not None:
+            self._deploy(hosting)
+        return hosting
+
+    def place_on_agent(self, resource_type, resource_id, agent_id):
+        """An admin places an unbound resource on an agent by hand; the row
+        as it ends up. NotFound (agent, resource), Conflict (being deleted,
+        bound already), NoValidCandidate (nothing on that agent fits)."""
+        with self._engine.connect() as connection:
+            _check_agent(connection, agent_id)
+            row = self._row(connection, resource_id, resource_type)
+            bound = placement_db.binding_of(connection, resource_id)
+        if row.status == constants.STATUS_PENDING_DELETE:
+            raise _being_deleted(row)
+        if bound is not None:
+            raise _bound_already(row)
+        try:
+            self.schedule(resource_id, only_agent=agent_id)
+        except placement.AlreadyBound:
+            # Placed by someone else since we looked.
+            raise _bound_already(row) from None
+        return self.get(resource_id)
+
+    def update(self, resource_id, name=None, spec_changes=None,
+               resource_type=None):
+        """Rename, or change the spec and deploy again; the row as it ends
+        up. NotFound, Conflict (being deleted), Invalid."""
+        row = self.get(resource_id, resource_type)
+        if row.status == constants.STATUS_PENDING_DELETE:
+            raise _being_deleted(row)
         kind = self.types.get(row.resource_type)
         values = {'updated_at': liveness.utcnow()}
         if name is not None:
             values['name'] = name
         if spec_changes:
             spec = dict(json.loads(row.spec), **spec_changes)
-            secret = (self._secrets.decrypt(row.secrets) if row.secrets
-                      else {})
+            with _key_required():
+                secret = (self._secrets.decrypt(row.secrets) if row.secrets
+                          else {})
             kind.validate(dict(spec, **secret), partial=True)
             public, new_secret = kind.split_secrets(spec)
             values['spec'] = _dump(public)
             if new_secret:
-                values['secrets'] = self._secrets.encrypt(
-                    dict(secret, **new_secret))
+                values['secrets'] = self._encrypt(dict(secret, **new_secret))
             values['status'] = constants.STATUS_PENDING_UPDATE
         with self._engine.begin() as connection:
-            connection.execute(sa.update(_resources).where(
-                _resources.c.id == resource_id).values(**values))
+            resources_db.update(connection, resource_id, values)
         if spec_changes:
             if not self.deploy(resource_id) and \
                     self.hosting(resource_id) is None:
@@ -166,40 +295,55 @@ class ResourceService:
     def delete(self, resource_id):
         """Undeploy through a live agent (PENDING_DELETE until it answers);
         removed at once if unplaced, or if its agent is gone or dead
-        (forced down included)."""
+        (forced down included). True if removed now."""
         hosting = self.hosting(resource_id)
-        if hosting is not None:
-            binding, agent, _device = hosting
-            if agent is not None and liveness.agent_is_alive(
-                    agent, self._conf.agent_down_time):
-                self.set_status(resource_id, constants.STATUS_PENDING_DELETE)
-                self._notifier.undeploy(agent, self.message(resource_id))
-                return False
+        if hosting is not None and hosting.agent is not None and \
+                liveness.agent_is_alive(hosting.agent,
+                                        self._conf.agent_down_time):
+            self.set_status(resource_id, constants.STATUS_PENDING_DELETE)
+            self._notifier.undeploy(hosting.agent, self.message(hosting))
+            return False
         self._remove(resource_id)
         return True
 
     def unbind(self, resource_id):
-        """Take a resource off its agent and device (an admin's move)."""
+        """Take a resource off its agent and device (an admin's move);
+        NotFound if it is not bound."""
         with self._engine.begin() as connection:
             binding = placement_db.unbind(connection, resource_id)
             if binding is None:
-                raise NotFound(resource_id)
+                raise exceptions.NotFound('Resource %s is not bound to an '
+                                          'agent' % resource_id)
             agent = agents_db.get(connection, binding.agent_id)
-            connection.execute(sa.update(_resources).where(
-                _resources.c.id == resource_id).values(
-                status=constants.STATUS_PENDING_CREATE,
-                status_description='unbound by an admin',
-                updated_at=liveness.utcnow()))
+            resources_db.set_status(
+                connection, resource_id, constants.STATUS_PENDING_CREATE,
+                'unbound by an admin', liveness.utcnow())
         if agent is not None:
             self._notifier.undeploy(agent, {
                 'id': resource_id, 'generation': binding.generation,
-                'resource_type': self.get(resource_id).resource_type})
+                'resource_type': binding.resource_type})
+
+    def remove_from_agent(self, resource_type, resource_id, agent_id):
+        """An admin unbinds a resource from the agent it is on. NotFound
+        (agent, resource, or not on that agent)."""
+        with self._engine.connect() as connection:
+            _check_agent(connection, agent_id)
+            self._row(connection, resource_id, resource_type)
+            binding = placement_db.binding_of(connection, resource_id)
+        if binding is None or binding.agent_id != agent_id:
+            raise _not_on_agent(resource_type, resource_id, agent_id)
+        try:
+            self.unbind(resource_id)
+        except exceptions.NotFound:
+            # Unbound by someone else since we looked.
+            raise _not_on_agent(resource_type, resource_id,
+                                agent_id) from None
 
     def update_status(self, resource_id, generation, status, description,
                       agent_id=None):
         """An agent's answer; ignored if its generation moved on, or if
         agent_id (who sent it) is not the agent the resource is bound to."""
-        with self._engine.begin() as connection:
+        with self._engine.connect() as connection:
             binding = placement_db.binding_of(connection, resource_id)
             if binding is None or binding.generation != generation:
                 LOG.info('Ignoring status %s of %s generation %s: the '
@@ -211,8 +355,7 @@ class ResourceService:
                             'bound to agent %s', status, resource_id,
                             agent_id, binding.agent_id)
                 return False
-            row = connection.execute(sa.select(_resources.c.status).where(
-                _resources.c.id == resource_id)).first()
+            row = resources_db.get(connection, resource_id)
         if row is None:
             return False
         if status == 'DELETED' and \
@@ -230,31 +373,25 @@ class ResourceService:
     def _remove(self, resource_id):
         with self._engine.begin() as connection:
             placement_db.unbind(connection, resource_id)
-            connection.execute(sa.delete(_resources).where(
-                _resources.c.id == resource_id))
+            resources_db.delete(connection, resource_id)
 
     def set_status(self, resource_id, status, description=None):
         with self._engine.begin() as connection:
-            connection.execute(sa.update(_resources).where(
-                _resources.c.id == resource_id).values(
-                status=status,
-                status_description=(description or '')[:255] or None,
-                updated_at=liveness.utcnow()))
+            resources_db.set_status(connection, resource_id, status,
+                                    description, liveness.utcnow())
 
-    def message(self, resource_id, with_secrets=False, hosting=None,
-                row=None):
-        """What an agent is told about a resource; hosting: its (binding,
-        agent, device), row: its resources row, when the caller has them.
+    def message(self, hosting, with_secrets=False):
+        """What an agent is told about a resource, from its Hosting.
         with_secrets: the device, and under 'secrets' what is secret (the
         spec's secret fields, the device's credentials), which the sender
         seals to the agent's host (sealing.seal_secrets); NoEncryptionKey,
         saying whose, if they cannot be decrypted."""
-        row = row or self.get(resource_id)
-        binding, _agent, device = hosting or self.hosting(resource_id)
+        row, device = hosting.resource, hosting.device
         message = {
             'id': row.id, 'resource_type': row.resource_type,
             'name': row.name, 'project_id': row.project_id,
-            'spec': json.loads(row.spec), 'generation': binding.generation,
+            'spec': json.loads(row.spec),
+            'generation': hosting.binding.generation,
         }
         if with_secrets:
             message['device'] = {
@@ -286,34 +423,38 @@ class ResourceService:
         LOG.error('Resource %s %s', resource_id, description)
 
     def deploy(self, resource_id, row=None):
-        """Cast deploy to the resource's agent; row: its resources row if
-        the caller has it (its spec and secrets, not its status). False if
-        nothing was cast (unbound, or withheld: ERROR)."""
+        """Cast deploy to the resource's agent. False if nothing was cast
+        (unbound, agent deleted, or withheld: ERROR).
+
+        row: unused, the hosting read brings the row (kept for callers
+        that pass it).
+        """
         hosting = self.hosting(resource_id)
-        if hosting is None or hosting[1] is None:
+        return hosting is not None and self._deploy(hosting)
+
+    def _deploy(self, hosting):
+        if hosting.agent is None:
             return False
         try:
-            message = self.message(resource_id, with_secrets=True,
-                                   hosting=hosting, row=row)
+            message = self.message(hosting, with_secrets=True)
         except secrets.NoEncryptionKey as exc:
-            self._withhold(resource_id, exc)
+            self._withhold(hosting.resource.id, exc)
             return False
-        self._notifier.deploy(hosting[1], message)
+        self._notifier.deploy(hosting.agent, message)
         return True
 
     def resources_of_agent(self, agent_id, with_secrets=False):
         """(deploy messages of every resource bound to an agent, ids of
         those withheld) for its sync: one resource whose secrets cannot be
-        decrypted is withheld (ERROR), the others still go."""
+        decrypted is withheld (ERROR), the others still go. One query,
+        whatever their number (and one more per withheld)."""
         with self._engine.connect() as connection:
-            ids = [row.resource_id for row in connection.execute(
-                sa.select(models.bindings.c.resource_id).where(
-                    models.bindings.c.agent_id == agent_id))]
+            hostings = placement_db.hostings_of_agent(connection, agent_id)
         messages, withheld = [], []
-        for resource_id in ids:
+        for hosting in hostings:
             try:
-                messages.append(self.message(resource_id, with_secrets))
+                messages.append(self.message(hosting, with_secrets))
             except secrets.NoEncryptionKey as exc:
-                self._withhold(resource_id, exc)
-                withheld.append(resource_id)
+                self._withhold(hosting.resource.id, exc)
+                withheld.append(hosting.resource.id)
         return messages, withheld

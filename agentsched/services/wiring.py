@@ -10,6 +10,7 @@ import dataclasses
 from agentsched.services import agents as agents_service
 from agentsched.services import devices as devices_service
 from agentsched.services import failover as failover_service
+from agentsched.services import flavors as flavors_service
 from agentsched.services import placement
 from agentsched.services import resources as resources_service
 
@@ -24,13 +25,15 @@ class Services:
     failover: object
     agents: object
     devices: object
+    flavors: object
 
 
 def build(conf, engine, notifier, secret_box, placer=None):
     """Every service over one engine, one notifier, one placer."""
     placer = placer or placement.Placer(engine, conf)
+    flavors = flavors_service.FlavorService(engine)
     resources = resources_service.ResourceService(
-        engine, conf, notifier, secret_box, placer=placer)
+        engine, conf, notifier, secret_box, placer=placer, flavors=flavors)
     failover = failover_service.FailoverService(
         engine, conf, placer, notifier, resources)
     agents = agents_service.AgentService(engine, conf, notifier)
@@ -38,4 +41,5 @@ def build(conf, engine, notifier, secret_box, placer=None):
                                             secret_box)
     return Services(conf=conf, engine=engine, notifier=notifier,
                     secrets=secret_box, resources=resources,
-                    failover=failover, agents=agents, devices=devices)
+                    failover=failover, agents=agents, devices=devices,
+                    flavors=flavors)

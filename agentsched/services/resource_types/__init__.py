@@ -11,10 +11,11 @@ import copy
 import fastjsonschema
 
 from agentsched import constants
+from agentsched import exceptions
 from agentsched.services import plugin_registry
 
 
-class InvalidResource(ValueError):
+class InvalidResource(exceptions.Invalid, ValueError):
     """str() says which field is wrong and why."""
 
 
@@ -43,8 +44,14 @@ class ResourceType:
     units = 1                   # capacity units one resource claims
     spec_schema = {'type': 'object'}
     secret_fields = ()          # write-only, encrypted at rest
+    # Its name in Neutron's errors ('Vip': VipNotFound); None: the name in
+    # CamelCase.
+    error_name = None
 
     def __init__(self):
+        if self.error_name is None:
+            self.error_name = ''.join(
+                part.capitalize() for part in self.name.split('_'))
         schema = copy.deepcopy(self.spec_schema)
         self._check = fastjsonschema.compile(schema)
 

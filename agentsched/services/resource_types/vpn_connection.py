@@ -15,6 +15,7 @@ class VPNConnection(resource_types.ResourceType):
     collection = 'connections'
     service_type = constants.SERVICE_VPN
     secret_fields = ('psk',)
+    error_name = 'VPNConnection'
     spec_schema = {
         'type': 'object',
         'additionalProperties': False,
