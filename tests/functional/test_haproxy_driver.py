@@ -154,7 +154,7 @@ def test_deploy_update_reload_health_undeploy(agent, device, backends):
     assert 'health_reason' not in health
 
     deployed.undeploy({'id': 'vip-1', 'generation': 1})
-    assert reports[-1] == ('vip-1', 1, deployments.DELETED, None)
+    assert reports[-1] == ('vip-1', 1, constants.STATUS_DELETED, None)
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(('127.0.0.1', port), timeout=2).close()
     deadline = time.monotonic() + 5

@@ -74,7 +74,7 @@ def test_deploy_routes_to_the_device_driver_and_reports(parsed_conf):
     assert deployed.driver(device('a')).resources() == set()
     assert deployed.driver(device('b')).resources() == {'r1', 'r2'}
     deployed.undeploy({'id': 'r1', 'generation': 2})
-    assert recorder.reports[-1] == ('r1', 2, deployments.DELETED, None)
+    assert recorder.reports[-1] == ('r1', 2, constants.STATUS_DELETED, None)
     assert deployed.driver(device('b')).resources() == {'r2'}
 
 

@@ -151,7 +151,7 @@ def test_with_swanctl_deploy_loads_all(tmp_path, monkeypatch, reports,
                                             'device_type': 'strongswan'}])
     assert (health['health'], health['load']) == (constants.HEALTH_OK, 3)
     deployments_.undeploy({'id': 'c1', 'generation': 1})
-    assert reports[-1][2] == deployments.DELETED
+    assert reports[-1][2] == constants.STATUS_DELETED
     assert 'c1 {' not in (config_dir / 'swanctl.conf').read_text()
     assert calls.read_text().count('--load-all') == 2
 
