@@ -4,8 +4,8 @@
 ({"vpn_connection": {...}}, {"vpn_connections": [...]}). A body holds name,
 the spec fields of the resource type (services/resource_types) at the top
 level, and either requirements or a flavor_id. Everything is project-scoped:
-a tenant sees its own project's only (another project's is a 404), an admin
-sees all. Secret spec fields (a psk) are write-only: has_<field> instead.
+a tenant sees its own project's only (another project's is a 404, as a
+missing one), a caller without a project sees none, an admin sees all. Secret spec fields (a psk) are write-only: has_<field> instead.
 """
 
 import collections
@@ -84,9 +84,16 @@ def not_found(collection, resource_id):
                                                   resource_id))
 
 
+# The project of a caller without one (an unscoped or domain-scoped token):
+# no resource belongs to it, so such a caller sees nothing, never all.
+NO_PROJECT = ''
+
+
 def visible_project():
     """The project whose resources the caller sees; None: all (admin)."""
-    return None if is_admin() else request.context().project_id
+    if is_admin():
+        return None
+    return request.context().project_id or NO_PROJECT
 
 
 class Handlers:
@@ -156,8 +163,11 @@ class Handlers:
         given = {body.get('project_id'), body.get('tenant_id')} - {None}
         if len(given) > 1:
             raise errors.BadRequest('project_id and tenant_id differ')
-        project_id = given.pop() if given else \
-            request.context().project_id
+        caller = request.context().project_id
+        if not caller and not is_admin():
+            raise errors.Forbidden('A token scoped to a project is needed '
+                                   'to create a %s' % self.collection.singular)
+        project_id = given.pop() if given else caller
         if not project_id:
             raise errors.BadRequest('project_id is required: the request '
                                     'is not scoped to a project')
