@@ -90,6 +90,19 @@ MAX_DEVICES_PER_REPORT = 1000
 # backend). A larger one would fail the write, not just this report's.
 MAX_DB_INTEGER = 2 ** 31 - 1
 
+# Bounds on the values that reach a device's configuration (formats.py).
+# An address, even IPv6 with an embedded IPv4, is well under 64 characters.
+MAX_ADDRESS_LENGTH = 64
+MAX_HOSTNAME_LENGTH = 253
+# The column the spec is stored in bounds nothing; strongSwan does not
+# either: 255 as Neutron's peer_id.
+MAX_IKE_IDENTITY_LENGTH = 255
+MAX_RESOURCE_ID_LENGTH = 64
+MAX_PATH_LENGTH = 1024
+# A VPN connection's pre-shared key, any characters (written base64).
+MIN_PSK_LENGTH = 8
+MAX_PSK_LENGTH = 255
+
 # Stevedore namespaces, one per plugin kind.
 NS_ALGORITHMS = 'agentsched.algorithms'
 NS_FILTERS = 'agentsched.filters'

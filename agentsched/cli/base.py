@@ -1,6 +1,9 @@
 """What every API command shares."""
 
+from cliff import lister
+
 from agentsched.cli import client as api_client
+from agentsched.cli import formats
 
 
 class APICommand:
@@ -17,6 +20,21 @@ class APICommand:
         # second with a full OpenStack client installed, only to name the
         # plugin a command comes from: these all come from agentsched.
         return self._epilog or ''
+
+    def produce_output(self, parsed_args, column_names, data):
+        # Every field printed may be a tenant's or a server's text: escape
+        # control characters (ESC, BEL, CR, bidi overrides) here, in the one
+        # place all output goes through, unless the format escapes them.
+        if getattr(parsed_args, 'formatter', None) not in \
+                formats.SELF_ESCAPING:
+            column_names = [formats.escaped_name(name)
+                            for name in column_names]
+            if isinstance(self, lister.Lister):
+                data = ([formats.escaped(value) for value in row]
+                        for row in data)
+            else:
+                data = [formats.escaped(value) for value in data]
+        return super().produce_output(parsed_args, column_names, data)
 
     def run(self, parsed_args):
         try:

@@ -9,6 +9,8 @@ import urllib.parse
 
 from keystoneauth1 import exceptions as ks_exceptions
 
+from agentsched import formats
+
 _STATUS_TEXT = {
     400: 'Bad request',
     401: 'Authentication failed',
@@ -32,7 +34,9 @@ class CLIError(Exception):
 
 
 def one_line(text, limit=300):
-    text = ' '.join(str(text).split())
+    """text on one line, control characters escaped: it may be a server's
+    (or a tenant's, through it) and is printed on someone's terminal."""
+    text = formats.printable(' '.join(str(text).split()))
     return text if len(text) <= limit else text[:limit - 3] + '...'
 
 

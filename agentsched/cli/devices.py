@@ -148,7 +148,10 @@ def hiding(credentials):
             'Unexpected error: %s: %s' % (type(exc).__name__,
                                           api_client.one_line(exc))
         for secret in secrets:
-            message = message.replace(secret, _MASK)
+            # And as one_line() may have printed it: escaped, one line.
+            escaped = api_client.one_line(secret, 10 * len(secret))
+            for form in (secret, escaped):
+                message = message.replace(form, _MASK)
         # from None: a --debug traceback would print the original message.
         raise api_client.CLIError(message) from None
 

@@ -369,3 +369,87 @@ def test_spec_change_while_its_agent_is_deleted_is_not_a_500(api):
     assert response.json['vip']['status'] == 'PENDING_UPDATE'
     assert _binding(engine, vip['id']).device_id == device_id
     assert len(notifier.deployed) == 1
+
+
+# Issue 13: input that reached a config renderer. Each is a 400 naming the
+# field, and nothing is created.
+INJECTED_PEER = (
+    'fe80::1%eth0\n    }\n    evil {\n'
+    '        children { evil { remote_ts = 0.0.0.0-255.255.255.255 } }\n'
+    '        local { auth = psk }\n'
+    '        remote { auth = psk }\n').ljust(168, '#')
+
+
+@pytest.mark.parametrize('changes, field', [
+    ({'peer_address': INJECTED_PEER}, 'peer_address'),
+    ({'peer_address': 'gw.example\n'}, 'peer_address'),
+    ({'peer_address': 'fe80::1%eth0'}, 'peer_address'),
+    ({'peer_address': 'a' * 64 + '.example'}, 'peer_address'),
+    ({'peer_id': 'branch\n'}, 'peer_id'),
+    ({'peer_id': 'x"\n}'}, 'peer_id'),
+    ({'peer_cidrs': ['fe80::%eth0 } evil {/64']}, 'peer_cidrs'),
+    ({'peer_cidrs': ['10.0.0.0/33']}, 'peer_cidrs'),
+    ({'local_cidrs': ['10.1.0.0/16\n']}, 'local_cidrs'),
+])
+def test_vpn_connection_injections_are_refused(api, changes, field):
+    client, _engine, notifier = api
+    _vpn(client, _engine)
+    message = _error(client.post('/v2.0/vpn/connections', json={
+        'vpn_connection': dict(VPN, **changes)}), 400)
+    assert field in message
+    assert PSK not in message
+    assert client.get('/v2.0/vpn/connections').json['vpn_connections'] == []
+    assert notifier.deployed == []
+
+
+@pytest.mark.parametrize('changes, field', [
+    ({'address': 'host\n'}, 'address'),
+    ({'address': 'fe80::1%eth0 bind 0.0.0.0:22'}, 'address'),
+    ({'address': 'fe80::1%eth0'}, 'address'),
+    ({'address': '-lb.example'}, 'address'),
+    ({'members': [{'address': 'backend.example\n', 'protocol_port': 80}]},
+     'members'),
+    ({'members': [{'address': 'a b', 'protocol_port': 80}]}, 'members'),
+    ({'session_persistence': {'type': 'APP_COOKIE',
+                              'cookie_name': 'x)\nbind :1'}},
+     'cookie_name'),
+    ({'session_persistence': {'type': 'APP_COOKIE',
+                              'cookie_name': 'SID#x'}}, 'cookie_name'),
+])
+def test_vip_injections_are_refused(api, changes, field):
+    client, engine, notifier = api
+    _lb(client, engine)
+    message = _error(client.post('/v2.0/lb/vips', json={
+        'vip': dict(VIP, **changes)}), 400)
+    assert field in message
+    assert client.get('/v2.0/lb/vips').json['vips'] == []
+    assert notifier.deployed == []
+
+
+def test_updates_are_checked_as_strictly(api):
+    client, engine, notifier = api
+    _lb(client, engine)
+    vip = client.post('/v2.0/lb/vips', json={'vip': VIP}).json['vip']
+    path = '/v2.0/lb/vips/%s' % vip['id']
+    assert 'address' in _error(client.put(path, json={'vip': {
+        'address': 'host\n'}}), 400)
+    assert client.get(path).json['vip']['address'] == VIP['address']
+
+
+@pytest.mark.parametrize('device_type, physical_info, field', [
+    ('strongswan', {'address': 'gw.example\n'}, 'address'),
+    ('strongswan', {'address': 'fe80::1%eth0 }'}, 'address'),
+    ('haproxy', {'address': 'lb\n'}, 'address'),
+    ('haproxy', {'management': {'stats_socket': '/run/s.sock\nx'}},
+     'stats_socket'),
+    ('strongswan', {'address': '192.0.2.1', 'config_dir': '/etc/a b'},
+     'config_dir'),
+])
+def test_device_physical_info_is_checked(api, device_type, physical_info,
+                                         field):
+    client, _engine, _notifier = api
+    message = _error(client.post('/v2.0/devices', json={
+        'device': {'name': 'd', 'device_type': device_type, 'capacity': 1,
+                   'physical_info': physical_info}}), 400)
+    assert field in message
+    assert client.get('/v2.0/devices').json['devices'] == []

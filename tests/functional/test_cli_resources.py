@@ -3,6 +3,7 @@ agentsched-server whose two local load-balancer agents deploy what they
 are given (SQLite, with an encryption key for the psk)."""
 
 import json
+import subprocess
 import time
 import uuid
 
@@ -11,6 +12,7 @@ import sqlalchemy as sa
 
 from agentsched.db import models
 from agentsched.services import secrets
+from tests import commands
 # The server and CLI runners of the agent commands' tests (the module, not
 # its names: pytest would collect its tests a second time).
 from tests.functional import test_cli
@@ -202,3 +204,54 @@ def test_failover_health_and_force_down(cli):
     assert cli('agent', 'set', agent_id, '--no-force-down') == ''
     assert cli.json('agent', 'show', agent_id)['forced_down'] is False
     assert cli('vip', 'delete', vip['id']) == ''
+
+
+# Issue 13: names a tenant chooses reach other people's terminals. A colour,
+# a window title (OSC ... BEL), a carriage return that hides what precedes it.
+HOSTILE_NAMES = ['\x1b[31mred\x1b[0m', '\x1b]0;title\x07', 'ok\rfake',
+                 'a\u202ebidi']
+
+
+def _raw(cli, *args):
+    """stdout as bytes: text mode would turn a CR into a newline."""
+    done = subprocess.run([commands.script('agentsched')] + list(args),
+                          capture_output=True, env=cli.env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.mark.parametrize('name', HOSTILE_NAMES)
+def test_control_characters_in_names_are_printed_escaped(cli, name):
+    vip = cli.json('vip', 'create', name, '--address', '198.51.100.77',
+                   '--protocol', 'tcp', '--protocol-port', '7001',
+                   '--device-type', 'noop')
+    # JSON keeps the name exact (escaped by JSON itself).
+    assert vip['name'] == name
+    try:
+        for args in (('vip', 'list', '--name', name),
+                     ('vip', 'show', vip['id'])):
+            for output in ('table', 'value', 'json', 'yaml', 'csv',
+                           'shell'):
+                if output == 'shell' and args[1] == 'list':
+                    continue
+                if output == 'csv' and args[1] == 'show':
+                    continue
+                printed = _raw(cli, *(args + ('-f', output)))
+                for byte in (b'\x1b', b'\x07', b'\r',
+                             '\u202e'.encode(), b'\x9b'):
+                    assert byte not in printed, (args, output, printed)
+                if output in ('table', 'value'):
+                    assert name.encode() not in printed
+                    assert b'red' in printed or b'title' in printed or \
+                        b'fake' in printed or b'bidi' in printed
+    finally:
+        cli('vip', 'delete', vip['id'])
+
+
+def test_the_error_line_escapes_what_the_server_echoes(cli):
+    done = subprocess.run(
+        [commands.script('agentsched'), 'vip', 'show', '\x1b]0;title\x07'],
+        capture_output=True, env=cli.env, timeout=120)
+    assert done.returncode == 1
+    assert b'title' in done.stderr
+    assert b'\x1b' not in done.stderr and b'\x07' not in done.stderr

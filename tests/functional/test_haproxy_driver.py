@@ -240,3 +240,48 @@ def test_rendered_variants_pass_haproxy_check(haproxy_binary, tmp_path,
     done = subprocess.run([haproxy_binary, '-c', '-f', str(config)],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def _haproxy_check(binary, directory, vips):
+    config = directory / 'haproxy.cfg'
+    config.write_text(haproxy_config.render(vips, str(directory / 'sock')))
+    return subprocess.run([binary, '-c', '-f', str(config)],
+                          capture_output=True, text=True)
+
+
+# Issue 13: every value the renderer takes must give a file haproxy takes;
+# the hostile ones must be refused by the renderer, not left to haproxy -c.
+@pytest.mark.parametrize('resource_id, changes, accepted', [
+    ('v1', {'address': 'localhost'}, True),
+    # Refused: haproxy's resolver does not take the root's dot.
+    ('v1', {'address': 'localhost.'}, False),
+    ('web_2-a', {'members': [{'address': 'localhost',
+                              'protocol_port': 8080}]}, True),
+    ('v1', {'session_persistence': {'type': 'APP_COOKIE',
+                                    'cookie_name': 'a!*+.^_|~-Z9'}}, True),
+    ('v1', {'address': 'host\n'}, False),
+    ('v1', {'address': 'fe80::1%eth0 bind 0.0.0.0:22'}, False),
+    ('v1', {'address': 'fe80::1%lo'}, False),
+    ('v1', {'members': [{'address': 'localhost\n',
+                         'protocol_port': 80}]}, False),
+    ('v1', {'members': [{'address': '::1%lo\nlisten evil',
+                         'protocol_port': 80}]}, False),
+    ('v1', {'session_persistence': {'type': 'APP_COOKIE',
+                                    'cookie_name': 'SID#x'}}, False),
+    ('v1', {'session_persistence': {'type': 'APP_COOKIE',
+                                    'cookie_name': "SID'x"}}, False),
+    ('v1', {'session_persistence': {'type': 'APP_COOKIE',
+                                    'cookie_name': 'SID\n'}}, False),
+    ('v1\n', {}, False),
+])
+def test_accepted_values_pass_haproxy_check_and_others_are_refused(
+        haproxy_binary, tmp_path, resource_id, changes, accepted):
+    spec = {'address': '127.0.0.1', 'protocol': 'HTTP', 'protocol_port': 80,
+            'members': [{'address': '127.0.0.1', 'protocol_port': 8080}]}
+    spec.update(changes)
+    if not accepted:
+        with pytest.raises(haproxy_config.InvalidVIP):
+            haproxy_config.render({resource_id: spec}, str(tmp_path / 's'))
+        return
+    done = _haproxy_check(haproxy_binary, tmp_path, {resource_id: spec})
+    assert done.returncode == 0, done.stderr

@@ -128,3 +128,36 @@ def test_same_vips_render_the_same_bytes_whatever_the_order():
     second = {'v2': vip(protocol_port=81), 'v1': vip()}
     assert haproxy_config.render(first, SOCKET) == \
         haproxy_config.render(second, SOCKET)
+
+
+# Issue 13: values that passed the old checks. Python's '$' matches before a
+# trailing newline, and ipaddress takes any text after '%' as an IPv6 zone.
+@pytest.mark.parametrize('resource_id, changes', [
+    ('v1', {'address': 'host\n'}),
+    ('v1', {'address': 'lb.example\n'}),
+    ('v1', {'address': 'fe80::1%eth0 bind 0.0.0.0:22'}),
+    ('v1', {'address': 'fe80::1%eth0'}),
+    ('v1', {'members': [{'address': 'backend.example\n',
+                         'protocol_port': 80}]}),
+    ('v1', {'members': [{'address': 'fe80::1%x\nlisten evil',
+                         'protocol_port': 80}]}),
+    ('v1', {'session_persistence': {'type': 'APP_COOKIE',
+                                    'cookie_name': 'SID\n'}}),
+    ('v1', {'session_persistence': {'type': 'APP_COOKIE',
+                                    'cookie_name': 'SID#x'}}),
+    ('v1', {'protocol_port': '80\n'}),
+    ('v1', {'members': [{'address': '10.0.0.1', 'protocol_port': 80,
+                         'weight': '1\nlisten evil'}]}),
+    ('v1', {'connection_limit': '5\nlisten evil'}),
+    ('v1\n', {}),
+    ('v1\nlisten evil', {}),
+])
+def test_newlines_zones_and_bad_types_are_refused(resource_id, changes):
+    with pytest.raises(haproxy_config.InvalidVIP):
+        haproxy_config.render({resource_id: vip(**changes)}, SOCKET)
+
+
+@pytest.mark.parametrize('socket_path', ['/run/s.sock\n', '/run/a b.sock'])
+def test_a_stats_socket_path_cannot_add_a_line(socket_path):
+    with pytest.raises(haproxy_config.InvalidVIP):
+        haproxy_config.render({'v1': vip()}, socket_path)

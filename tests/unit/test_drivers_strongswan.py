@@ -172,3 +172,66 @@ def test_swanctl_failure_is_an_error_without_the_psk(tmp_path, monkeypatch,
     assert 'swanctl --load-all failed' in description
     assert PSK not in description
     assert PSK not in caplog.text
+
+
+# Issue 13: a 168-character peer_address, an IPv6 address whose "zone" (any
+# text after '%' but a '/', which ipaddress accepts) closes the connection
+# and opens one of its own, for any peer; braces balanced, so swanctl would
+# have loaded it. Padded with a comment to the length of the report.
+INJECTED_PEER = (
+    'fe80::1%eth0\n'
+    '    }\n'
+    '    evil {\n'
+    '        children { evil { remote_ts = 0.0.0.0-255.255.255.255 } }\n'
+    '        local { auth = psk }\n'
+    '        remote { auth = psk }\n').ljust(168, '#')
+
+
+def test_the_168_character_peer_address_is_refused():
+    assert len(INJECTED_PEER) == 168
+    with pytest.raises(swanctl_config.InvalidConnection,
+                       match='peer_address'):
+        swanctl_config.render({'c1': spec(peer_address=INJECTED_PEER)},
+                              '198.51.100.1')
+
+
+@pytest.mark.parametrize('changes', [
+    {'peer_address': 'gw.example\n'},
+    {'peer_address': 'fe80::1%eth0'},
+    {'peer_id': 'branch\n'},
+    {'peer_id': 'x' * 256},
+    {'peer_cidrs': ['fe80::%eth0 } evil {/64']},
+    {'local_cidrs': ['10.0.0.1%x']},
+    {'peer_cidrs': '10.0.0.0/8'},
+    {'ipsecpolicy': {'encapsulation_mode': 'tunnel\n}\nevil {'}},
+    {'ikepolicy': {'auth_algorithm': 'sha1\n}\nevil {'}},
+    {'ikepolicy': {'lifetime': {'units': 'seconds', 'value': '60s\n}'}}},
+    {'psk': 7},
+])
+def test_unchecked_values_from_the_bus_are_refused(changes):
+    with pytest.raises(swanctl_config.InvalidConnection):
+        swanctl_config.render({'c1': spec(**changes)}, '198.51.100.1')
+
+
+@pytest.mark.parametrize('resource_id', ['c1\n', 'c1 {', 'c.1'])
+def test_a_connection_name_cannot_add_a_line(resource_id):
+    with pytest.raises(swanctl_config.InvalidConnection):
+        swanctl_config.render({resource_id: spec()}, '198.51.100.1')
+
+
+@pytest.mark.parametrize('local', ['gw.example\n', 'fe80::1%eth0 }'])
+def test_the_local_address_is_checked(local):
+    with pytest.raises(swanctl_config.InvalidConnection):
+        swanctl_config.render({'c1': spec()}, local)
+
+
+def test_a_refused_value_is_the_deploys_error_without_the_psk(
+        tmp_path, monkeypatch, reports, deployments_):
+    monkeypatch.setattr(strongswan, 'swanctl_binary', lambda: None)
+    deployments_.deploy(resource(config_dir=tmp_path,
+                                 peer_address=INJECTED_PEER))
+    [(resource_id, generation, status, description)] = reports
+    assert (resource_id, status) == ('c1', constants.STATUS_ERROR)
+    assert 'peer_address' in description and PSK not in description
+    assert '\n' not in description
+    assert not (tmp_path / 'swanctl.conf').exists()

@@ -3,47 +3,47 @@
 Pure functions: VIP specs (services/resource_types/vip.py) in, text out.
 The text depends only on the specs, sorted by resource id, so deploying the
 same VIPs again renders the same bytes and the driver can tell "nothing to
-do" by comparing files. Every value that reaches the file is checked first:
-a spec must never be able to add a line of configuration of its own.
+do" by comparing files. Every value that reaches the file is checked first
+against agentsched/formats.py (the API's rules too) and anything else is
+refused: a spec must never be able to add a line of configuration of its
+own, and haproxy -c is not what stops it.
 """
 
 import ipaddress
-import re
 
-# Host names as haproxy resolves them at start; anything else (spaces, '#',
-# newlines) could smuggle configuration into the file.
-_HOSTNAME = re.compile(r'^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$')
-# RFC 6265 cookie-name token characters.
-_COOKIE = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,255}$")
-# Resource ids are UUIDs from the server; proxy names take them as they are.
-_ID = re.compile(r'^[A-Za-z0-9_.:-]{1,64}$')
-_PATH = re.compile(r'^[^\s"\'#\\]+$')
+from agentsched import constants
+from agentsched import formats
 
 # Sessions stuck to a member are forgotten after this long without traffic.
 STICK_EXPIRE = '30m'
 STICK_SIZE = '100k'
+
+PROTOCOLS = ('HTTP', 'HTTPS', 'TCP')
+PERSISTENCE_TYPES = ('SOURCE_IP', 'HTTP_COOKIE', 'APP_COOKIE')
+MAX_WEIGHT = 256
 
 
 class InvalidVIP(ValueError):
     pass
 
 
-def _address(address, what):
-    try:
-        return ipaddress.ip_address(address)
-    except ValueError:
-        if _HOSTNAME.match(address or ''):
-            return address
-        raise InvalidVIP('%s %r is neither an IP address nor a host name'
-                         % (what, address))
-
-
 def endpoint(address, port, what):
     """address:port as haproxy reads it, IPv6 in brackets."""
-    parsed = _address(address, what)
-    if isinstance(parsed, ipaddress.IPv6Address):
-        return '[%s]:%d' % (parsed, port)
-    return '%s:%d' % (parsed, port)
+    try:
+        text = formats.host(address, what)
+        formats.port(port, '%s port' % what)
+    except formats.InvalidFormat as exc:
+        raise InvalidVIP(str(exc))
+    if isinstance(_ip(text), ipaddress.IPv6Address):
+        return '[%s]:%d' % (text, port)
+    return '%s:%d' % (text, port)
+
+
+def _ip(text):
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
 
 
 def mode(spec):
@@ -53,9 +53,13 @@ def mode(spec):
 
 
 def check(resource_id, spec):
-    """Raise InvalidVIP when a VIP cannot be rendered safely."""
-    if not _ID.match(resource_id or ''):
-        raise InvalidVIP('resource id %r cannot name a proxy' % resource_id)
+    """Raise InvalidVIP when a VIP cannot be rendered safely: the same
+    formats as the API's, checked again because the bus or an older server
+    may deliver a spec nobody checked."""
+    try:
+        _check_formats(resource_id, spec)
+    except formats.InvalidFormat as exc:
+        raise InvalidVIP(str(exc))
     endpoint(spec['address'], spec['protocol_port'], 'address')
     members = set()
     for member in spec.get('members') or []:
@@ -69,15 +73,48 @@ def check(resource_id, spec):
     if kind in ('HTTP_COOKIE', 'APP_COOKIE') and mode(spec) != 'http':
         raise InvalidVIP('%s persistence needs protocol HTTP (haproxy cannot '
                          'read cookies in %s)' % (kind, spec['protocol']))
-    if kind == 'APP_COOKIE' and not _COOKIE.match(
-            persistence.get('cookie_name') or ''):
-        raise InvalidVIP('APP_COOKIE persistence needs a valid cookie_name')
+    if kind == 'APP_COOKIE' and not persistence.get('cookie_name'):
+        raise InvalidVIP('APP_COOKIE persistence needs a cookie_name')
+
+
+def _check_formats(resource_id, spec):
+    formats.resource_id(resource_id)
+    if not isinstance(spec, dict):
+        raise formats.InvalidFormat('the spec must be an object')
+    formats.choice(spec.get('protocol'), 'protocol', PROTOCOLS)
+    formats.host(spec.get('address'), 'address')
+    formats.port(spec.get('protocol_port'), 'protocol_port')
+    if spec.get('connection_limit') is not None:
+        formats.integer(spec['connection_limit'], 'connection_limit', -1,
+                        constants.MAX_DB_INTEGER)
+    members = spec.get('members') or []
+    if not isinstance(members, list):
+        raise formats.InvalidFormat('members must be a list')
+    for i, member in enumerate(members):
+        field = 'members[%d]' % i
+        if not isinstance(member, dict):
+            raise formats.InvalidFormat('%s must be an object' % field)
+        formats.host(member.get('address'), field + '.address')
+        formats.port(member.get('protocol_port'), field + '.protocol_port')
+        if 'weight' in member:
+            formats.integer(member['weight'], field + '.weight', 0,
+                            MAX_WEIGHT)
+    persistence = spec.get('session_persistence') or {}
+    if not isinstance(persistence, dict):
+        raise formats.InvalidFormat('session_persistence must be an object')
+    if persistence:
+        formats.choice(persistence.get('type'), 'session_persistence.type',
+                       PERSISTENCE_TYPES)
+    if persistence.get('type') == 'APP_COOKIE':
+        formats.cookie_name(persistence.get('cookie_name'),
+                            'session_persistence.cookie_name')
 
 
 def check_path(path, what):
-    if not _PATH.match(path):
-        raise InvalidVIP('%s %r has characters haproxy cannot take' %
-                         (what, path))
+    try:
+        formats.path(path, what)
+    except formats.InvalidFormat as exc:
+        raise InvalidVIP(str(exc))
 
 
 def render(vips, stats_socket):

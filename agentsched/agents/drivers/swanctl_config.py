@@ -3,25 +3,29 @@
 Pure functions: VPN connection specs (services/resource_types/
 vpn_connection.py) in, two texts out: the connections (no secret in them)
 and the secrets, which the driver writes to a file of mode 0600 that the
-first one includes. Values are checked before they reach the file, and the
+first one includes. Every value is checked (check(): the formats of
+agentsched/formats.py, the API's too) before it reaches a file, anything
+else refused; identities are double-quoted on top of that, and the
 pre-shared key is written base64-encoded (swanctl's 0s prefix), so no
 character of it can end the string early.
 """
 
 import base64
-import ipaddress
-import re
+
+from agentsched import constants
+from agentsched import formats
 
 SECRETS_FILE = 'secrets.conf'
 
-_HOSTNAME = re.compile(r'^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$')
-# IKE identities: addresses, FQDNs, user@FQDN, DNs with their separators.
-_IDENTITY = re.compile(r'^[A-Za-z0-9@.:_=,/+ -]{1,255}$')
-_NAME = re.compile(r'^[A-Za-z0-9_.-]{1,64}$')
-
 _CIPHERS = {'aes-128': 'aes128', 'aes-192': 'aes192', 'aes-256': 'aes256'}
+_INTEGRITY = ('sha1', 'sha256', 'sha384', 'sha512')
 _DH_GROUPS = {'group2': 'modp1024', 'group5': 'modp1536',
               'group14': 'modp2048'}
+_IKE_VERSIONS = {'v1': 1, 'v2': 2}
+_TRANSFORMS = ('esp', 'ah', 'ah-esp')
+_MODES = ('tunnel', 'transport')
+_INITIATORS = ('bi-directional', 'response-only')
+_LIFETIME_UNITS = ('seconds', 'kilobytes')
 _DEFAULT_POLICY = {'encryption_algorithm': 'aes-128',
                    'auth_algorithm': 'sha1', 'pfs': 'group5'}
 
@@ -30,29 +34,72 @@ class InvalidConnection(ValueError):
     pass
 
 
-def _address(value, what):
+def check(resource_id, spec, local_address):
+    """Raise InvalidConnection unless every value that reaches the files
+    has the API's strict format (agentsched/formats.py): the bus or an
+    older server may deliver a spec nobody checked, and swanctl loads a
+    brace-balanced section it was never meant to have. The messages name
+    the field, never its value (the psk's least of all)."""
     try:
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        if _HOSTNAME.match(value or ''):
-            return value
-        raise InvalidConnection('%s %r is neither an IP address nor a host '
-                                'name' % (what, value))
+        _check_formats(resource_id, spec, local_address)
+    except formats.InvalidFormat as exc:
+        raise InvalidConnection(str(exc))
 
 
-def _cidrs(values, what):
-    try:
-        return ','.join(str(ipaddress.ip_network(value, strict=False))
-                        for value in values)
-    except ValueError as exc:
-        raise InvalidConnection('%s: %s' % (what, exc))
+def _check_formats(resource_id, spec, local_address):
+    formats.resource_id(resource_id)
+    formats.host(local_address, 'local address')
+    if not isinstance(spec, dict):
+        raise formats.InvalidFormat('the spec must be an object')
+    formats.host(spec.get('peer_address'), 'peer_address')
+    formats.ike_identity(spec.get('peer_id'), 'peer_id')
+    formats.cidrs(spec.get('peer_cidrs'), 'peer_cidrs')
+    formats.cidrs(spec.get('local_cidrs'), 'local_cidrs')
+    psk = spec.get('psk')
+    # Any character: it reaches the file base64-encoded.
+    if not isinstance(psk, str) or not \
+            constants.MIN_PSK_LENGTH <= len(psk) <= constants.MAX_PSK_LENGTH:
+        raise formats.InvalidFormat('psk must be a string of %d to %d '
+                                    'characters' % (constants.MIN_PSK_LENGTH,
+                                                    constants.MAX_PSK_LENGTH))
+    if spec.get('initiator') is not None:
+        formats.choice(spec['initiator'], 'initiator', _INITIATORS)
+    for name in ('ikepolicy', 'ipsecpolicy'):
+        policy = spec.get(name) or {}
+        if not isinstance(policy, dict):
+            raise formats.InvalidFormat('%s must be an object' % name)
+        for key, choices in (('ike_version', _IKE_VERSIONS),
+                             ('encryption_algorithm', _CIPHERS),
+                             ('auth_algorithm', _INTEGRITY),
+                             ('pfs', _DH_GROUPS),
+                             ('transform_protocol', _TRANSFORMS),
+                             ('encapsulation_mode', _MODES)):
+            if policy.get(key) is not None:
+                formats.choice(policy[key], '%s.%s' % (name, key), choices)
+        lifetime = policy.get('lifetime') or {}
+        if not isinstance(lifetime, dict):
+            raise formats.InvalidFormat('%s.lifetime must be an object'
+                                        % name)
+        if lifetime.get('units') is not None:
+            formats.choice(lifetime['units'], '%s.lifetime.units' % name,
+                           _LIFETIME_UNITS)
+        if lifetime.get('value') is not None:
+            formats.integer(lifetime['value'], '%s.lifetime.value' % name,
+                            60, constants.MAX_DB_INTEGER)
 
 
-def _identity(value, what):
-    if not _IDENTITY.match(value or ''):
-        raise InvalidConnection('%s %r has characters swanctl cannot take'
-                                % (what, value))
-    return '"%s"' % value
+def _address(value):
+    # Checked: an address in its canonical text, or a host name.
+    return formats.host(value, 'address')
+
+
+def _cidrs(values):
+    return ','.join(formats.cidrs(values, 'cidrs'))
+
+
+def _identity(value):
+    # Checked: no quote, backslash or control character can end it.
+    return '"%s"' % formats.ike_identity(value, 'identity')
 
 
 def proposal(policy):
@@ -72,34 +119,29 @@ def _lifetime(policy):
 
 def connection(resource_id, spec, local_address):
     """The `connections` entry of one VPN connection, as lines."""
-    if not _NAME.match(resource_id or ''):
-        raise InvalidConnection('resource id %r cannot name a connection' %
-                                resource_id)
-    local = _address(local_address, 'local address')
+    check(resource_id, spec, local_address)
+    local = _address(local_address)
     ike, ipsec = spec.get('ikepolicy') or {}, spec.get('ipsecpolicy') or {}
-    version = {'v1': 1, 'v2': 2}[ike.get('ike_version', 'v2')]
+    version = _IKE_VERSIONS[ike.get('ike_version', 'v2')]
     lines = ['    %s {' % resource_id,
              '        version = %d' % version,
              '        local_addrs = %s' % local,
-             '        remote_addrs = %s' % _address(spec['peer_address'],
-                                                    'peer_address'),
+             '        remote_addrs = %s' % _address(spec['peer_address']),
              '        proposals = %s' % proposal(ike)]
     if _lifetime(ike):
         lines.append('        rekey_time = %ds' % _lifetime(ike))
     lines += ['        local {',
               '            auth = psk',
-              '            id = %s' % _identity(local, 'local id'),
+              '            id = %s' % _identity(local),
               '        }',
               '        remote {',
               '            auth = psk',
-              '            id = %s' % _identity(spec['peer_id'], 'peer_id'),
+              '            id = %s' % _identity(spec['peer_id']),
               '        }',
               '        children {',
               '            %s {' % resource_id,
-              '                local_ts = %s' % _cidrs(spec['local_cidrs'],
-                                                       'local_cidrs'),
-              '                remote_ts = %s' % _cidrs(spec['peer_cidrs'],
-                                                        'peer_cidrs')]
+              '                local_ts = %s' % _cidrs(spec['local_cidrs']),
+              '                remote_ts = %s' % _cidrs(spec['peer_cidrs'])]
     protocol = ipsec.get('transform_protocol', 'esp')
     # swanctl negotiates ESP or AH, not both bundled: ah-esp is AH.
     key = 'esp_proposals' if protocol == 'esp' else 'ah_proposals'
@@ -131,10 +173,8 @@ def render(connections, local_address):
         encoded = base64.b64encode(spec['psk'].encode()).decode()
         secrets += ['    ike-%s {' % resource_id,
                     '        id-local = %s' % _identity(
-                        _address(local_address, 'local address'),
-                        'local id'),
-                    '        id-remote = %s' % _identity(spec['peer_id'],
-                                                         'peer_id'),
+                        _address(local_address)),
+                    '        id-remote = %s' % _identity(spec['peer_id']),
                     '        secret = 0s%s' % encoded,
                     '    }']
     config += ['}', 'include %s' % SECRETS_FILE]

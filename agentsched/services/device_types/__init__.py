@@ -8,6 +8,7 @@ vendor adds the fields its device needs without adding columns for everyone.
 import fastjsonschema
 
 from agentsched import constants
+from agentsched import formats
 from agentsched.services import plugin_registry
 
 
@@ -26,6 +27,10 @@ class DeviceType:
     service_types = constants.SERVICE_TYPES
     physical_info_schema = {'type': 'object'}
     credentials_schema = {'type': 'object', 'maxProperties': 0}
+    # physical_info fields that reach a device's configuration, as dotted
+    # paths ('management.stats_socket'), and the function of
+    # agentsched/formats.py each must pass ('host', 'path').
+    physical_info_formats = {}
 
     def __init__(self):
         self._check_physical_info = fastjsonschema.compile(
@@ -50,6 +55,22 @@ class DeviceType:
             except fastjsonschema.JsonSchemaValueException as exc:
                 raise InvalidDevice('%s for device_type %s: %s' % (
                     label, self.name, exc.message.replace('data', label, 1)))
+        if physical_info is not None:
+            try:
+                self.check_formats(physical_info)
+            except formats.InvalidFormat as exc:
+                raise InvalidDevice('physical_info for device_type %s: '
+                                    'physical_info.%s' % (self.name, exc))
+
+    def check_formats(self, physical_info):
+        """Raise formats.InvalidFormat for a schema-valid physical_info
+        whose values would reach a configuration file unsafely."""
+        for dotted, kind in sorted(self.physical_info_formats.items()):
+            value = physical_info
+            for key in dotted.split('.'):
+                value = value.get(key) if isinstance(value, dict) else None
+            if value is not None:
+                getattr(formats, kind)(value, dotted)
 
 
 class Registry(plugin_registry.PluginRegistry):

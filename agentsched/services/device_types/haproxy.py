@@ -21,5 +21,8 @@ class HAProxy(device_types.DeviceType):
                                                 'maxLength': 1024}}},
         },
     }
+    # What reaches the device's configuration (agentsched/formats.py).
+    physical_info_formats = {'address': 'host', 'config_dir': 'path',
+                             'management.stats_socket': 'path'}
     # On-host haproxy is driven through its files and stats socket.
     credentials_schema = {'type': 'object', 'maxProperties': 0}

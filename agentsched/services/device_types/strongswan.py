@@ -22,6 +22,9 @@ class StrongSwan(device_types.DeviceType):
                                                'maxLength': 1024}}},
         },
     }
+    # What reaches the device's configuration (agentsched/formats.py).
+    physical_info_formats = {'address': 'host', 'config_dir': 'path',
+                             'management.vici_socket': 'path'}
     credentials_schema = {
         'type': 'object',
         'additionalProperties': False,

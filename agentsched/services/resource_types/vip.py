@@ -1,9 +1,16 @@
-"""A load-balancer VIP: an address and port in front of member servers."""
+"""A load-balancer VIP: an address and port in front of member servers.
+
+Addresses and the cookie name reach haproxy's configuration: beyond the
+schema, they must have the strict formats of agentsched/formats.py, which
+the agent's renderer checks again.
+"""
 
 from agentsched import constants
+from agentsched import formats
 from agentsched.services import resource_types
 
-_ADDRESS = {'type': 'string', 'minLength': 1, 'maxLength': 64}
+_ADDRESS = {'type': 'string', 'minLength': 1,
+            'maxLength': constants.MAX_HOSTNAME_LENGTH}
 _PORT = {'type': 'integer', 'minimum': 1, 'maximum': 65535}
 
 
@@ -19,7 +26,8 @@ class VIP(resource_types.ResourceType):
             'address': _ADDRESS,
             'protocol': {'enum': ['HTTP', 'HTTPS', 'TCP']},
             'protocol_port': _PORT,
-            'connection_limit': {'type': 'integer', 'minimum': -1},
+            'connection_limit': {'type': 'integer', 'minimum': -1,
+                                 'maximum': constants.MAX_DB_INTEGER},
             'members': {
                 'type': 'array', 'maxItems': 1000,
                 'items': {
@@ -37,3 +45,24 @@ class VIP(resource_types.ResourceType):
                     'cookie_name': {'type': 'string', 'maxLength': 255}}},
         },
     }
+
+    def validate(self, spec, partial=False):
+        super().validate(spec, partial)
+        try:
+            check_formats(spec)
+        except formats.InvalidFormat as exc:
+            raise resource_types.InvalidResource('%s: %s.%s' % (
+                self.name, self.name, exc))
+
+
+def check_formats(spec):
+    """The fields of a schema-valid (maybe partial) spec that reach the
+    device's configuration."""
+    if 'address' in spec:
+        formats.host(spec['address'], 'address')
+    for i, member in enumerate(spec.get('members') or []):
+        formats.host(member['address'], 'members[%d].address' % i)
+    persistence = spec.get('session_persistence') or {}
+    if 'cookie_name' in persistence:
+        formats.cookie_name(persistence['cookie_name'],
+                            'session_persistence.cookie_name')

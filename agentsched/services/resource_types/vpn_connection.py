@@ -1,13 +1,22 @@
-"""An IPsec site-to-site connection; its pre-shared key is a secret."""
+"""An IPsec site-to-site connection; its pre-shared key is a secret.
+
+The peer's address, identity and networks reach swanctl.conf: beyond the
+schema, they must have the strict formats of agentsched/formats.py, which
+the agent's renderer checks again. The psk may hold any character: it is
+written base64-encoded, and no message ever repeats it.
+"""
 
 from agentsched import constants
+from agentsched import formats
 from agentsched.services import resource_types
 
 _CIDRS = {'type': 'array', 'minItems': 1, 'maxItems': 100,
-          'items': {'type': 'string', 'minLength': 1, 'maxLength': 64}}
+          'items': {'type': 'string', 'minLength': 1,
+                    'maxLength': constants.MAX_ADDRESS_LENGTH}}
 _LIFETIME = {'type': 'object', 'additionalProperties': False,
              'properties': {'units': {'enum': ['seconds', 'kilobytes']},
-                            'value': {'type': 'integer', 'minimum': 60}}}
+                            'value': {'type': 'integer', 'minimum': 60,
+                                      'maximum': constants.MAX_DB_INTEGER}}}
 
 
 class VPNConnection(resource_types.ResourceType):
@@ -23,11 +32,13 @@ class VPNConnection(resource_types.ResourceType):
                      'psk'],
         'properties': {
             'peer_address': {'type': 'string', 'minLength': 1,
-                             'maxLength': 255},
-            'peer_id': {'type': 'string', 'minLength': 1, 'maxLength': 255},
+                             'maxLength': constants.MAX_HOSTNAME_LENGTH},
+            'peer_id': {'type': 'string', 'minLength': 1,
+                        'maxLength': constants.MAX_IKE_IDENTITY_LENGTH},
             'peer_cidrs': _CIDRS,
             'local_cidrs': _CIDRS,
-            'psk': {'type': 'string', 'minLength': 8, 'maxLength': 255},
+            'psk': {'type': 'string', 'minLength': constants.MIN_PSK_LENGTH,
+                    'maxLength': constants.MAX_PSK_LENGTH},
             'mtu': {'type': 'integer', 'minimum': 68, 'maximum': 9000},
             'initiator': {'enum': ['bi-directional', 'response-only']},
             'ikepolicy': {
@@ -53,3 +64,23 @@ class VPNConnection(resource_types.ResourceType):
                     'lifetime': _LIFETIME}},
         },
     }
+
+    def validate(self, spec, partial=False):
+        super().validate(spec, partial)
+        try:
+            check_formats(spec)
+        except formats.InvalidFormat as exc:
+            raise resource_types.InvalidResource('%s: %s.%s' % (
+                self.name, self.name, exc))
+
+
+def check_formats(spec):
+    """The fields of a schema-valid (maybe partial) spec that reach
+    swanctl.conf; the psk is not one of them (base64 in the file)."""
+    if 'peer_address' in spec:
+        formats.host(spec['peer_address'], 'peer_address')
+    if 'peer_id' in spec:
+        formats.ike_identity(spec['peer_id'], 'peer_id')
+    for field in ('peer_cidrs', 'local_cidrs'):
+        if field in spec:
+            formats.cidrs(spec[field], field)

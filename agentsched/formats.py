@@ -1,0 +1,178 @@
+"""Strict formats for every value that reaches a device's configuration.
+
+One home for the rules. The API's resource and device types check specs
+with them (a 400 naming the field), and the agent's renderers check again
+before a file is written (the deploy's ERROR): the bus, or an older server,
+may deliver values nobody checked, and the device's own parser must never
+be the line of defence (haproxy -c catches some; swanctl happily loads a
+brace-balanced extra section).
+
+Imports only the standard library and constants: the agent imports it and
+must not pull in server-only packages.
+
+Every pattern is anchored with \\A and \\Z: '$' also matches before a
+trailing newline, which is how 'host\\n' once passed.
+"""
+
+import ipaddress
+import re
+import unicodedata
+
+from agentsched import constants
+
+
+class InvalidFormat(ValueError):
+    """str() names the field and the rule, never the value: values can be
+    hostile (escape sequences) or secret."""
+
+
+# RFC 1123 labels: letters, digits, inner hyphens, 63 at most. No root dot:
+# haproxy's resolver does not take it.
+_LABEL = r'(?!-)[A-Za-z0-9-]{1,63}(?<!-)'
+_HOSTNAME = re.compile(r'\A%s(?:\.%s)*\Z' % (_LABEL, _LABEL))
+# IKE identities (strongSwan): addresses, FQDNs, user@FQDN, DNs and their
+# separators, typed ids (fqdn:, email:). Written inside double quotes, so
+# no quote, backslash, brace, '#' or control character may appear.
+_IKE_IDENTITY = re.compile(r'\A[A-Za-z0-9@.:_=,/+ -]+\Z')
+# Resource ids name haproxy proxies and swanctl sections: no '.', which
+# swanctl reads as a section separator, nor ':'. Server ids are UUIDs.
+_RESOURCE_ID = re.compile(r'\A[A-Za-z0-9_-]+\Z')
+# RFC 6265 token characters, less those haproxy reads specially ('#' starts
+# a comment, quotes quote, '$' expands, '%' formats, '&' and '`' for luck).
+_COOKIE_NAME = re.compile(r'\A[A-Za-z0-9!*+.^_|~-]+\Z')
+# Paths written into device files unquoted (haproxy's stats socket).
+_PATH = re.compile(r'\A[A-Za-z0-9_./+@,=:-]+\Z')
+
+
+def _text(value, field, maximum):
+    if not isinstance(value, str) or not value:
+        raise InvalidFormat('%s must be a non-empty string' % field)
+    if len(value) > maximum:
+        raise InvalidFormat('%s must be at most %d characters' % (
+            field, maximum))
+    return value
+
+
+def ip_address(value, field):
+    """An IPv4 or IPv6 address, without a zone ('%eth0': ipaddress takes
+    any text after '%' but a '/', spaces and newlines included)."""
+    _text(value, field, constants.MAX_ADDRESS_LENGTH)
+    if '%' in value:
+        raise InvalidFormat('%s must not have an IPv6 zone' % field)
+    try:
+        return ipaddress.ip_address(value)
+    except ValueError:
+        raise InvalidFormat('%s must be an IP address' % field)
+
+
+def host(value, field):
+    """An IP address (no zone), returned in its canonical text, or a host
+    name, returned as it is."""
+    _text(value, field, constants.MAX_HOSTNAME_LENGTH)
+    try:
+        return str(ip_address(value, field))
+    except InvalidFormat:
+        # An all-numeric last label is an address to getaddrinfo
+        # ('010.0.0.1' is 8.0.0.1), never a name.
+        if _HOSTNAME.match(value) and not value.rsplit('.', 1)[-1].isdigit():
+            return value
+    raise InvalidFormat('%s must be an IP address (without a zone) or a '
+                        'host name (letters, digits, inner hyphens, dots)'
+                        % field)
+
+
+def cidr(value, field):
+    """A network, e.g. 10.1.0.0/16 (host bits are dropped); no zone."""
+    _text(value, field, constants.MAX_ADDRESS_LENGTH)
+    if '%' in value:
+        raise InvalidFormat('%s must not have an IPv6 zone' % field)
+    try:
+        return str(ipaddress.ip_network(value, strict=False))
+    except ValueError:
+        raise InvalidFormat('%s must be a CIDR such as 10.1.0.0/16' % field)
+
+
+def cidrs(values, field):
+    if not isinstance(values, list) or not values:
+        raise InvalidFormat('%s must be a non-empty list' % field)
+    return [cidr(value, '%s[%d]' % (field, i))
+            for i, value in enumerate(values)]
+
+
+def ike_identity(value, field):
+    _text(value, field, constants.MAX_IKE_IDENTITY_LENGTH)
+    if not _IKE_IDENTITY.match(value):
+        raise InvalidFormat('%s may have only letters, digits, spaces and '
+                            '@ . : _ = , / + -' % field)
+    return value
+
+
+def resource_id(value, field='resource id'):
+    _text(value, field, constants.MAX_RESOURCE_ID_LENGTH)
+    if not _RESOURCE_ID.match(value):
+        raise InvalidFormat('%s may have only letters, digits, _ and -'
+                            % field)
+    return value
+
+
+def cookie_name(value, field):
+    _text(value, field, constants.MAX_STRING_LENGTH)
+    if not _COOKIE_NAME.match(value):
+        raise InvalidFormat('%s may have only letters, digits and '
+                            '! * + . ^ _ | ~ -' % field)
+    return value
+
+
+def path(value, field):
+    _text(value, field, constants.MAX_PATH_LENGTH)
+    if not _PATH.match(value):
+        raise InvalidFormat('%s may have only letters, digits and '
+                            '_ . / + @ , = : -' % field)
+    return value
+
+
+def integer(value, field, minimum, maximum):
+    # bool is an int to Python, not to a configuration file.
+    if not isinstance(value, int) or isinstance(value, bool) or \
+            not minimum <= value <= maximum:
+        raise InvalidFormat('%s must be an integer from %d to %d' % (
+            field, minimum, maximum))
+    return value
+
+
+def port(value, field):
+    return integer(value, field, 1, 65535)
+
+
+def choice(value, field, choices):
+    if not isinstance(value, str) or value not in choices:
+        raise InvalidFormat('%s must be one of %s' % (
+            field, ', '.join(sorted(choices))))
+    return value
+
+
+# -- printing ------------------------------------------------------------
+
+# Control (Cc), format (Cf: bidi overrides), surrogate, private and
+# unassigned characters, and line/paragraph separators: none of them has a
+# place on someone's terminal.
+_UNPRINTABLE = frozenset(('Cc', 'Cf', 'Cs', 'Co', 'Cn', 'Zl', 'Zp'))
+
+
+def printable(text, double_backslash=True):
+    """text with every unprintable character (ESC, BEL, CR, newline, bidi
+    overrides...) written as a Python escape, and '\\' doubled so that an
+    escape printed is never ambiguous (not in text that is already in an
+    escaped syntax, such as JSON's)."""
+    out = []
+    for char in str(text):
+        if char == '\\' and double_backslash:
+            out.append('\\\\')
+        elif unicodedata.category(char) in _UNPRINTABLE:
+            code = ord(char)
+            out.append('\\x%02x' % code if code < 0x100 else
+                       '\\u%04x' % code if code < 0x10000 else
+                       '\\U%08x' % code)
+        else:
+            out.append(char)
+    return ''.join(out)

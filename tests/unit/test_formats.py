@@ -1,0 +1,86 @@
+"""agentsched/formats.py: the strict formats of values that reach a device
+(issue 13), and the escaping of what the CLI prints."""
+
+import pytest
+
+from agentsched import formats
+
+
+@pytest.mark.parametrize('value', [
+    '192.0.2.1', '2001:db8::1', '::ffff:c000:201', 'localhost',
+    'lb-1.example.com', 'a' * 63 + '.example', 'xn--bcher-kva.example'])
+def test_hosts_accepted(value):
+    assert formats.host(value, 'address') == value
+
+
+@pytest.mark.parametrize('value', [
+    'host\n', 'host\r', ' host', 'fe80::1%eth0', 'fe80::1%eth0 bind :22',
+    'a b', '-lb.example', 'lb-.example', 'lb..example', 'lb.example.',
+    'a' * 64 + '.example', 'x.' * 126 + 'xy', '010.0.0.1', '1.2.3.999',
+    '', None, 7, 'h\u00e9te', 'host#x', 'host{'])
+def test_hosts_refused_naming_the_field_only(value):
+    with pytest.raises(formats.InvalidFormat) as info:
+        formats.host(value, 'peer_address')
+    assert str(info.value).startswith('peer_address ')
+    if isinstance(value, str) and len(value) > 8:
+        assert value not in str(info.value)
+
+
+def test_addresses_come_back_in_canonical_text():
+    assert formats.host('2001:DB8:0::1', 'address') == '2001:db8::1'
+
+
+def test_ipv6_zones_are_refused_in_addresses_and_cidrs():
+    with pytest.raises(formats.InvalidFormat, match='zone'):
+        formats.ip_address('fe80::1%eth0', 'address')
+    with pytest.raises(formats.InvalidFormat, match='zone'):
+        formats.cidr('fe80::%eth0/64', 'peer_cidrs[0]')
+
+
+def test_cidrs_are_normalized():
+    assert formats.cidrs(['10.1.0.1/16', '2001:db8::/32'], 'c') == [
+        '10.1.0.0/16', '2001:db8::/32']
+    for bad in (['10.0.0.0/33'], ['10.0.0.0/8\n'], [], '10.0.0.0/8', [7]):
+        with pytest.raises(formats.InvalidFormat):
+            formats.cidrs(bad, 'c')
+
+
+@pytest.mark.parametrize('value, good', [
+    ('branch', True), ('C=CH, O=strongSwan, CN=gw', True),
+    ('user@example.com', True), ('fqdn:vpn.example', True),
+    ('x' * 255, True), ('x' * 256, False), ('branch\n', False),
+    ('x"y', False), ('a}b', False), ('a#b', False), ('a\\b', False),
+    ('%any', False)])
+def test_ike_identities(value, good):
+    if good:
+        assert formats.ike_identity(value, 'peer_id') == value
+    else:
+        with pytest.raises(formats.InvalidFormat):
+            formats.ike_identity(value, 'peer_id')
+
+
+@pytest.mark.parametrize('check, good, bad', [
+    (formats.resource_id, 'b2c1-4e_9', ['v1\n', 'a.b', 'a:b', 'x' * 65]),
+    (formats.cookie_name, 'JSESSIONID', ['SID\n', 'S#x', "S'x", 'S x']),
+    (formats.path, '/run/agentsched/hap-1.sock', ['/a b', '/a\n', '/a#'])])
+def test_names_and_paths(check, good, bad):
+    assert check(good, 'f') == good
+    for value in bad:
+        with pytest.raises(formats.InvalidFormat):
+            check(value, 'f')
+
+
+def test_integers_are_not_booleans_or_text():
+    assert formats.port(443, 'p') == 443
+    for value in (True, '80', 0, 65536, 80.0):
+        with pytest.raises(formats.InvalidFormat):
+            formats.port(value, 'p')
+
+
+def test_printable_escapes_control_characters_unambiguously():
+    assert formats.printable('\x1b[31mred\x1b[0m') == '\\x1b[31mred\\x1b[0m'
+    assert formats.printable('\x1b]0;t\x07 ok\r\n') == \
+        '\\x1b]0;t\\x07 ok\\x0d\\x0a'
+    assert formats.printable('a\u202eb\u2028c\x9b') == \
+        'a\\u202eb\\u2028c\\x9b'
+    assert formats.printable('C:\\x1b caf\u00e9') == 'C:\\\\x1b caf\u00e9'
