@@ -24,7 +24,10 @@ from agentsched.extensions import resources_openapi
 from agentsched.services import resource_types
 from agentsched.services import resources as resources_service
 
-_NAME = {'type': 'string', 'maxLength': constants.MAX_STRING_LENGTH}
+# A tenant's name reaches other people's terminals (the CLI, logs): no
+# control characters (\Z: '$' would let a trailing newline through).
+_NAME = {'type': 'string', 'maxLength': constants.MAX_STRING_LENGTH,
+         'pattern': '^[^\\x00-\\x1f\\x7f-\\x9f]*\\Z'}
 _PROJECT = {'type': 'string', 'minLength': 1,
             'maxLength': constants.MAX_STRING_LENGTH}
 # Body keys that are not spec fields.
@@ -111,7 +114,8 @@ class Handlers:
                 'type': 'object',
                 'properties': {
                     'name': {'type': ['string', 'null'],
-                             'maxLength': constants.MAX_STRING_LENGTH},
+                             'maxLength': constants.MAX_STRING_LENGTH,
+                             'pattern': _NAME['pattern']},
                     'requirements': resource_types.REQUIREMENTS_SCHEMA,
                     'flavor_id': _PROJECT, 'project_id': _PROJECT,
                     'tenant_id': _PROJECT}}}})

@@ -26,3 +26,16 @@ def test_duplicate_keys_are_refused(client, body):
     assert 'duplicate key' in error['message']
     assert ("'name'" in error['message']) or ("'device'" in error['message'])
     assert client.get('/v2.0/devices').json['devices'] == []
+
+
+@pytest.mark.parametrize('name', ['\x1b[31mred\x1b[0m', 'title\x07',
+                                  'two\nlines', 'trailing\n', 'cr\r',
+                                  '\x9bcsi'])
+def test_control_characters_in_a_vip_name_are_refused(client, name):
+    for response in (
+            client.post('/v2.0/lb/vips', json={'vip': {
+                'name': name, 'address': '198.51.100.7', 'protocol': 'HTTP',
+                'protocol_port': 80}}),):
+        assert response.status_code == 400, response.get_data(as_text=True)
+        assert 'name' in response.json['NeutronError']['message']
+    assert client.get('/v2.0/lb/vips').json['vips'] == []
