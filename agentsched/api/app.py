@@ -73,9 +73,7 @@ def build_flask_app(services, extensions=None):
             app.add_url_rule(path, endpoint='%s %s' % (method, path),
                              view_func=handler, methods=[method])
     app.config.update(conf=services.conf, services=services,
-                      engine=services.engine, notifier=services.notifier,
-                      secrets=services.secrets, resources=services.resources,
-                      failover=services.failover, extensions=extensions,
+                      extensions=extensions,
                       authorizer=policy.Authorizer(services.conf),
                       collections=collections(table))
     app.register_error_handler(errors.APIError, _api_error)

@@ -30,10 +30,6 @@ def conf():
     return flask.current_app.config['conf']
 
 
-def engine():
-    return flask.current_app.config['engine']
-
-
 def services():
     """The server's services (services.wiring.Services)."""
     return flask.current_app.config['services']

@@ -93,8 +93,8 @@ def binding(connection, resource_id):
 
 
 def live_agents_of_devices(connection, device_ids, alive_since):
-    """{device_id: [(agent_id, agent_type, load)]}: alive, admin-up, not
-    forced-down agents that list each device now."""
+    """{device_id: [rows (id, agent_type, load)]}: alive, admin-up, not
+    forced-down agents that list each device now, least loaded first."""
     rows = connection.execute(
         sa.select(_links.c.device_id, _agents.c.id, _agents.c.agent_type,
                   _agents.c.load)
@@ -106,8 +106,7 @@ def live_agents_of_devices(connection, device_ids, alive_since):
         .order_by(_agents.c.load, _agents.c.id)).all()
     found = {}
     for row in rows:
-        found.setdefault(row.device_id, []).append(
-            (row.id, row.agent_type, row.load))
+        found.setdefault(row.device_id, []).append(row)
     return found
 
 

@@ -44,7 +44,6 @@ COLLECTIONS = (
     Collection('vpn_connection', 'vpn_connection', 'vpn_connections',
                '/v2.0/vpn/connections'),
 )
-BY_TYPE = {c.resource_type: c for c in COLLECTIONS}
 
 
 def service():

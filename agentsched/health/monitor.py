@@ -164,7 +164,8 @@ class HealthMonitor:
         late_since = liveness.alive_since(
             max(self._conf.agent_down_time - self._conf.agent.report_interval,
                 self._conf.agent.report_interval), now)
-        groups, admin, dead = {}, {}, {}
+        # (agent_type, zone) -> agents dead or late, agents in all.
+        late_count, total, admin, dead = {}, {}, {}, {}
         for agent in agents:
             # Forced down: dead by the rule, failed over as an admin asked
             # (whatever the guards say); otherwise its heartbeats decide.
@@ -175,18 +176,19 @@ class HealthMonitor:
             is_dead = not liveness.heartbeat_is_fresh(
                 agent.heartbeat_timestamp, alive_since)
             key = (agent.agent_type, agent.availability_zone)
-            counts = groups.setdefault(key, [0, 0])
+            late_count.setdefault(key, 0)
+            total.setdefault(key, 0)
             if agent.held and not liveness.heartbeat_is_fresh(
                     agent.heartbeat_timestamp, late_since):
-                counts[0] += 1
-                counts[1] += 1
+                late_count[key] += 1
+                total[key] += 1
                 if is_dead:
                     dead[agent.id] = key
             elif not is_dead:
-                counts[1] += 1
+                total[key] += 1
                 if not agent.admin_state_up and agent.held:
                     admin[agent.id] = REASON_DRAINING
-        return ({key: tuple(counts) for key, counts in groups.items()},
+        return ({key: (late_count[key], total[key]) for key in total},
                 admin, dead)
 
     def _watch_intake(self, agents, now):
@@ -271,7 +273,7 @@ class HealthMonitor:
                 if share:
                     outcome[failover_service.REBOUND] += len(
                         self._failover.rebind(share, old_agent, device_id,
-                                              agent[0], reason))
+                                              agent.id, reason))
         allowed = 0
         while allowed < len(moves) and self.guards.bucket.take():
             allowed += 1

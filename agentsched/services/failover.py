@@ -50,7 +50,7 @@ HOLD = 'hold'            # its policy allows no move: it waits for its
                          # agent or an admin
 
 # agents: for REBIND, the live agents of its device that may take it over
-# [(agent_id, agent_type, load)], least loaded first; empty otherwise.
+# (rows with id, agent_type, load), least loaded first; empty otherwise.
 Decision = collections.namedtuple('Decision', 'action agents')
 
 # The leader writes its state every check; three missed checks and the
@@ -79,7 +79,7 @@ def decide(item, live_agents, may_move, serving=False):
     device_up = item.device_health != constants.HEALTH_DOWN
     if device_up and not serving:
         others = [agent for agent in live_agents
-                  if agent[0] != item.agent_id]
+                  if agent.id != item.agent_id]
         if others:
             return Decision(REBIND, others)
     if not may_move:
@@ -192,7 +192,8 @@ class FailoverService:
     # -- failing over ------------------------------------------------------
 
     def rebind_targets(self, device_ids):
-        """{device_id: [(agent_id, agent_type, load)]}, least loaded first."""
+        """{device_id: [rows (id, agent_type, load)]}, least loaded
+        first."""
         with self._engine.connect() as connection:
             return failover_db.live_agents_of_devices(
                 connection, device_ids,
@@ -320,7 +321,7 @@ class FailoverService:
                 item.device_id, []), may_move=True, serving=serving)
         if decision.action == REBIND:
             rebound = self.rebind([item], item.agent_id, item.device_id,
-                                  decision.agents[0][0], reason)
+                                  decision.agents[0].id, reason)
             # Not rebound: its binding changed or another server holds it.
             return REBOUND if rebound else SKIPPED
         return self.move(item, reason,

@@ -17,8 +17,11 @@ Binding = collections.namedtuple('Binding',
 
 OK = constants.HEALTH_OK
 DOWN = constants.HEALTH_DOWN
-# Live agents of the device, least loaded first: (agent_id, type, load).
-LIVE = [('b', 'lb', 1), ('a', 'lb', 2), ('c', 'lb', 3)]
+# Live agents of the device, least loaded first (rows of
+# db/failover.live_agents_of_devices).
+LiveAgent = collections.namedtuple('LiveAgent', 'id agent_type load')
+LIVE = [LiveAgent('b', 'lb', 1), LiveAgent('a', 'lb', 2),
+        LiveAgent('c', 'lb', 3)]
 
 
 def _decide(agent_id='a', device_health=OK, live=LIVE, may_move=True,
@@ -45,7 +48,7 @@ def test_a_deleted_agents_binding_rebinds_to_any_live_agent():
 @pytest.mark.parametrize('device_health, live', [
     (DOWN, LIVE),                   # the device itself is gone
     (OK, []),                       # no live agent reaches it
-    (OK, [('a', 'lb', 0)]),         # only its own (dead) agent lists it
+    (OK, [LiveAgent('a', 'lb', 0)]),  # only its own (dead) agent lists it
 ])
 def test_move_when_no_other_agent_can_serve_it_where_it_is(device_health,
                                                            live):

@@ -39,7 +39,6 @@ class ResourceType:
     """Base of resource types. Subclasses set the class attributes."""
 
     name = None                 # 'vip'
-    collection = None           # 'vips' (the API's collection name)
     service_type = None         # constants.SERVICE_*
     units = 1                   # capacity units one resource claims
     spec_schema = {'type': 'object'}

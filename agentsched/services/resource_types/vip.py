@@ -16,7 +16,6 @@ _PORT = {'type': 'integer', 'minimum': 1, 'maximum': 65535}
 
 class VIP(resource_types.ResourceType):
     name = 'vip'
-    collection = 'vips'
     service_type = constants.SERVICE_LOADBALANCER
     spec_schema = {
         'type': 'object',

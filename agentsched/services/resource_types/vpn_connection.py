@@ -21,7 +21,6 @@ _LIFETIME = {'type': 'object', 'additionalProperties': False,
 
 class VPNConnection(resource_types.ResourceType):
     name = 'vpn_connection'
-    collection = 'connections'
     service_type = constants.SERVICE_VPN
     secret_fields = ('psk',)
     error_name = 'VPNConnection'
