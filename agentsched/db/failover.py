@@ -212,13 +212,6 @@ def touch_if_unchanged(connection, resource_id, status, since, description,
                 updated_at=now)).rowcount
 
 
-def set_status(connection, resource_ids, status, description, now):
-    connection.execute(
-        sa.update(_resources).where(_resources.c.id.in_(list(resource_ids)))
-        .values(status=status, status_description=description[:255],
-                updated_at=now))
-
-
 def save_health(connection, leader, leader_since, state_json, now):
     """The leader's state, one row, for every server's API."""
     values = dict(leader=leader, leader_since=leader_since, updated_at=now,

@@ -67,12 +67,14 @@ def update(connection, resource_id, values):
         _resources.c.id == resource_id).values(**values))
 
 
-def set_status(connection, resource_id, status, description, now):
-    """description: None (or '') stores none; cut to the column's size."""
-    update(connection, resource_id, {
-        'status': status,
-        'status_description': (description or '')[:255] or None,
-        'updated_at': now})
+def set_status(connection, resource_ids, status, description, now):
+    """One status for resources; description: None (or '') stores none,
+    cut to the column's size."""
+    connection.execute(
+        sa.update(_resources).where(_resources.c.id.in_(list(resource_ids)))
+        .values(status=status,
+                status_description=(description or '')[:255] or None,
+                updated_at=now))
 
 
 def delete(connection, resource_id):

@@ -208,7 +208,7 @@ class FailoverService:
                 connection, [item.resource_id for item in items],
                 old_agent_id, device_id, new_agent_id, now)
             if rebound:
-                failover_db.set_status(
+                resources_db.set_status(
                     connection, [resource_id for resource_id, _ in rebound],
                     constants.STATUS_PENDING_UPDATE,
                     'failover: %s; rebound to agent %s' % (
@@ -245,7 +245,7 @@ class FailoverService:
             kind.name, kind.service_type, item.units,
             json.loads(resource.requirements))
 
-        def step(connection, candidate, alive_since, now):
+        def claim_by_moving(connection, candidate, alive_since, now):
             moved = failover_db.move(
                 connection, item.resource_id, item.generation,
                 item.device_id, item.units, candidate.device_id,
@@ -253,7 +253,7 @@ class FailoverService:
             if moved:
                 # In the same transaction: the status never tells of a
                 # move that was undone, nor misses one that happened.
-                failover_db.set_status(
+                resources_db.set_status(
                     connection, [item.resource_id],
                     constants.STATUS_PENDING_UPDATE,
                     'failover: %s; moved to device %s' % (
@@ -265,7 +265,7 @@ class FailoverService:
 
         try:
             candidate = self._placer.place(item.resource_id, request,
-                                           elsewhere, step)
+                                           elsewhere, claim_by_moving)
         except failover_db.BindingChanged:
             return SKIPPED
         except algorithms.NoValidCandidate as exc:
@@ -280,7 +280,7 @@ class FailoverService:
             LOG.warning('Failover (%s) of %s %s found no other device: %s',
                         reason, item.resource_type, item.resource_id, exc)
             return FAILED
-        self._resources.deploy(item.resource_id, row=resource)
+        self._resources.deploy(item.resource_id)
         if item.agent_id is not None:
             old_agent = self._agent(item.agent_id)
             if old_agent is not None:

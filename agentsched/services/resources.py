@@ -316,7 +316,7 @@ class ResourceService:
                                           'agent' % resource_id)
             agent = agents_db.get(connection, binding.agent_id)
             resources_db.set_status(
-                connection, resource_id, constants.STATUS_PENDING_CREATE,
+                connection, [resource_id], constants.STATUS_PENDING_CREATE,
                 'unbound by an admin', liveness.utcnow())
         if agent is not None:
             self._notifier.undeploy(agent, {
@@ -377,7 +377,7 @@ class ResourceService:
 
     def set_status(self, resource_id, status, description=None):
         with self._engine.begin() as connection:
-            resources_db.set_status(connection, resource_id, status,
+            resources_db.set_status(connection, [resource_id], status,
                                     description, liveness.utcnow())
 
     def message(self, hosting, with_secrets=False):
@@ -422,13 +422,9 @@ class ResourceService:
         self.set_status(resource_id, constants.STATUS_ERROR, description)
         LOG.error('Resource %s %s', resource_id, description)
 
-    def deploy(self, resource_id, row=None):
+    def deploy(self, resource_id):
         """Cast deploy to the resource's agent. False if nothing was cast
-        (unbound, agent deleted, or withheld: ERROR).
-
-        row: unused, the hosting read brings the row (kept for callers
-        that pass it).
-        """
+        (unbound, agent deleted, or withheld: ERROR)."""
         hosting = self.hosting(resource_id)
         return hosting is not None and self._deploy(hosting)
 
