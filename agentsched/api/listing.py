@@ -83,17 +83,6 @@ def marker_id():
     return flask.request.args.get('marker')
 
 
-def marker(connection, get, what):
-    """The marker row, by id, or None; a 400 if it does not exist."""
-    marker_id = flask.request.args.get('marker')
-    if marker_id is None:
-        return None
-    row = get(connection, marker_id)
-    if row is None:
-        raise errors.BadRequest('marker %s is not %s id' % (marker_id, what))
-    return row
-
-
 _WILDCARDS = ('', '0.0.0.0', '::')
 
 

@@ -12,6 +12,7 @@ import fastjsonschema
 
 from agentsched import constants
 from agentsched import exceptions
+from agentsched import formats
 from agentsched.services import plugin_registry
 
 
@@ -67,6 +68,15 @@ class ResourceType:
         except fastjsonschema.JsonSchemaValueException as exc:
             raise InvalidResource('%s: %s' % (
                 self.name, exc.message.replace('data', self.name, 1)))
+        try:
+            self.check_formats(spec)
+        except formats.InvalidFormat as exc:
+            raise InvalidResource('%s: %s.%s' % (self.name, self.name, exc))
+
+    def check_formats(self, spec):
+        """Strict formats (agentsched/formats.py) of the fields of a
+        schema-valid, maybe partial, spec that reach a device's
+        configuration; formats.InvalidFormat names the field."""
 
     def split_secrets(self, spec):
         """(spec without secrets, secrets) of a validated spec."""
@@ -85,4 +95,5 @@ class Registry(plugin_registry.PluginRegistry):
     """The installed resource types, by name."""
 
     def __init__(self, types=None):
-        super().__init__(constants.NS_RESOURCE_TYPES, 'resource type', UnknownResourceType, types)
+        super().__init__(constants.NS_RESOURCE_TYPES, 'resource type',
+                         UnknownResourceType, types)

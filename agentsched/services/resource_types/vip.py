@@ -45,23 +45,14 @@ class VIP(resource_types.ResourceType):
         },
     }
 
-    def validate(self, spec, partial=False):
-        super().validate(spec, partial)
-        try:
-            check_formats(spec)
-        except formats.InvalidFormat as exc:
-            raise resource_types.InvalidResource('%s: %s.%s' % (
-                self.name, self.name, exc))
-
-
-def check_formats(spec):
-    """The fields of a schema-valid (maybe partial) spec that reach the
-    device's configuration."""
-    if 'address' in spec:
-        formats.host(spec['address'], 'address')
-    for i, member in enumerate(spec.get('members') or []):
-        formats.host(member['address'], 'members[%d].address' % i)
-    persistence = spec.get('session_persistence') or {}
-    if 'cookie_name' in persistence:
-        formats.cookie_name(persistence['cookie_name'],
-                            'session_persistence.cookie_name')
+    def check_formats(self, spec):
+        """The fields of a schema-valid (maybe partial) spec that reach the
+        device's configuration."""
+        if 'address' in spec:
+            formats.host(spec['address'], 'address')
+        for i, member in enumerate(spec.get('members') or []):
+            formats.host(member['address'], 'members[%d].address' % i)
+        persistence = spec.get('session_persistence') or {}
+        if 'cookie_name' in persistence:
+            formats.cookie_name(persistence['cookie_name'],
+                                'session_persistence.cookie_name')

@@ -64,22 +64,13 @@ class VPNConnection(resource_types.ResourceType):
         },
     }
 
-    def validate(self, spec, partial=False):
-        super().validate(spec, partial)
-        try:
-            check_formats(spec)
-        except formats.InvalidFormat as exc:
-            raise resource_types.InvalidResource('%s: %s.%s' % (
-                self.name, self.name, exc))
-
-
-def check_formats(spec):
-    """The fields of a schema-valid (maybe partial) spec that reach
-    swanctl.conf; the psk is not one of them (base64 in the file)."""
-    if 'peer_address' in spec:
-        formats.host(spec['peer_address'], 'peer_address')
-    if 'peer_id' in spec:
-        formats.ike_identity(spec['peer_id'], 'peer_id')
-    for field in ('peer_cidrs', 'local_cidrs'):
-        if field in spec:
-            formats.cidrs(spec[field], field)
+    def check_formats(self, spec):
+        """The fields of a schema-valid (maybe partial) spec that reach
+        swanctl.conf; the psk is not one of them (base64 in the file)."""
+        if 'peer_address' in spec:
+            formats.host(spec['peer_address'], 'peer_address')
+        if 'peer_id' in spec:
+            formats.ike_identity(spec['peer_id'], 'peer_id')
+        for field in ('peer_cidrs', 'local_cidrs'):
+            if field in spec:
+                formats.cidrs(spec[field], field)
