@@ -47,6 +47,25 @@ def json_response(description, schema):
             'content': {'application/json': {'schema': schema}}}
 
 
+def links(parameters, *operation_ids):
+    """OpenAPI links from a response to the operations it enables:
+    parameters maps each of their parameters to a runtime expression (the
+    created id: '$response.body#/vip/id'); schemathesis' stateful tests
+    follow them."""
+    return {operation_id[0].upper() + operation_id[1:]: {
+        'operationId': operation_id, 'parameters': dict(parameters)}
+        for operation_id in operation_ids}
+
+
+def created(response, *link_maps):
+    """A create's 201 response with links (link_maps from links()) to the
+    operations on what it created."""
+    merged = {}
+    for link_map in link_maps:
+        merged.update(link_map)
+    return dict(response, links=merged)
+
+
 _COLLECTIONS_RESPONSES = {
     '200': json_response('Collections', {
         'type': 'object', 'required': ['resources'],

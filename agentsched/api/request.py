@@ -75,7 +75,7 @@ def json_body(validator):
         document = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise errors.BadRequest('Request body is not valid JSON: %s' % exc)
-    _refuse_duplicate_keys(data)
+    _refuse_duplicate_keys_and_big_integers(data)
     # JSON can only carry a NUL escaped; no field accepts one (see
     # app._refuse_nul).
     if b'\\u0000' in data:
@@ -102,15 +102,37 @@ def _unique_pairs(pairs):
     return document
 
 
-def _refuse_duplicate_keys(data):
+# orjson keeps an integer exact within these bounds only, and makes a float
+# of any other: 2**70 would be stored and shown as 1.1805916207174113e+21.
+_EXACT_INTEGERS = (-2 ** 63, 2 ** 64 - 1)
+
+
+def _exact_integer(text):
+    number = int(text)
+    if not _EXACT_INTEGERS[0] <= number <= _EXACT_INTEGERS[1]:
+        raise _BigInteger(text)
+    return number
+
+
+class _BigInteger(ValueError):
+    pass
+
+
+def _refuse_duplicate_keys_and_big_integers(data):
     """orjson keeps the last of two equal keys; which one a client meant
     is anyone's guess (and a filter in front may have read the first), so
-    such a body is refused. A second parse: bodies are small (sizelimit)."""
+    such a body is refused; and an integer orjson would turn into an
+    inexact float. A second parse: bodies are small (sizelimit)."""
     try:
-        json.loads(data, object_pairs_hook=_unique_pairs)
+        json.loads(data, object_pairs_hook=_unique_pairs,
+                   parse_int=_exact_integer)
     except _DuplicateKey as exc:
         raise errors.BadRequest('Request body has a duplicate key %r' %
                                 exc.args[0])
+    except _BigInteger as exc:
+        raise errors.BadRequest('Request body has an integer out of range '
+                                '(%d digits); no field accepts one' %
+                                len(exc.args[0].lstrip('-')))
 
 
 def respond(document, status=200, headers=None):

@@ -27,12 +27,18 @@ FIELDS = ('id', 'name', 'device_type', 'service_type', 'capabilities',
           'revision_number', 'created_at', 'updated_at')
 _JSON_FIELDS = ('capabilities', 'physical_info')
 
+# A device's name names its directory on the agent's host (the haproxy
+# driver's default config_dir) and reaches terminals: no '/', no '.' or
+# '..', no control characters.
 _NAME = {'type': 'string', 'minLength': 1,
-         'maxLength': constants.MAX_STRING_LENGTH}
+         'maxLength': constants.MAX_STRING_LENGTH,
+         'pattern': '^(?!\\.\\.?\\Z)[^/\\x00-\\x1f\\x7f-\\x9f]+\\Z'}
 _WRITABLE = {
     'name': _NAME,
     'capabilities': {'type': 'object'},
-    'capacity': {'type': 'integer', 'minimum': 0},
+    # devices.capacity is a 32-bit integer column.
+    'capacity': {'type': 'integer', 'minimum': 0,
+                 'maximum': constants.MAX_DB_INTEGER},
     'physical_info': {'type': 'object'},
     'credentials': {'type': 'object'},
     'admin_state_up': {'type': 'boolean'},

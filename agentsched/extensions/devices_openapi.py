@@ -1,5 +1,6 @@
 """OpenAPI description of the devices extension's routes."""
 
+from agentsched import constants
 from agentsched.api import openapi
 
 _STRING = {'type': 'string'}
@@ -29,7 +30,8 @@ DEVICE = {
 _WRITABLE = {
     'name': {'type': 'string', 'minLength': 1, 'maxLength': 255},
     'capabilities': {'type': 'object'},
-    'capacity': {'type': 'integer', 'minimum': 0},
+    'capacity': {'type': 'integer', 'minimum': 0,
+                 'maximum': constants.MAX_DB_INTEGER},
     'physical_info': {'type': 'object'},
     'credentials': {'type': 'object', 'writeOnly': True},
     'admin_state_up': {'type': 'boolean'},
@@ -51,6 +53,15 @@ _MANY = openapi.json_response('Devices', {
     'properties': {'devices': {'type': 'array', 'items': _REF},
                    'devices_links': {'type': 'array', 'items': {
                        '$ref': '#/components/schemas/Link'}}}})
+
+# A device created (or associated): its id for the operations on it.
+_CREATED_ID = '$response.body#/device/id'
+_DEVICE_LINKS = openapi.links({'device_id': _CREATED_ID}, 'showDevice',
+                              'updateDevice', 'deleteDevice',
+                              'listDeviceAgents')
+_ASSOCIATION_LINKS = openapi.links({'agent_id': '$request.path.agent_id',
+                                    'device_id': _CREATED_ID},
+                                   'removeAgentDevice')
 
 
 def _path(name):
@@ -102,8 +113,10 @@ OPENAPI = {
                          'type': 'object', 'required': ['device'],
                          'additionalProperties': False,
                          'properties': {'device': _CREATE}}),
-                     'responses': {'201': _ONE, **openapi.error_responses(
-                         400, 401, 403, 409, 413, 415)}},
+                     'responses': {
+                         '201': openapi.created(_ONE, _DEVICE_LINKS),
+                         **openapi.error_responses(400, 401, 403, 409, 413,
+                                                   415)}},
         },
         '/v2.0/devices/{device_id}': {
             'get': {'operationId': 'showDevice', 'summary': 'Show a device',
@@ -158,8 +171,11 @@ OPENAPI = {
                          'minProperties': 1, 'maxProperties': 1,
                          'properties': {'device_id': _STRING,
                                         'device': _CREATE}}),
-                     'responses': {'201': _ONE, **openapi.error_responses(
-                         400, 401, 403, 404, 409, 413, 415)}},
+                     'responses': {
+                         '201': openapi.created(_ONE, _DEVICE_LINKS,
+                                                _ASSOCIATION_LINKS),
+                         **openapi.error_responses(400, 401, 403, 404, 409,
+                                                   413, 415)}},
         },
         '/v2.0/agents/{agent_id}/devices/{device_id}': {
             'delete': {'operationId': 'removeAgentDevice',

@@ -45,7 +45,10 @@ def _wrapped_body(key, properties, required=()):
 
 
 def _crud(collection, singular, schema_name, title, ident, writable,
-          create_extra, create_required, list_parameters, sort_keys):
+          create_extra, create_required, list_parameters, sort_keys,
+          linked=()):
+    """linked: other operations the created id is a path parameter of
+    (ident), for the create's links."""
     ref = {'$ref': '#/components/schemas/%s' % schema_name}
     one = openapi.json_response('The %s' % title,
                                 common.wrapped(singular, ref))
@@ -68,8 +71,14 @@ def _crud(collection, singular, schema_name, title, ident, writable,
                      'requestBody': _wrapped_body(
                          singular, dict(writable, **create_extra),
                          create_required),
-                     'responses': {'201': one, **openapi.error_responses(
-                         400, 401, 403, 413, 415)}},
+                     'responses': {
+                         '201': openapi.created(one, openapi.links(
+                             {ident: '$response.body#/%s/id' % singular},
+                             'show%s' % schema_name,
+                             'update%s' % schema_name,
+                             'delete%s' % schema_name, *linked)),
+                         **openapi.error_responses(400, 401, 403, 413,
+                                                   415)}},
         },
         item_path: {
             'get': {'operationId': 'show%s' % schema_name,
@@ -104,7 +113,8 @@ OPENAPI = {
                 [common.query('id'), common.query('name'),
                  common.query('service_type', _SERVICE_TYPE),
                  common.query('enabled', _BOOL)],
-                ('id', 'name', 'service_type', 'enabled')),
+                ('id', 'name', 'service_type', 'enabled'),
+                linked=('associateFlavorServiceProfile',)),
         **_crud('service_profiles', 'service_profile', 'ServiceProfile',
                 'service profile', 'profile_id', _PROFILE_WRITABLE, {}, (),
                 [common.query('id'), common.query('driver'),
@@ -118,11 +128,17 @@ OPENAPI = {
                          'service_profile', {'id': {
                              'type': 'string', 'minLength': 1,
                              'maxLength': 255}}, ('id',)),
-                     'responses': {'201': openapi.json_response(
-                         'The associated profile', common.wrapped(
-                             'service_profile', {
-                                 'type': 'object', 'required': ['id'],
-                                 'properties': {'id': common.STRING}})),
+                     'responses': {'201': openapi.created(
+                         openapi.json_response(
+                             'The associated profile', common.wrapped(
+                                 'service_profile', {
+                                     'type': 'object', 'required': ['id'],
+                                     'properties': {'id': common.STRING}})),
+                         openapi.links({
+                             'flavor_id': '$request.path.flavor_id',
+                             'profile_id': '$response.body#/service_profile'
+                                           '/id'},
+                             'dissociateFlavorServiceProfile')),
                          **openapi.error_responses(400, 401, 403, 404, 409,
                                                    413, 415)}},
         },

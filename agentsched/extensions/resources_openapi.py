@@ -68,6 +68,11 @@ def wrapped(key, schema):
     return {'type': 'object', 'required': [key], 'properties': {key: schema}}
 
 
+def wrapped_body(key, schema):
+    """A request body: the app refuses any key but this one."""
+    return dict(wrapped(key, schema), additionalProperties=False)
+
+
 def listed(key, schema):
     return {'type': 'object', 'required': [key], 'properties': {
         key: {'type': 'array', 'items': schema},
@@ -153,10 +158,16 @@ def _paths(kind, collection_path, singular, plural, schema_name, title):
             'post': {'operationId': 'create%s' % op,
                      'summary': 'Create a %s and place it; 201 with status '
                                 'ERROR when nothing fits' % title,
-                     'requestBody': body(wrapped(singular,
-                                                 _create_schema(kind))),
-                     'responses': {'201': one, **openapi.error_responses(
-                         400, 401, 403, 404, 409, 413, 415)}},
+                     'requestBody': body(wrapped_body(singular,
+                                                      _create_schema(kind))),
+                     'responses': {
+                         '201': openapi.created(one, openapi.links(
+                             {'resource_id': '$response.body#/%s/id'
+                              % singular},
+                             'show%s' % op, 'update%s' % op,
+                             'delete%s' % op)),
+                         **openapi.error_responses(400, 401, 403, 404, 409,
+                                                   413, 415)}},
         },
         collection_path + '/{resource_id}': {
             'get': {'operationId': 'show%s' % op,
@@ -168,8 +179,8 @@ def _paths(kind, collection_path, singular, plural, schema_name, title):
                     'summary': 'Rename a %s or change its spec (deployed '
                                'again)' % title,
                     'parameters': [ident],
-                    'requestBody': body(wrapped(singular,
-                                                _update_schema(kind))),
+                    'requestBody': body(wrapped_body(singular,
+                                                     _update_schema(kind))),
                     'responses': {'200': one, **openapi.error_responses(
                         400, 401, 403, 404, 409, 413, 415)}},
             'delete': {'operationId': 'delete%s' % op,

@@ -39,3 +39,44 @@ def test_control_characters_in_a_vip_name_are_refused(client, name):
         assert response.status_code == 400, response.get_data(as_text=True)
         assert 'name' in response.json['NeutronError']['message']
     assert client.get('/v2.0/lb/vips').json['vips'] == []
+
+
+@pytest.mark.parametrize('number', [2 ** 64, -2 ** 63 - 1, 2 ** 70])
+def test_integers_orjson_cannot_keep_exact_are_refused(client, number):
+    # orjson reads them as floats: a VIP's connection_limit of 2**70 was
+    # stored and shown as 1.1805916207174113e+21 (found by the stateful
+    # schemathesis run in test_openapi.py).
+    body = b'{"device": {"name": "a", "device_type": "noop", ' \
+           b'"capacity": %d}}' % number
+    response = client.post('/v2.0/devices', data=body,
+                           content_type='application/json')
+    assert response.status_code == 400, response.get_data(as_text=True)
+    error = response.json['NeutronError']
+    assert error['type'] == 'HTTPBadRequest'
+    assert 'integer out of range' in error['message']
+    assert client.get('/v2.0/devices').json['devices'] == []
+
+
+@pytest.mark.parametrize('capacity', [2 ** 31, 2 ** 40])
+def test_a_capacity_the_database_cannot_store_is_a_400(client, capacity):
+    """devices.capacity is a 32-bit integer column: a larger capacity was a
+    500 (PostgreSQL's integer out of range)."""
+    response = client.post('/v2.0/devices', json={'device': {
+        'name': 'big', 'device_type': 'noop', 'capacity': capacity}})
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert 'capacity' in response.json['NeutronError']['message']
+    created = client.post('/v2.0/devices', json={'device': {
+        'name': 'ok', 'device_type': 'noop', 'capacity': 2 ** 31 - 1}})
+    assert created.status_code == 201, created.get_data(as_text=True)
+    response = client.put('/v2.0/devices/%s' % created.json['device']['id'],
+                          json={'device': {'capacity': capacity}})
+    assert response.status_code == 400, response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize('name', ['..', '.', '../etc', 'a/b', 'tab\there',
+                                  'esc\x1b[2J'])
+def test_a_device_name_that_is_not_a_directory_name_is_a_400(client, name):
+    response = client.post('/v2.0/devices', json={'device': {
+        'name': name, 'device_type': 'noop'}})
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert 'name' in response.json['NeutronError']['message']
