@@ -29,6 +29,12 @@ EXTENSION = {
 }
 
 
+# The end of the text, alike in ECMA-262 (OpenAPI's patterns) and in
+# Python, for patterns the handlers validate with too: '$' is not (in
+# Python it also matches before a final newline).
+END_OF_TEXT = '(?![\\s\\S])'
+
+
 def error_responses(*statuses):
     reasons = {400: 'Bad request', 401: 'Not authenticated',
                403: 'Forbidden by policy', 404: 'Not found',

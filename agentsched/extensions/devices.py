@@ -27,12 +27,9 @@ FIELDS = ('id', 'name', 'device_type', 'service_type', 'capabilities',
           'revision_number', 'created_at', 'updated_at')
 _JSON_FIELDS = ('capabilities', 'physical_info')
 
-# A device's name names its directory on the agent's host (the haproxy
-# driver's default config_dir) and reaches terminals: no '/', no '.' or
-# '..', no control characters.
 _NAME = {'type': 'string', 'minLength': 1,
          'maxLength': constants.MAX_STRING_LENGTH,
-         'pattern': '^(?!\\.\\.?\\Z)[^/\\x00-\\x1f\\x7f-\\x9f]+\\Z'}
+         'pattern': devices_openapi.NAME_PATTERN}
 _WRITABLE = {
     'name': _NAME,
     'capabilities': {'type': 'object'},

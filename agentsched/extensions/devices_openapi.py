@@ -27,8 +27,14 @@ DEVICE = {
     },
 }
 
+# A device's name names its directory on the agent's host (the haproxy
+# driver's default config_dir) and reaches terminals: no '/', no '.' or
+# '..', no control characters. The handlers validate with this pattern.
+NAME_PATTERN = '^(?!\\.\\.?{end})[^/\\x00-\\x1f\\x7f-\\x9f]+{end}'.format(
+    end=openapi.END_OF_TEXT)
 _WRITABLE = {
-    'name': {'type': 'string', 'minLength': 1, 'maxLength': 255},
+    'name': {'type': 'string', 'minLength': 1, 'maxLength': 255,
+             'pattern': NAME_PATTERN},
     'capabilities': {'type': 'object'},
     'capacity': {'type': 'integer', 'minimum': 0,
                  'maximum': constants.MAX_DB_INTEGER},

@@ -5,7 +5,8 @@
 the spec fields of the resource type (services/resource_types) at the top
 level, and either requirements or a flavor_id. Everything is project-scoped:
 a tenant sees its own project's only (another project's is a 404, as a
-missing one), a caller without a project sees none, an admin sees all. Secret spec fields (a psk) are write-only: has_<field> instead.
+missing one), a caller without a project sees none, an admin sees all.
+Secret spec fields (a psk) are write-only: has_<field> instead.
 """
 
 import collections
@@ -24,10 +25,7 @@ from agentsched.extensions import resources_openapi
 from agentsched.services import resource_types
 from agentsched.services import resources as resources_service
 
-# A tenant's name reaches other people's terminals (the CLI, logs): no
-# control characters (\Z: '$' would let a trailing newline through).
-_NAME = {'type': 'string', 'maxLength': constants.MAX_STRING_LENGTH,
-         'pattern': '^[^\\x00-\\x1f\\x7f-\\x9f]*\\Z'}
+_NAME = {'type': 'string', 'maxLength': constants.MAX_STRING_LENGTH}
 _PROJECT = {'type': 'string', 'minLength': 1,
             'maxLength': constants.MAX_STRING_LENGTH}
 # Body keys that are not spec fields.
@@ -113,8 +111,7 @@ class Handlers:
                 'type': 'object',
                 'properties': {
                     'name': {'type': ['string', 'null'],
-                             'maxLength': constants.MAX_STRING_LENGTH,
-                             'pattern': _NAME['pattern']},
+                             'maxLength': constants.MAX_STRING_LENGTH},
                     'requirements': resource_types.REQUIREMENTS_SCHEMA,
                     'flavor_id': _PROJECT, 'project_id': _PROJECT,
                     'tenant_id': _PROJECT}}}})

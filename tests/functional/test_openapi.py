@@ -217,8 +217,19 @@ def _has_something_to_break(ctx):
 DEVICE_TYPES = ['noop', 'haproxy']
 
 
+# What agentsched/formats.py accepts where an address or identity reaches a
+# device (the document says "string"): some creates carry these, so that
+# creates succeed and the links after them are followed.
+DEVICE_SAFE = {'address': '198.51.100.7', 'peer_address': '203.0.113.9',
+               'peer_id': 'branch-1', 'peer_cidrs': ['10.2.0.0/16'],
+               'local_cidrs': ['10.1.0.0/16']}
+
+
 def before_generate_body(context, strategy):
     operation = context.operation
+    if operation.method.upper() == 'POST' and operation.path in (
+            '/v2.0/lb/vips', '/v2.0/vpn/connections'):
+        return st.one_of(strategy, strategy.map(_device_safe))
     if '/devices' not in operation.path:
         return strategy
     if operation.method.upper() != 'POST' or \
@@ -226,6 +237,20 @@ def before_generate_body(context, strategy):
         return strategy
     return st.one_of(strategy, st.tuples(
         strategy, st.sampled_from(DEVICE_TYPES)).map(_with_device_type))
+
+
+def _device_safe(body):
+    resource = next(iter(body.values()), None) \
+        if isinstance(body, dict) and len(body) == 1 else None
+    if not isinstance(resource, dict):
+        return body
+    resource = dict(resource, **{key: value for key, value
+                                 in DEVICE_SAFE.items() if key in resource})
+    if isinstance(resource.get('members'), list):
+        resource['members'] = [
+            dict(member, address='10.0.0.5') if isinstance(member, dict)
+            else member for member in resource['members']]
+    return {key: resource for key in body}
 
 
 def _with_device_type(drawn):
