@@ -16,12 +16,10 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from agentsched import constants
+from agentsched import formats
 from agentsched.agents.drivers import base as drivers
 
 LOG = logging.getLogger(__name__)
-
-# The report schema's bound on a string.
-_MAX_REASON = constants.MAX_STRING_LENGTH
 
 
 def _fingerprint(resource):
@@ -95,7 +93,7 @@ class Deployments:
             entry = dict(device, health=health, load=load)
             entry.pop('health_reason', None)
             if reason:
-                entry['health_reason'] = reason[:_MAX_REASON]
+                entry['health_reason'] = formats.shorten(reason)
             updated.append(entry)
         return updated
 
@@ -232,7 +230,9 @@ class Deployments:
 
     def _report(self, resource_id, generation, status, description):
         try:
-            self._report_status(resource_id, generation, status, description)
+            # Within the report schema's bound, cut where a reader sees it.
+            self._report_status(resource_id, generation, status,
+                                formats.shorten(description))
         except Exception as exc:
             LOG.warning('Could not report %s of %s to the server (%s); the '
                         'next sync repeats it', status, resource_id, exc)
