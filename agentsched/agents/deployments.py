@@ -18,6 +18,7 @@ from oslo_log import log as logging
 from agentsched import constants
 from agentsched import formats
 from agentsched.agents.drivers import base as drivers
+from agentsched.conf import agent as agent_conf
 
 LOG = logging.getLogger(__name__)
 
@@ -76,6 +77,12 @@ class Deployments:
                 LOG.warning('Device %s changed while it serves resources; '
                             'the change applies once they are gone', name)
                 return current
+            if 'physical_info' not in device:
+                # A heartbeat's device (its [device:<name>] section): built
+                # in the form the server's deploys bring, so that after a
+                # restart the first deploy finds the same device.
+                device = dict(device, physical_info=agent_conf.physical_info(
+                    device.get('address')))
             self._drivers[name] = self._load_driver(device, self._conf)
             return self._drivers[name]
 

@@ -19,6 +19,7 @@ from oslo_log import log as logging
 import sqlalchemy as sa
 
 from agentsched import constants
+from agentsched.conf import agent as agent_conf
 from agentsched.db import devices as devices_db
 from agentsched.services import device_types
 from agentsched.services import devices as devices_service
@@ -31,8 +32,7 @@ def _dump(document):
 
 def _described(device, agent_service_type, availability_zone):
     """The columns a report describes, as stored."""
-    physical_info = {'address': device['address']} if device.get(
-        'address') else {}
+    physical_info = agent_conf.physical_info(device.get('address'))
     return {
         'device_type': device['device_type'],
         'service_type': device.get('service_type') or agent_service_type,
