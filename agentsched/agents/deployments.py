@@ -221,6 +221,22 @@ class Deployments:
                                                                0)},
                               report=False)
 
+    def fence(self):
+        """Stop serving what the devices of this host serve (drivers whose
+        device is local), telling nobody: the server cannot be reached, and
+        may have moved them already. The next sync deploys again what is
+        still ours. Returns the ids undeployed."""
+        with self._drivers_guard:
+            local = [driver for driver in self._drivers.values()
+                     if driver.local]
+        fenced = sorted({resource_id for driver in local
+                         for resource_id in driver.resources()})
+        for resource_id in fenced:
+            self.undeploy({'id': resource_id,
+                           'generation': self.deployed.get(resource_id, 0)},
+                          report=False)
+        return fenced
+
     def _holders(self, resource_id):
         """Drivers that hold a resource: where it was deployed, and any
         other that found it in its files (after a restart)."""
