@@ -257,11 +257,11 @@ class AgentService(service.Service):
                 return  # heard meanwhile
             self.fenced = True
             fenced = self.deployments.fence()
+        # Counted, not listed: each undeploy logged its own line.
         LOG.warning('Agent %s on %s fenced itself: no heartbeat accepted '
                     'for %.0f s (fence_time); stopped serving %d resource(s) '
-                    'until the server answers: %s', self.agent_type,
-                    self.host, self._fence_time, len(fenced),
-                    ', '.join(fenced))
+                    'until the server answers', self.agent_type, self.host,
+                    self._fence_time, len(fenced))
 
     def _unfence(self):
         """After an accepted heartbeat: whether this agent was fenced
