@@ -176,3 +176,19 @@ def printable(text, double_backslash=True):
         else:
             out.append(char)
     return ''.join(out)
+
+
+ELLIPSIS = '...'
+
+
+def shorten(text, limit=constants.MAX_STRING_LENGTH):
+    """text cut to at most limit characters for a bounded column (a
+    status_description, a health_reason): at the last space that fits, with
+    an ellipsis that says it was cut, so nobody reads '[A' as a word. A
+    first word longer than half the room is cut where it must be."""
+    if text is None or len(text) <= limit:
+        return text
+    room = limit - len(ELLIPSIS)
+    space = text.rfind(' ', 0, room + 1)
+    head = text[:space] if space > room // 2 else text[:room]
+    return head.rstrip(' ,;:') + ELLIPSIS

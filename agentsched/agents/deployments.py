@@ -16,12 +16,11 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from agentsched import constants
+from agentsched import formats
 from agentsched.agents.drivers import base as drivers
+from agentsched.conf import agent as agent_conf
 
 LOG = logging.getLogger(__name__)
-
-# The report schema's bound on a string.
-_MAX_REASON = constants.MAX_STRING_LENGTH
 
 
 def _fingerprint(resource):
@@ -78,6 +77,12 @@ class Deployments:
                 LOG.warning('Device %s changed while it serves resources; '
                             'the change applies once they are gone', name)
                 return current
+            if 'physical_info' not in device:
+                # A heartbeat's device (its [device:<name>] section): built
+                # in the form the server's deploys bring, so that after a
+                # restart the first deploy finds the same device.
+                device = dict(device, physical_info=agent_conf.physical_info(
+                    device.get('address')))
             self._drivers[name] = self._load_driver(device, self._conf)
             return self._drivers[name]
 
@@ -95,7 +100,7 @@ class Deployments:
             entry = dict(device, health=health, load=load)
             entry.pop('health_reason', None)
             if reason:
-                entry['health_reason'] = reason[:_MAX_REASON]
+                entry['health_reason'] = formats.shorten(reason)
             updated.append(entry)
         return updated
 
@@ -216,6 +221,22 @@ class Deployments:
                                                                0)},
                               report=False)
 
+    def fence(self):
+        """Stop serving what the devices of this host serve (drivers whose
+        device is local), telling nobody: the server cannot be reached, and
+        may have moved them already. The next sync deploys again what is
+        still ours. Returns the ids undeployed."""
+        with self._drivers_guard:
+            local = [driver for driver in self._drivers.values()
+                     if driver.local]
+        fenced = sorted({resource_id for driver in local
+                         for resource_id in driver.resources()})
+        for resource_id in fenced:
+            self.undeploy({'id': resource_id,
+                           'generation': self.deployed.get(resource_id, 0)},
+                          report=False)
+        return fenced
+
     def _holders(self, resource_id):
         """Drivers that hold a resource: where it was deployed, and any
         other that found it in its files (after a restart)."""
@@ -232,7 +253,9 @@ class Deployments:
 
     def _report(self, resource_id, generation, status, description):
         try:
-            self._report_status(resource_id, generation, status, description)
+            # Within the report schema's bound, cut where a reader sees it.
+            self._report_status(resource_id, generation, status,
+                                formats.shorten(description))
         except Exception as exc:
             LOG.warning('Could not report %s of %s to the server (%s); the '
                         'next sync repeats it', status, resource_id, exc)

@@ -1,6 +1,7 @@
 """The agent daemon: heartbeats, and an RPC endpoint the server casts to."""
 
 import threading
+import time
 
 from oslo_log import log as logging
 import oslo_messaging
@@ -89,6 +90,18 @@ class AgentService(service.Service):
         self._reports_since_sync = 0
         self._stop = threading.Event()
         self._thread = None
+        self._fence_thread = None
+        fence_time = conf.agent.fence_time
+        self._fence_time = (conf.agent_down_time if fence_time is None
+                            else fence_time)
+        # When the last heartbeat the server accepted was sent (monotonic);
+        # the start counts as one: how long a previous incarnation was away
+        # is unknown, and an agent that never reaches the server fences
+        # fence_time after its start.
+        self._last_accepted = time.monotonic()
+        # Set while fenced: what this host served is stopped until the
+        # server answers again.
+        self.fenced = False
         self._rpc_server = None
         self.resync_hooks = [self._log_resync, self.fetch_and_converge]
         self.last_status = None
@@ -128,6 +141,11 @@ class AgentService(service.Service):
         self._thread = threading.Thread(
             target=self._run, name='heartbeat-%s' % self.host, daemon=True)
         self._thread.start()
+        if self._fence_time:
+            self._fence_thread = threading.Thread(
+                target=self._watch_fence, name='fence-%s' % self.host,
+                daemon=True)
+            self._fence_thread.start()
         LOG.info('Agent %s on %s started: %d devices, reporting every %d s',
                  self.agent_type, self.host, len(self.devices),
                  self._interval)
@@ -141,6 +159,8 @@ class AgentService(service.Service):
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=self._timeout + 1)
+        if self._fence_thread is not None:
+            self._fence_thread.join(timeout=self._timeout + 1)
         if self._rpc_server is not None:
             self._rpc_server.stop()
             self._rpc_server.wait()
@@ -173,14 +193,15 @@ class AgentService(service.Service):
             before_sleep=self._log_failure,
             reraise=True)
         try:
-            status = retrying(self._reporter.report_state,
-                              self.agent_state())
+            sent, status = retrying(self._send_report, self.agent_state())
         except oslo_messaging.RemoteError as exc:
             # The server refused this report (InvalidReport names why);
             # sending it again at once would be refused again.
             LOG.error('Server refused the heartbeat of %s: %s: %s',
                       self.host, exc.exc_type, exc.value)
             return None
+        self._last_accepted = sent
+        unfenced = self._unfence()
         # start_flag is dropped only once a report carrying it was taken.
         if self._start_flag:
             self._start_flag = False
@@ -199,7 +220,58 @@ class AgentService(service.Service):
         if status == constants.AGENT_REVIVED:
             for hook in self.resync_hooks:
                 hook()
+        elif unfenced:
+            # Not judged down after all (a fence_time shorter than the
+            # server's agent_down_time): what is still ours comes back.
+            self.fetch_and_converge()
         return status
+
+    def _send_report(self, state):
+        """One heartbeat attempt: (when it was sent, the server's answer).
+        The fence clock starts at the sending: the server's clock for this
+        heartbeat starts later, so the agent never fences after it."""
+        sent = time.monotonic()
+        return sent, self._reporter.report_state(state)
+
+    # -- fencing -------------------------------------------------------------
+
+    def _watch_fence(self):
+        """Fence this agent once no heartbeat was accepted for fence_time;
+        wakes at each deadline (an accepted heartbeat moves it on)."""
+        while not self._stop.is_set():
+            left = self._fence_left()
+            if left <= 0 and not self.fenced:
+                self.fence()
+            self._stop.wait(left if left > 0 else self._interval)
+
+    def _fence_left(self):
+        return self._last_accepted + self._fence_time - time.monotonic()
+
+    def fence(self):
+        """Stop serving on this host's devices: past fence_time without an
+        accepted heartbeat, the server has judged this agent down and may
+        have moved its resources to other agents, which serve the same
+        addresses. Nothing is told to the server (it cannot be reached)."""
+        with self._sync_lock:
+            if self.fenced or self._fence_left() > 0:
+                return  # heard meanwhile
+            self.fenced = True
+            fenced = self.deployments.fence()
+        # Counted, not listed: each undeploy logged its own line.
+        LOG.warning('Agent %s on %s fenced itself: no heartbeat accepted '
+                    'for %.0f s (fence_time); stopped serving %d resource(s) '
+                    'until the server answers', self.agent_type, self.host,
+                    self._fence_time, len(fenced))
+
+    def _unfence(self):
+        """After an accepted heartbeat: whether this agent was fenced
+        (and is no longer)."""
+        if not self.fenced:
+            return False
+        self.fenced = False
+        LOG.info('Agent %s on %s is heard again: unfenced; its sync deploys '
+                 'what is still its own', self.agent_type, self.host)
+        return True
 
     def accepts(self, method, arguments, signature):
         """Whether a cast from the server is taken: with host keys, only

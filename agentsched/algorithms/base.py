@@ -19,6 +19,7 @@ import random
 import typing
 
 from agentsched import constants
+from agentsched import formats
 from agentsched.algorithms import constraints
 
 InvalidRequest = constraints.InvalidRequest
@@ -130,8 +131,7 @@ class NoValidCandidate(Exception):
                 kind, self.total, ', '.join(parts))
         # The text becomes the resource's status description (a 255-char
         # column): cut it rather than lose it.
-        limit = constants.MAX_STRING_LENGTH
-        return text if len(text) <= limit else text[:limit - 3] + '...'
+        return formats.shorten(text)
 
 
 class Filter(abc.ABC):

@@ -38,6 +38,19 @@ opts = [
              'within resync_interval * report_interval seconds). 0 '
              'disables the periodic resync; the agent still syncs on '
              'start, revival and device changes.'),
+    cfg.FloatOpt(
+        'fence_time', min=0,
+        help='Seconds without a heartbeat accepted by the server after which '
+             'this agent fences itself: it assumes the server judged it down '
+             '(agent_down_time) and moved its resources, and stops serving '
+             'those on devices of its own host (haproxy\'s listeners stop) '
+             'until the server answers again; its sync then deploys what is '
+             'still its own. Defaults to [DEFAULT] agent_down_time (75 s, '
+             'Neutron\'s), the moment from which the server may move them: '
+             'shorter, a blip the server forgives would still cut traffic; '
+             'longer, a moved address is answered in two places meanwhile. '
+             'Counted from the sending of the last accepted heartbeat, which '
+             'is never later than the server\'s clock for it. 0: never.'),
 ]
 
 # Devices an agent manages are listed one per section, [device:<name>]; the
@@ -58,6 +71,15 @@ device_opts = [
     cfg.StrOpt('address', default='',
                help='Address of the device (data or management plane).'),
 ]
+
+
+def physical_info(address):
+    """The physical_info a [device:<name>] section stands for: what the
+    server stores for a reported device (reports/device_sync.py) and sends
+    back in deploys. The agent builds a driver from a section before any
+    deploy arrives; built from this same form, the two compare equal and a
+    restart is not taken for a change of the device."""
+    return {'address': address} if address else {}
 
 
 def register_opts(conf):

@@ -2,6 +2,7 @@
 
 import sqlalchemy as sa
 
+from agentsched import constants
 from agentsched import liveness
 from agentsched.db import models
 from agentsched.db import paging
@@ -55,24 +56,52 @@ def get(connection, device_id):
         sa.select(_devices).where(_devices.c.id == device_id)).first()
 
 
+def _shown_health(alive_since):
+    """The health the API shows: the stored one (the best its agents
+    reported) while a live agent reaches the device, UNKNOWN otherwise:
+    what a dead or deleted agent last said is no longer known."""
+    reached = sa.exists().where(
+        _links.c.device_id == _devices.c.id, _links.c.missing == sa.false(),
+        _links.c.agent_id == _agents.c.id,
+        liveness.alive_clause(_agents, alive_since))
+    return sa.case((reached, _devices.c.health),
+                   else_=sa.literal(constants.HEALTH_UNKNOWN))
+
+
+def _shown(alive_since):
+    return sa.select(*[_shown_health(alive_since).label('health')
+                       if column.name == 'health' else column
+                       for column in _devices.c])
+
+
+def shown(connection, device_id, alive_since):
+    """A device as the API shows it (health judged by liveness)."""
+    return connection.execute(
+        _shown(alive_since).where(_devices.c.id == device_id)).first()
+
+
 def by_names(connection, names):
     rows = connection.execute(
         sa.select(_devices).where(_devices.c.name.in_(list(names))))
     return {row.name: row for row in rows}
 
 
-def query(connection, filters=None, sort=(('id', True),), limit=None,
-          marker=None, reverse=False, agent_id=None):
-    """Devices matching filters, in pages; agent_id: only that agent's."""
-    statement = sa.select(_devices)
+def query(connection, alive_since, filters=None, sort=(('id', True),),
+          limit=None, marker=None, reverse=False, agent_id=None):
+    """Devices matching filters, in pages, as the API shows them (health
+    judged by liveness, for filters and sorting too); agent_id: only that
+    agent's."""
+    health = _shown_health(alive_since)
+    statement = _shown(alive_since)
     if agent_id is not None:
         statement = statement.join(_links, _links.c.device_id ==
                                    _devices.c.id).where(
             _links.c.agent_id == agent_id)
     for name, values in (filters or {}).items():
-        statement = statement.where(_devices.c[name].in_(values))
-    statement = paging.page(statement, SORT_COLUMNS, sort, marker, limit,
-                            reverse)
+        column = health if name == 'health' else _devices.c[name]
+        statement = statement.where(column.in_(values))
+    statement = paging.page(statement, dict(SORT_COLUMNS, health=health),
+                            sort, marker, limit, reverse)
     rows = connection.execute(statement).all()
     return rows[::-1] if reverse else rows
 

@@ -11,6 +11,7 @@ conditions alone fence it.
 import sqlalchemy as sa
 
 from agentsched import constants
+from agentsched import formats
 from agentsched import liveness
 from agentsched.db import models
 from agentsched.db import placement as placement_db
@@ -52,7 +53,8 @@ def agents_overview(connection):
 # A binding with what failover needs to judge it, one row per resource.
 _WORK = (
     sa.select(
-        _bindings.c.resource_id, _bindings.c.device_id, _bindings.c.agent_id,
+        _bindings.c.resource_id, _bindings.c.device_id,
+        _devices.c.name.label('device_name'), _bindings.c.agent_id,
         _bindings.c.generation, _resources.c.resource_type,
         _resources.c.units, _resources.c.status,
         _devices.c.health.label('device_health'),
@@ -208,7 +210,7 @@ def touch_if_unchanged(connection, resource_id, status, since, description,
             _resources.c.id == resource_id,
             _resources.c.status == status,
             _pending_since == since)
-        .values(status_description=description[:255],
+        .values(status_description=formats.shorten(description),
                 updated_at=now)).rowcount
 
 

@@ -6,6 +6,7 @@ services/resources.py; this module holds its statements.
 
 import sqlalchemy as sa
 
+from agentsched import formats
 from agentsched.db import models
 from agentsched.db import paging
 
@@ -73,7 +74,7 @@ def set_status(connection, resource_ids, status, description, now):
     connection.execute(
         sa.update(_resources).where(_resources.c.id.in_(list(resource_ids)))
         .values(status=status,
-                status_description=(description or '')[:255] or None,
+                status_description=formats.shorten(description) or None,
                 updated_at=now))
 
 

@@ -19,16 +19,12 @@ from oslo_log import log as logging
 import sqlalchemy as sa
 
 from agentsched import constants
+from agentsched.conf import agent as agent_conf
 from agentsched.db import devices as devices_db
 from agentsched.services import device_types
+from agentsched.services import devices as devices_service
 
 LOG = logging.getLogger(__name__)
-
-# The best health any live link reports is the device's health: a device one
-# agent still reaches is not down.
-_HEALTH_RANK = {constants.HEALTH_OK: 3, constants.HEALTH_DEGRADED: 2,
-                constants.HEALTH_DOWN: 1, constants.HEALTH_UNKNOWN: 0}
-
 
 def _dump(document):
     return json.dumps(document, sort_keys=True, separators=(',', ':'))
@@ -36,8 +32,7 @@ def _dump(document):
 
 def _described(device, agent_service_type, availability_zone):
     """The columns a report describes, as stored."""
-    physical_info = {'address': device['address']} if device.get(
-        'address') else {}
+    physical_info = agent_conf.physical_info(device.get('address'))
     return {
         'device_type': device['device_type'],
         'service_type': device.get('service_type') or agent_service_type,
@@ -108,7 +103,7 @@ class DeviceSync:
                          state['host'], device_id)
                 touched.add(device_id)
         for device_id in touched:
-            self._update_health(connection, device_id)
+            devices_service.update_health(connection, device_id)
 
     def _refuse(self, state, name):
         """A device that exists and is not this agent's: its description
@@ -156,11 +151,3 @@ class DeviceSync:
             devices_db.update_link(connection, agent_id, device_id, {
                 'missing': False, 'health': health, 'load': load,
                 'updated_at': now})
-
-    def _update_health(self, connection, device_id):
-        healths = [row.link_health for row in
-                   devices_db.agents_of_device(connection, device_id)
-                   if not row.missing and row.link_health]
-        best = max(healths, key=_HEALTH_RANK.get,
-                   default=constants.HEALTH_UNKNOWN)
-        devices_db.set_health(connection, device_id, best)

@@ -50,6 +50,37 @@ def _stale(expected, current):
         code='RevisionNumberConstraintFailed')
 
 
+# The best health any live link reports is the device's health: a device one
+# agent still reaches is not down.
+_HEALTH_RANK = {constants.HEALTH_OK: 3, constants.HEALTH_DEGRADED: 2,
+                constants.HEALTH_DOWN: 1, constants.HEALTH_UNKNOWN: 0}
+
+
+def update_health(connection, device_id):
+    """Store a device's health: the best one its links (not missing)
+    report. The one home of that rule: heartbeats (reports/device_sync.py)
+    and an admin's link use it."""
+    healths = [row.link_health for row in
+               devices_db.agents_of_device(connection, device_id)
+               if not row.missing and row.link_health]
+    best = max(healths, key=_HEALTH_RANK.get,
+               default=constants.HEALTH_UNKNOWN)
+    devices_db.set_health(connection, device_id, best)
+
+
+def _last_report(agent, device_name):
+    """What an agent's last heartbeat said of a device (a dict with health
+    and load), or None if it did not list it."""
+    try:
+        configurations = json.loads(agent.configurations or '{}')
+    except ValueError:
+        return None
+    for device in (configurations or {}).get('devices') or ():
+        if isinstance(device, dict) and device.get('name') == device_name:
+            return device
+    return None
+
+
 def _reaching(connection, device_id):
     """The agents that reach a device now (their link not missing): those
     told of a change to it."""
@@ -70,7 +101,8 @@ class DeviceService:
 
     def get(self, device_id):
         with self._engine.connect() as connection:
-            return _existing(connection, device_id)
+            _existing(connection, device_id)
+            return self._shown(connection, device_id)
 
     def list(self, filters=None, sort=(('id', True),), limit=None,
              marker_id=None, reverse=False, agent_id=None):
@@ -79,10 +111,14 @@ class DeviceService:
         with self._engine.connect() as connection:
             if agent_id is not None:
                 agents_service.existing_agent(connection, agent_id)
-            marker = paging.marker_row(connection, devices_db.get, marker_id,
-                                       'a device')
-            return devices_db.query(connection, filters, sort, limit, marker,
-                                    reverse, agent_id=agent_id)
+            alive_since = self._alive_since()
+            marker = paging.marker_row(
+                connection, lambda connection, device_id: devices_db.shown(
+                    connection, device_id, alive_since), marker_id,
+                'a device')
+            return devices_db.query(connection, alive_since, filters, sort,
+                                    limit, marker, reverse,
+                                    agent_id=agent_id)
 
     def agents(self, device_id):
         """The agents that list a device, by host, each with its link's
@@ -97,7 +133,8 @@ class DeviceService:
         """A new device from an admin's fields; its row."""
         values = self._new_values(fields)
         with self._engine.begin() as connection:
-            return self._insert(connection, values)
+            row = self._insert(connection, values)
+            return self._shown(connection, row.id)
 
     def update(self, device_id, changes, expected_revision=None):
         """Apply changes and return the row; expected_revision: the revision
@@ -127,7 +164,7 @@ class DeviceService:
                 raise _stale(row.revision_number, current.revision_number)
             except devices_db.NameInUse:
                 raise _name_in_use(changes.get('name'))
-            row = devices_db.get(connection, device_id)
+            row = self._shown(connection, device_id)
             agents = _reaching(connection, device_id)
         self._tell(agents)
         return row
@@ -168,6 +205,20 @@ class DeviceService:
             else:
                 devices_db.link(connection, agent_id, row.id,
                                 liveness.utcnow())
+            reported = _last_report(agent, row.name)
+            if reported is not None:
+                # The agent reported this device before the link: that
+                # report was refused, and the server reconciles devices only
+                # when an agent's document changes, so an unchanged one
+                # would leave the device UNKNOWN (unplaceable) for good.
+                # Its last word counts from the link on.
+                load = reported.get('load')
+                devices_db.update_link(connection, agent_id, row.id, {
+                    'health': reported.get('health',
+                                           constants.HEALTH_UNKNOWN),
+                    'load': int(load) if load is not None else None})
+                update_health(connection, row.id)
+            row = self._shown(connection, row.id)
         self._tell([agent])
         return row
 
@@ -246,6 +297,14 @@ class DeviceService:
         except devices_db.NameInUse:
             raise _name_in_use(values['name'])
         return devices_db.get(connection, values['id'])
+
+    def _alive_since(self):
+        return liveness.alive_since(self._conf.agent_down_time)
+
+    def _shown(self, connection, device_id):
+        """The device as the API shows it: UNKNOWN health without a live
+        agent (db/devices.py, shown)."""
+        return devices_db.shown(connection, device_id, self._alive_since())
 
     def _tell(self, agents):
         for agent in agents:

@@ -225,9 +225,10 @@ class FailoverService:
                     'resource_type': kinds[resource_id],
                     'keep_on_device': True})
         if rebound:
-            LOG.info('Failover (%s): %d resource(s) on device %s rebound '
-                     'from agent %s to %s', reason, len(rebound), device_id,
-                     old_agent_id, new_agent_id)
+            LOG.info('Failover (%s): %d resource(s) on device %s (%s) '
+                     'rebound from agent %s to %s', reason, len(rebound),
+                     items[0].device_name, device_id, old_agent_id,
+                     new_agent_id)
         return [resource_id for resource_id, _ in rebound]
 
     def move(self, item, reason, healthy_where_it_is=False):
@@ -288,9 +289,12 @@ class FailoverService:
                 self._notifier.undeploy(old_agent, {
                     'id': item.resource_id, 'generation': item.generation,
                     'resource_type': item.resource_type})
-        LOG.info('Failover (%s): %s %s moved from device %s to %s of agent '
-                 '%s', reason, item.resource_type, item.resource_id,
-                 item.device_id, candidate.device_name, candidate.host)
+        # Devices by name and id alike: names are what admins read, ids
+        # what the API and the database take.
+        LOG.info('Failover (%s): %s %s moved from device %s (%s) to device '
+                 '%s (%s) of agent %s', reason, item.resource_type,
+                 item.resource_id, item.device_name, item.device_id,
+                 candidate.device_name, candidate.device_id, candidate.host)
         return MOVED
 
     def _agent(self, agent_id):

@@ -128,7 +128,8 @@ def test_device_casts_after_commit(services):
     agent_id = api_fixtures.add_agent(engine, 'h1')
 
     def names_and_linked(connection):
-        names = {row.id: row.name for row in devices_db.query(connection)}
+        names = {row.id: row.name for row in devices_db.query(
+            connection, liveness.alive_since(75))}
         linked = devices_db.links_of_agent(connection, agent_id)
         return sorted(names.values()), sorted(names.get(device_id)
                                               for device_id in linked)

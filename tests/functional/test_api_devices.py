@@ -1,5 +1,6 @@
 """The devices extension over SQLite, PostgreSQL and MariaDB."""
 
+import datetime
 
 import pytest
 import sqlalchemy as sa
@@ -229,3 +230,41 @@ def test_key_rotation():
     assert secrets.SecretBox([new]).decrypt(rotated) == {'password': SECRET}
     with pytest.raises(secrets.NoEncryptionKey):
         secrets.SecretBox([new]).decrypt(token)
+
+
+def test_health_is_unknown_without_a_live_agent(api):
+    """A device whose only agent died, or was deleted, showed the health
+    that agent last reported (issue 14): nobody knows it any more."""
+    client, engine, _ = api
+    agent = _agent(engine, 'h1')
+    device = _create(client).json['device']
+    client.post('/v2.0/agents/%s/devices' % agent,
+                json={'device_id': device['id']})
+    with engine.begin() as connection:
+        connection.execute(sa.update(models.devices).values(health='OK'))
+
+    def shown():
+        one = client.get('/v2.0/devices/%s' % device['id']).json['device']
+        listed = client.get('/v2.0/devices').json['devices']
+        by_health = {health: [d['id'] for d in client.get(
+            '/v2.0/devices?health=%s' % health).json['devices']]
+            for health in ('OK', 'UNKNOWN')}
+        assert [d['health'] for d in listed] == [one['health']]
+        assert by_health[one['health']] == [device['id']]
+        return one['health']
+
+    assert shown() == 'OK'
+    with engine.begin() as connection:
+        connection.execute(sa.update(models.agents).values(
+            heartbeat_timestamp=liveness.utcnow() -
+            datetime.timedelta(seconds=10)))
+    assert shown() == 'UNKNOWN'
+    # The admin state is the admin's intent, not a health: it stays.
+    assert client.get('/v2.0/devices/%s' % device['id']).json[
+        'device']['admin_state_up'] is True
+    with engine.begin() as connection:
+        connection.execute(sa.update(models.agents).values(
+            heartbeat_timestamp=liveness.utcnow()))
+    assert shown() == 'OK'
+    client.delete('/v2.0/agents/%s' % agent)
+    assert shown() == 'UNKNOWN'

@@ -11,6 +11,8 @@ from agentsched.db import devices as devices_db
 from agentsched.db import models
 from agentsched.reports import device_sync
 from agentsched.reports import sink as reports_sink
+from agentsched.services import devices as devices_service
+from agentsched.services import secrets
 from tests import report_factory
 
 
@@ -244,3 +246,38 @@ def test_a_deleted_agent_gets_its_own_devices_back_and_no_one_else(database):
     sink.flush()
     assert set(_links(engine)) == {('h1', 'lb-a')}
     assert _devices(engine)['lb-a'].capacity == 10
+
+
+class _Notifier:
+    def devices_updated(self, agent):
+        pass
+
+
+def test_an_admin_link_takes_the_health_the_agent_already_reports(
+        database, parsed_conf):
+    """An admin's device, linked to an agent that already reports it, stayed
+    UNKNOWN (unplaceable): the report refused before the link never changes,
+    and the server reconciles devices only on a changed report (issue 14)."""
+    engine = database.engine()
+    now = liveness.utcnow()
+    with engine.begin() as connection:
+        connection.execute(sa.insert(models.devices).values(
+            id='adm', name='lb-admin', device_type='haproxy',
+            service_type='LOADBALANCER', capabilities='{}', capacity=9,
+            physical_info='{"address":"192.0.2.9"}', health='UNKNOWN',
+            source='admin', created_at=now))
+    sink = _sink(engine)
+    _report(sink, 'h1', [_device('lb-admin', load=4)])
+    sink.flush()
+    assert _devices(engine)['lb-admin'].health == 'UNKNOWN'
+    with engine.connect() as connection:
+        h1 = connection.execute(sa.select(models.agents.c.id).where(
+            models.agents.c.host == 'h1')).scalar()
+    service = devices_service.DeviceService(
+        engine, parsed_conf, _Notifier(), secrets.SecretBox([]))
+    assert service.add_to_agent(h1, device_id='adm').health == 'OK'
+    # The same report again: nothing to reconcile, the health holds.
+    _report(sink, 'h1', [_device('lb-admin', load=4)])
+    sink.flush()
+    assert _devices(engine)['lb-admin'].health == 'OK'
+    assert _links(engine)[('h1', 'lb-admin')].load == 4

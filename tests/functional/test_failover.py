@@ -19,6 +19,7 @@ from agentsched import constants
 from agentsched import liveness
 from agentsched.db import failover as failover_db
 from agentsched.db import models
+from agentsched.db import resources as resources_db
 from agentsched.health import leader
 from agentsched.health import monitor as health_monitor
 from agentsched.services import failover as failover_service
@@ -657,3 +658,49 @@ def test_stuck_pending_resources_are_taken_up_again(database, conf):
     assert monitor.check()['retried'] == 0
     assert notifier.casts == []
     conf.clear_override('pending_timeout', 'health')
+
+
+def test_failover_log_names_each_device_by_name_and_id(database, conf,
+                                                       caplog):
+    """The move's log line once gave the old device's id and the new one's
+    name; an admin reads both the same way now (issue 14)."""
+    engine, fleet, ids, clock, monitor, notifier = _two_agents(
+        database, conf, 1)
+    with engine.begin() as connection:
+        connection.execute(sa.update(models.devices).values(
+            name='name-of-' + models.devices.c.id))
+    fleet.kill('a')
+    with caplog.at_level(logging.INFO, logger=failover_service.__name__):
+        assert monitor.check()['moved'] == 1
+    moved = [r.getMessage() for r in caplog.records if 'moved from' in
+             r.getMessage()]
+    assert len(moved) == 1, moved
+    assert 'from device name-of-dev-a (dev-a) to device name-of-dev-b ' \
+           '(dev-b) of agent b' in moved[0]
+
+
+def test_a_long_status_description_is_cut_at_a_word_with_an_ellipsis(
+        database, conf):
+    """haproxy's alerts run past the 255-char column; the cut once fell
+    mid-word ('... for [10.0.0.10:80] [A'), issue 14."""
+    engine = database.engine()
+    fleet = Fleet(engine)
+    fleet.device('dev-a', [fleet.agent('a')])
+    [resource_id] = fleet.bound(1, 'dev-a', 'a')
+    alert = ('[ALERT] (1234) : Starting proxy vip-%d: cannot bind socket '
+             '(Address already in use) for [10.0.0.10:80]')
+    text = 'haproxy start failed (exit 1): ' + ' '.join(
+        alert % n for n in range(4))
+    assert len(text) > constants.MAX_STRING_LENGTH
+    with engine.begin() as connection:
+        resources_db.set_status(connection, [resource_id],
+                                constants.STATUS_ERROR, text,
+                                liveness.utcnow())
+    with engine.connect() as connection:
+        stored = connection.execute(
+            sa.select(models.resources.c.status_description)).scalar()
+    assert len(stored) <= constants.MAX_STRING_LENGTH
+    assert stored.endswith('...')
+    kept = stored[:-len('...')]
+    # A whole-word prefix of the text: what follows the cut is a space.
+    assert text.startswith(kept) and text[len(kept)] == ' ', stored

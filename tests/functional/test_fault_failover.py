@@ -8,10 +8,17 @@ resource, by key) and a binding's generation never falls.
 """
 
 import collections
+import contextlib
 import datetime
+import json
+import os
+import shutil
 import signal
+import socket
+import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 
 import pytest
@@ -25,6 +32,7 @@ from agentsched.services import agent_notifier
 from agentsched.services import resources as resources_service
 from agentsched.services import secrets
 from tests import commands
+from tests import http_backends
 from tests import private_services
 from tests import processes
 
@@ -127,12 +135,15 @@ class Cluster:
             secrets.SecretBox([self.key]))
         return self
 
-    def start(self, name, host, az='nova', devices=()):
+    def start(self, name, host, az='nova', devices=(), device_type='noop',
+              state_path=None):
         extra = {'DEFAULT': {'host': host}}
+        if state_path is not None:
+            extra['DEFAULT']['state_path'] = state_path
         if name == 'agentsched-agent':
             extra['agent'] = {'availability_zone': az}
             for device in devices:
-                extra['device:' + device] = {'device_type': 'noop',
+                extra['device:' + device] = {'device_type': device_type,
                                              'capacity': 500}
         config = commands.write_config(self.tmp_path / (host + '.conf'),
                                        **extra)
@@ -183,15 +194,15 @@ class Cluster:
             ids.append(resource_id)
         return ids
 
-    def _insert_vip(self, index):
+    def _insert_vip(self, index, spec=None, device_type='noop'):
         resource_id = str(uuid.uuid4())
         now = liveness.utcnow()
+        spec = spec or {'protocol': 'TCP', 'protocol_port': 8000 + index}
         with self.engine.begin() as connection:
             connection.execute(sa.insert(models.resources).values(
                 id=resource_id, project_id='project-a', resource_type='vip',
-                name='vip-%d' % index,
-                spec='{"protocol": "TCP", "protocol_port": %d}' % (
-                    8000 + index), requirements='{"device_type": "noop"}',
+                name='vip-%d' % index, spec=json.dumps(spec),
+                requirements=json.dumps({'device_type': device_type}),
                 units=1, status=constants.STATUS_PENDING_CREATE,
                 created_at=now, updated_at=now))
         return resource_id
@@ -573,3 +584,159 @@ def test_kill_9_the_server_during_a_create_burst(cluster):
     assert set(statuses) <= {constants.STATUS_ACTIVE,
                              constants.STATUS_ERROR}, statuses
     assert sum(statuses.values()) >= len(created)
+
+
+def _refused(port):
+    try:
+        socket.create_connection(('127.0.0.1', port), timeout=1).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def _answer(port):
+    try:
+        with urllib.request.urlopen('http://127.0.0.1:%d/' % port,
+                                    timeout=2) as answer:
+            return answer.read().decode()
+    except OSError:
+        return None
+
+
+def _stop_haproxy(state_path):
+    """The agent's haproxy is a daemon of its own: killing the agent leaves
+    it running."""
+    for root, _dirs, files in os.walk(state_path):
+        if 'haproxy.pid' in files:
+            with open(os.path.join(root, 'haproxy.pid')) as pids:
+                for pid in pids.read().split():
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(int(pid), signal.SIGKILL)
+
+
+def test_an_agent_cut_off_fences_itself_and_serves_again_when_heard(
+        cluster):
+    """Issue 14: an agent that cannot reach the server must stop serving
+    once the server may have moved its VIPs (fence_time, by default the
+    agent_down_time of 3 s here), not keep the address answering in two
+    places; heard again, its sync deploys what is still its own. The
+    server is frozen (SIGSTOP): a real cut with RabbitMQ, the agent and
+    haproxy all running."""
+    cluster.configure()
+    server = cluster.server()
+    # Short: haproxy's stats socket path must fit a unix socket address.
+    state_path = tempfile.mkdtemp(prefix='as-fence-')
+    try:
+        agent = cluster.start('agentsched-agent', 'lb-1', devices=['hap-1'],
+                              device_type='haproxy', state_path=state_path)
+        agent.wait_for_log('manages', timeout=30)
+        cluster.wait_alive(['lb-1'])
+        with http_backends.serving('backend-a') as [backend]:
+            port = http_backends.free_port()
+            resource_id = cluster._insert_vip(0, {
+                'address': '127.0.0.1', 'protocol': 'HTTP',
+                'protocol_port': port,
+                'members': [{'address': '127.0.0.1', 'weight': 1,
+                             'protocol_port': backend.server_address[1]}]},
+                device_type='haproxy')
+            cluster.service.schedule(resource_id,
+                                     only_agent=cluster.agents()['lb-1'].id)
+            cluster.wait_statuses([resource_id], constants.STATUS_ACTIVE)
+            assert _answer(port) == 'backend-a'
+
+            server.kill(signal.SIGSTOP)
+            cut_at = time.monotonic()
+            try:
+                deadline = cut_at + DOWN_TIME + REPORT_INTERVAL + 5
+                while not _refused(port) and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                took = time.monotonic() - cut_at
+                assert _refused(port), 'still answering %.1f s after' % took
+                agent.wait_for_log('fenced itself', timeout=1)
+                # Not before the fence time: a shorter blip cuts nothing.
+                assert took >= DOWN_TIME - 2 * REPORT_INTERVAL, took
+            finally:
+                server.kill(signal.SIGCONT)
+            deadline = time.monotonic() + 30
+            while _answer(port) != 'backend-a' and \
+                    time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert _answer(port) == 'backend-a'
+            agent.wait_for_log('unfenced', timeout=1)
+            cluster.wait_statuses([resource_id], constants.STATUS_ACTIVE)
+    finally:
+        for process in cluster.processes:
+            process.ensure_dead()
+        _stop_haproxy(state_path)
+        shutil.rmtree(state_path, ignore_errors=True)
+    print('fenced %.2f s after the server froze' % took)
+
+
+def _haproxy_pids(state_path, device):
+    path = os.path.join(state_path, 'haproxy', device, 'haproxy.pid')
+    with contextlib.suppress(OSError):
+        with open(path) as pids:
+            return [int(pid) for pid in pids.read().split()
+                    if os.path.exists('/proc/%s' % pid)]
+    return []
+
+
+def test_a_killed_agents_haproxy_serves_until_it_restarts(cluster):
+    """kill -9 of an agent leaves its haproxy (a daemon) running and
+    serving what moved away (docs/deployment.md: KillMode=control-group
+    takes it down with the agent). The agent's start adopts it and its
+    first sync removes what is no longer its own."""
+    cluster.configure()
+    server = cluster.server()
+    paths = {host: tempfile.mkdtemp(prefix='as-kill-')
+             for host in ('lb-1', 'lb-2')}
+
+    def start(host):
+        process = cluster.start('agentsched-agent', host,
+                                devices=['hap-' + host],
+                                device_type='haproxy',
+                                state_path=paths[host])
+        process.wait_for_log('manages', timeout=30)
+        cluster.wait_alive([host])
+        return process
+
+    try:
+        first = start('lb-1')
+        with http_backends.serving('backend-a') as [backend]:
+            port = http_backends.free_port()
+            resource_id = cluster._insert_vip(0, {
+                'address': '127.0.0.1', 'protocol': 'HTTP',
+                'protocol_port': port,
+                'members': [{'address': '127.0.0.1', 'weight': 1,
+                             'protocol_port': backend.server_address[1]}]},
+                device_type='haproxy')
+            cluster.service.schedule(resource_id,
+                                     only_agent=cluster.agents()['lb-1'].id)
+            cluster.wait_statuses([resource_id], constants.STATUS_ACTIVE)
+            [orphan] = _haproxy_pids(paths['lb-1'], 'hap-lb-1')
+            start('lb-2')
+            server.wait_for_log('now runs the health monitor')
+            time.sleep(DOWN_TIME + REPORT_INTERVAL)
+            first.kill()
+            deadline = time.monotonic() + DOWN_TIME + CHECK_INTERVAL + 15
+            while time.monotonic() < deadline and not (
+                    cluster.bindings()[resource_id].host == 'lb-2' and
+                    _haproxy_pids(paths['lb-2'], 'hap-lb-2')):
+                time.sleep(0.2)
+            assert cluster.bindings()[resource_id].host == 'lb-2'
+            cluster.wait_statuses([resource_id], constants.STATUS_ACTIVE)
+            # Moved, and the dead agent's haproxy still listens too.
+            assert _haproxy_pids(paths['lb-1'], 'hap-lb-1') == [orphan]
+            start('lb-1')
+            deadline = time.monotonic() + 10
+            while _haproxy_pids(paths['lb-1'], 'hap-lb-1') and \
+                    time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert _haproxy_pids(paths['lb-1'], 'hap-lb-1') == []
+            assert _answer(port) == 'backend-a'
+    finally:
+        for process in cluster.processes:
+            process.ensure_dead()
+        for path in paths.values():
+            _stop_haproxy(path)
+            shutil.rmtree(path, ignore_errors=True)

@@ -285,3 +285,44 @@ def test_accepted_values_pass_haproxy_check_and_others_are_refused(
         return
     done = _haproxy_check(haproxy_binary, tmp_path, {resource_id: spec})
     assert done.returncode == 0, done.stderr
+
+
+def test_a_restart_is_not_taken_for_a_change_of_the_device(
+        parsed_conf, haproxy_binary, backends, caplog):
+    """A restarted agent logged 'Device ... changed while it serves
+    resources' (issue 14): its heartbeat built the driver from the
+    [device:] section (address at the top), the server's deploys carry it
+    as physical_info.address."""
+    state_path = tempfile.mkdtemp(prefix='as-st-')
+    parsed_conf.set_override('state_path', state_path)
+    section = {'name': 'hap-r', 'device_type': 'haproxy',
+               'service_type': 'LOADBALANCER', 'capabilities': {},
+               'capacity': 10, 'address': '127.0.0.1', 'health': 'UNKNOWN',
+               'load': 0}
+    # As the server stores a reported device and sends it in deploys.
+    sent = {'id': 'dev-r', 'name': 'hap-r', 'device_type': 'haproxy',
+            'physical_info': {'address': '127.0.0.1'}, 'credentials': None}
+    port = http_backends.free_port()
+    message = dict(vip(port, *backends), device=sent)
+    try:
+        first = deployments.Deployments(lambda *args: None, conf=parsed_conf)
+        first.device_health([section])
+        first.deploy(message)
+        [pid] = first.driver(sent).running_pids()
+        # The agent restarts; haproxy (a daemon) kept running meanwhile.
+        second = deployments.Deployments(lambda *args: None,
+                                         conf=parsed_conf)
+        with caplog.at_level('WARNING'):
+            second.device_health([section])
+            second.converge([message])
+        assert 'changed while it serves' not in caplog.text
+        assert second.driver(sent).running_pids() == [pid]
+        assert answers(port) == {'backend-a', 'backend-b'}
+        second.converge([])
+        assert second.driver(sent).running_pids() == []
+    finally:
+        parsed_conf.clear_override('state_path')
+        for pid in haproxy.HAProxyDriver(
+                dict(sent, physical_info={}), parsed_conf).running_pids():
+            os.kill(pid, 9)
+        shutil.rmtree(state_path, ignore_errors=True)

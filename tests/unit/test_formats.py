@@ -84,3 +84,12 @@ def test_printable_escapes_control_characters_unambiguously():
     assert formats.printable('a\u202eb\u2028c\x9b') == \
         'a\\u202eb\\u2028c\\x9b'
     assert formats.printable('C:\\x1b caf\u00e9') == 'C:\\\\x1b caf\u00e9'
+
+
+def test_shorten_cuts_at_a_word_with_an_ellipsis():
+    assert formats.shorten('short') == 'short'
+    assert formats.shorten(None) is None
+    assert formats.shorten('alpha beta gamma', 12) == 'alpha...'
+    assert formats.shorten('alpha, beta gamma', 12) == 'alpha...'
+    # One word too long for the room is cut where it must be.
+    assert formats.shorten('x' * 20, 10) == 'xxxxxxx...'

@@ -34,6 +34,13 @@ class DeviceDriver(abc.ABC):
     implementations take self.lock around anything that changes the device.
     """
 
+    # True when the device is this host itself (haproxy's processes,
+    # swanctl's charon): only this agent serves through it, so a fenced
+    # agent (agents/service.py) stops it. An appliance elsewhere may be
+    # shared with agents of other hosts, which a failover's rebind hands it
+    # to as it is: fencing never touches it.
+    local = False
+
     def __init__(self, device, conf):
         self.device = device
         self.conf = conf

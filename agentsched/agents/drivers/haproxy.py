@@ -45,6 +45,8 @@ def haproxy_binary():
 
 class HAProxyDriver(base.DeviceDriver):
 
+    local = True
+
     def __init__(self, device, conf):
         super().__init__(device, conf)
         self.directory = self.config_dir()

@@ -39,6 +39,8 @@ def swanctl_binary():
 
 class StrongSwanDriver(base.DeviceDriver):
 
+    local = True
+
     def __init__(self, device, conf):
         super().__init__(device, conf)
         self.directory = self.config_dir()
