@@ -74,6 +74,13 @@ def test_connection_block():
     assert PSK not in config
 
 
+def test_bi_directional_starts_and_traps():
+    # Started now, and trapped: charon does not retry a start that a peer
+    # without the connection yet refused; the trap brings it up on traffic.
+    config, _secrets = swanctl_config.render({'c1': spec()}, '198.51.100.1')
+    assert '                start_action = trap|start\n' in config
+
+
 def test_secrets_block_encodes_the_psk():
     _config, secrets = swanctl_config.render({'c1': spec(psk='a"b}\nc=d')},
                                              '198.51.100.1')

@@ -150,9 +150,12 @@ def connection(resource_id, spec, local_address):
         'encapsulation_mode', 'tunnel'))
     if _lifetime(ipsec):
         lines.append('                rekey_time = %ds' % _lifetime(ipsec))
-    # bi-directional: bring the tunnel up now; response-only: wait for the
-    # peer and install no trap of our own.
-    start = 'start' if spec.get('initiator', 'bi-directional') == \
+    # bi-directional: bring the tunnel up now, and trap the local networks'
+    # traffic so that it comes up whenever it is needed again: a peer
+    # deployed after us (its first answer is NO_PROPOSAL_CHOSEN, and charon
+    # does not retry a start) or that closed the tunnel. response-only: wait
+    # for the peer and install no trap of our own.
+    start = 'trap|start' if spec.get('initiator', 'bi-directional') == \
         'bi-directional' else 'none'
     lines += ['                start_action = %s' % start,
               '            }',
