@@ -181,6 +181,51 @@ def test_swanctl_failure_is_an_error_without_the_psk(tmp_path, monkeypatch,
     assert PSK not in caplog.text
 
 
+# What a real swanctl 5.9.8 prints when charon is not there: the error, its
+# usage text, and (--load-all --file) a line per credential directory that
+# is missing next to the file.
+SWANCTL_NOISE = '''\
+opening directory '/etc/gw/x509' failed: No such file or directory
+opening directory '/etc/gw/private' failed: No such file or directory
+connecting to 'unix:///run/gw.vici' failed: Connection refused
+Error: connecting to 'unix:///run/gw.vici' URI failed: Connection refused
+strongSwan 5.9.8 swanctl
+usage:
+  swanctl --load-all [--raw|--pretty] [--clear] [--noprompt]
+           --help            (-h)  show usage information
+''' + 'x' * 600
+
+
+def test_a_swanctl_failure_says_the_error_not_the_noise(
+        tmp_path, monkeypatch, reports, deployments_):
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    (tmp_path / 'noise').write_text(SWANCTL_NOISE)
+    fake_swanctl(bin_dir, exit_code=2,
+                 output='cat %s/noise >&2' % tmp_path)
+    monkeypatch.setenv('PATH', '%s:%s' % (bin_dir, os.environ['PATH']))
+    deployments_.deploy(resource(config_dir=tmp_path / 'etc'))
+    status, description = reports[-1][2:]
+    assert status == constants.STATUS_ERROR
+    assert description == (
+        "swanctl --load-all failed (exit 2): connecting to "
+        "'unix:///run/gw.vici' failed: Connection refused; Error: connecting "
+        "to 'unix:///run/gw.vici' URI failed: Connection refused")
+
+
+def test_a_psk_with_a_newline_is_redacted_before_lines_are_joined(
+        tmp_path, monkeypatch, reports, deployments_):
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    (tmp_path / 'echo').write_text('bad key psk-Otter\n8841 here\n')
+    fake_swanctl(bin_dir, exit_code=22, output='cat %s/echo >&2' % tmp_path)
+    monkeypatch.setenv('PATH', '%s:%s' % (bin_dir, os.environ['PATH']))
+    deployments_.deploy(resource(config_dir=tmp_path / 'etc',
+                                 psk='psk-Otter\n8841'))
+    description = reports[-1][3]
+    assert description.endswith('(exit 22): bad key *** here')
+
+
 # Issue 13: a 168-character peer_address, an IPv6 address whose "zone" (any
 # text after '%' but a '/', which ipaddress accepts) closes the connection
 # and opens one of its own, for any peer; braces balanced, so swanctl would

@@ -30,6 +30,23 @@ LOG = logging.getLogger(__name__)
 COMMAND_TIMEOUT = 30
 NOT_INSTALLED = 'swanctl not installed'
 _IKE_SAS = re.compile(r'IKE_SAs:\s*(\d+)')
+_USAGE = re.compile(r'strongSwan \S+ swanctl$')
+_NO_DIRECTORY = re.compile(r"opening directory '.*' failed: ")
+
+
+def reason(output):
+    """What a failed swanctl said, on one line, without its noise: the
+    usage text it prints after an error (that would push the error out of
+    the 500 characters kept), and --load-all's complaint about each
+    credential directory (x509, private, ...) missing next to our
+    swanctl.conf: we use none."""
+    lines = []
+    for line in output.splitlines():
+        if _USAGE.match(line):
+            break
+        if line.strip() and not _NO_DIRECTORY.match(line):
+            lines.append(line.strip())
+    return '; '.join(lines)
 
 
 def swanctl_binary():
@@ -114,8 +131,10 @@ class StrongSwanDriver(base.DeviceDriver):
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise base.DriverError('swanctl %s: %s' % (args[0], exc))
         if done.returncode != 0:
-            # Redacted before it is cut, so no part of a key survives.
-            output = self.redact((done.stderr or done.stdout).strip())
+            # Redacted before it is cut or its lines joined, so no part of
+            # a key (which may hold a newline) survives.
+            output = reason(self.redact(done.stderr)) or reason(
+                self.redact(done.stdout))
             raise base.DriverError('swanctl %s failed (exit %d): %s' % (
                 args[0], done.returncode, output[-500:]))
         return done.stdout
