@@ -271,6 +271,17 @@ def test_a_psk_tunnel_between_two_charons(gateways, parsed_conf, caplog):
     for deployed, gateway in ((on_a, a), (on_b, b)):
         assert health(deployed, gateway) == (constants.HEALTH_OK, 1, None)
 
+    # charon keeps vici's connections in memory: restarted, it has none,
+    # until the next heartbeat's health check loads them again.
+    a.stop()
+    a.start()
+    assert connection not in a.swanctl('--list-conns').stdout
+    assert health(on_a, a)[0] == constants.HEALTH_OK
+    assert connection in a.swanctl('--list-conns').stdout
+    wait_for(lambda: re.search(r'ESTABLISHED.*INSTALLED', a.sas(), re.S),
+             'the tunnel up again after a restart of charon', (a, b))
+    assert a.ping(b.local) == 3
+
     on_a.undeploy({'id': connection, 'generation': 1})
     on_b.undeploy({'id': connection, 'generation': 1})
     assert (reports_a[-1][2], reports_b[-1][2]) == (

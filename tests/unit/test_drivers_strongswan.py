@@ -146,8 +146,9 @@ def test_with_swanctl_deploy_loads_all(tmp_path, monkeypatch, reports,
                                        deployments_):
     bin_dir = tmp_path / 'bin'
     bin_dir.mkdir()
-    calls = fake_swanctl(bin_dir, output='echo "IKE_SAs: 3 total, 0 '
-                                         'half-open"')
+    calls = fake_swanctl(bin_dir, output='echo "c1: IKEv2, no '
+                                         'reauthentication"; echo "IKE_SAs:'
+                                         ' 3 total, 0 half-open"')
     monkeypatch.setenv('PATH', '%s:%s' % (bin_dir, os.environ['PATH']))
     config_dir = tmp_path / 'etc'
     deployments_.deploy(resource(config_dir=config_dir))
@@ -161,6 +162,26 @@ def test_with_swanctl_deploy_loads_all(tmp_path, monkeypatch, reports,
     assert reports[-1][2] == constants.STATUS_DELETED
     assert 'c1 {' not in (config_dir / 'swanctl.conf').read_text()
     assert calls.read_text().count('--load-all') == 2
+
+
+def test_health_loads_again_what_a_restarted_charon_lacks(
+        tmp_path, monkeypatch, reports, deployments_):
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    # Knows c1 but not c2 (e.g. charon restarted before c2's deploy).
+    calls = fake_swanctl(bin_dir, output='echo "c1: IKEv2, no '
+                                         'reauthentication"')
+    monkeypatch.setenv('PATH', '%s:%s' % (bin_dir, os.environ['PATH']))
+    config_dir = tmp_path / 'etc'
+    deployments_.deploy(resource(config_dir=config_dir))
+    deployments_.deploy(resource('c2', config_dir=config_dir))
+    assert calls.read_text().count('--load-all') == 2
+    [health] = deployments_.device_health([{'name': 'gw-1',
+                                            'device_type': 'strongswan'}])
+    assert health['health'] == constants.HEALTH_OK
+    assert calls.read_text().split('\n')[-4:-1] == [
+        '--list-conns', '--load-all --noprompt --file %s/swanctl.conf'
+        % config_dir, '--stats']
 
 
 def test_swanctl_failure_is_an_error_without_the_psk(tmp_path, monkeypatch,

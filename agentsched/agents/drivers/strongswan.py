@@ -30,6 +30,8 @@ LOG = logging.getLogger(__name__)
 COMMAND_TIMEOUT = 30
 NOT_INSTALLED = 'swanctl not installed'
 _IKE_SAS = re.compile(r'IKE_SAs:\s*(\d+)')
+# swanctl --list-conns: "<name>: IKEv2, ..." at the start of a line.
+_CONNECTION = re.compile(r'^([A-Za-z0-9_-]+): ', re.M)
 _USAGE = re.compile(r'strongSwan \S+ swanctl$')
 _NO_DIRECTORY = re.compile(r"opening directory '.*' failed: ")
 
@@ -94,9 +96,20 @@ class StrongSwanDriver(base.DeviceDriver):
             return set(self._connections)
 
     def health(self):
+        """OK with the number of IKE_SAs as the load. charon keeps what
+        vici loaded in memory only: a charon that restarted (or lost a
+        connection) has it loaded again here, at the next heartbeat."""
         if swanctl_binary() is None:
             return constants.HEALTH_DEGRADED, 0, NOT_INSTALLED
         try:
+            with self.lock:
+                lost = set(self._connections) - set(_CONNECTION.findall(
+                    self._swanctl('--list-conns')))
+                if lost:
+                    LOG.warning('charon of device %s lacks %d of its '
+                                'connections: loading them again',
+                                self.name, len(lost))
+                    self._load()
             output = self._swanctl('--stats')
         except base.DriverError as exc:
             return constants.HEALTH_DOWN, 0, str(exc)
