@@ -5,7 +5,9 @@ Files, in physical_info.config_dir (default <state_path>/strongswan/
 keys, mode 0600, included by swanctl.conf) and connections.json (the specs
 deployed, psk included, mode 0600: what an agent that restarts finds again).
 Every change runs `swanctl --load-all --file <config_dir>/swanctl.conf`,
-which also unloads connections no longer in the file. Without swanctl the
+which also unloads connections no longer in the file (and any other: the
+charon is the agent's). charon keeps them in memory only: health() loads
+them again when charon lacks any (it restarted). Without swanctl the
 files are written but nothing is loaded: the deploy fails saying so and the
 device reports DEGRADED; nothing pretends to be up.
 
@@ -103,8 +105,8 @@ class StrongSwanDriver(base.DeviceDriver):
             return constants.HEALTH_DEGRADED, 0, NOT_INSTALLED
         try:
             with self.lock:
-                lost = set(self._connections) - set(_CONNECTION.findall(
-                    self._swanctl('--list-conns')))
+                lost = self._connections and set(self._connections) - set(
+                    _CONNECTION.findall(self._swanctl('--list-conns')))
                 if lost:
                     LOG.warning('charon of device %s lacks %d of its '
                                 'connections: loading them again',
