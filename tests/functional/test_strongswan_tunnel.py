@@ -28,6 +28,7 @@ import pytest
 from agentsched import constants
 from agentsched.agents import deployments
 from agentsched.agents.drivers import strongswan
+from agentsched.agents.drivers import swanctl_config
 from tests.conftest import unavailable
 
 CHARON = '/usr/sbin/charon-systemd'
@@ -41,6 +42,10 @@ LOAD = ('random nonce openssl pem pkcs1 x509 pubkey hmac kdf '
 STRONGSWAN_CONF = '''\
 charon-systemd {
     load = %(load)s
+    # A dead peer found out (DPD) in seconds, not minutes.
+    retransmit_tries = 2
+    retransmit_timeout = 1
+    retransmit_base = 1
     filelog {
         log {
             path = %(dir)s/charon.log
@@ -124,9 +129,9 @@ class Gateway:
                     self.namespace, self.tail()))
             time.sleep(0.2)
 
-    def stop(self):
+    def stop(self, how=signal.SIGTERM):
         if self.charon is not None and self.charon.poll() is None:
-            self.charon.send_signal(signal.SIGTERM)
+            self.charon.send_signal(how)
             try:
                 self.charon.wait(10)
             except subprocess.TimeoutExpired:
@@ -280,6 +285,20 @@ def test_a_psk_tunnel_between_two_charons(gateways, parsed_conf, caplog):
     assert connection in a.swanctl('--list-conns').stdout
     wait_for(lambda: re.search(r'ESTABLISHED.*INSTALLED', a.sas(), re.S),
              'the tunnel up again after a restart of charon', (a, b))
+    assert a.ping(b.local) == 3
+
+    # b's charon dies without a word (no DELETE) and starts again: b's
+    # health check loads the connection; a finds the peer dead (no answer
+    # to its DPD, 30 s after the last traffic, or to an exchange under way,
+    # such as MOBIKE's right after the restart above) and negotiates the
+    # tunnel again (dpd_action = restart). Without them, a kept its dead
+    # SAs (seen: the tunnel still down after 60 s).
+    b.stop(signal.SIGKILL)
+    b.start()
+    assert health(on_b, b) == (constants.HEALTH_OK, 0, None)
+    wait_for(lambda: re.search(r'ESTABLISHED.*INSTALLED', b.sas(), re.S),
+             'the tunnel up again after a crash of the peer', (a, b),
+             seconds=swanctl_config.DPD_DELAY + 30)
     assert a.ping(b.local) == 3
 
     on_a.undeploy({'id': connection, 'generation': 1})

@@ -50,6 +50,7 @@ def test_connection_block():
                 remote_addrs = 203.0.113.9
                 proposals = aes256-sha256-modp2048
                 rekey_time = 3600s
+                dpd_delay = 30s
                 local {
                     auth = psk
                     id = "198.51.100.1"
@@ -78,7 +79,8 @@ def test_bi_directional_starts_and_traps():
     # Started now, and trapped: charon does not retry a start that a peer
     # without the connection yet refused; the trap brings it up on traffic.
     config, _secrets = swanctl_config.render({'c1': spec()}, '198.51.100.1')
-    assert '                start_action = trap|start\n' in config
+    assert '                start_action = trap|start\n' \
+        '                dpd_action = restart\n' in config
 
 
 def test_secrets_block_encodes_the_psk():
