@@ -50,6 +50,7 @@ def test_connection_block():
                 remote_addrs = 203.0.113.9
                 proposals = aes256-sha256-modp2048
                 rekey_time = 3600s
+                dpd_delay = 30s
                 local {
                     auth = psk
                     id = "198.51.100.1"
@@ -72,6 +73,14 @@ def test_connection_block():
         include secrets.conf
         ''')
     assert PSK not in config
+
+
+def test_bi_directional_starts_and_traps():
+    # Started now, and trapped: charon does not retry a start that a peer
+    # without the connection yet refused; the trap brings it up on traffic.
+    config, _secrets = swanctl_config.render({'c1': spec()}, '198.51.100.1')
+    assert '                start_action = trap|start\n' \
+        '                dpd_action = restart\n' in config
 
 
 def test_secrets_block_encodes_the_psk():
@@ -139,8 +148,9 @@ def test_with_swanctl_deploy_loads_all(tmp_path, monkeypatch, reports,
                                        deployments_):
     bin_dir = tmp_path / 'bin'
     bin_dir.mkdir()
-    calls = fake_swanctl(bin_dir, output='echo "IKE_SAs: 3 total, 0 '
-                                         'half-open"')
+    calls = fake_swanctl(bin_dir, output='echo "c1: IKEv2, no '
+                                         'reauthentication"; echo "IKE_SAs:'
+                                         ' 3 total, 0 half-open"')
     monkeypatch.setenv('PATH', '%s:%s' % (bin_dir, os.environ['PATH']))
     config_dir = tmp_path / 'etc'
     deployments_.deploy(resource(config_dir=config_dir))
@@ -154,6 +164,26 @@ def test_with_swanctl_deploy_loads_all(tmp_path, monkeypatch, reports,
     assert reports[-1][2] == constants.STATUS_DELETED
     assert 'c1 {' not in (config_dir / 'swanctl.conf').read_text()
     assert calls.read_text().count('--load-all') == 2
+
+
+def test_health_loads_again_what_a_restarted_charon_lacks(
+        tmp_path, monkeypatch, reports, deployments_):
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    # Knows c1 but not c2 (e.g. charon restarted before c2's deploy).
+    calls = fake_swanctl(bin_dir, output='echo "c1: IKEv2, no '
+                                         'reauthentication"')
+    monkeypatch.setenv('PATH', '%s:%s' % (bin_dir, os.environ['PATH']))
+    config_dir = tmp_path / 'etc'
+    deployments_.deploy(resource(config_dir=config_dir))
+    deployments_.deploy(resource('c2', config_dir=config_dir))
+    assert calls.read_text().count('--load-all') == 2
+    [health] = deployments_.device_health([{'name': 'gw-1',
+                                            'device_type': 'strongswan'}])
+    assert health['health'] == constants.HEALTH_OK
+    assert calls.read_text().split('\n')[-4:-1] == [
+        '--list-conns', '--load-all --noprompt --file %s/swanctl.conf'
+        % config_dir, '--stats']
 
 
 def test_swanctl_failure_is_an_error_without_the_psk(tmp_path, monkeypatch,
@@ -172,6 +202,51 @@ def test_swanctl_failure_is_an_error_without_the_psk(tmp_path, monkeypatch,
     assert 'swanctl --load-all failed' in description
     assert PSK not in description
     assert PSK not in caplog.text
+
+
+# What a real swanctl 5.9.8 prints when charon is not there: the error, its
+# usage text, and (--load-all --file) a line per credential directory that
+# is missing next to the file.
+SWANCTL_NOISE = '''\
+opening directory '/etc/gw/x509' failed: No such file or directory
+opening directory '/etc/gw/private' failed: No such file or directory
+connecting to 'unix:///run/gw.vici' failed: Connection refused
+Error: connecting to 'unix:///run/gw.vici' URI failed: Connection refused
+strongSwan 5.9.8 swanctl
+usage:
+  swanctl --load-all [--raw|--pretty] [--clear] [--noprompt]
+           --help            (-h)  show usage information
+''' + 'x' * 600
+
+
+def test_a_swanctl_failure_says_the_error_not_the_noise(
+        tmp_path, monkeypatch, reports, deployments_):
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    (tmp_path / 'noise').write_text(SWANCTL_NOISE)
+    fake_swanctl(bin_dir, exit_code=2,
+                 output='cat %s/noise >&2' % tmp_path)
+    monkeypatch.setenv('PATH', '%s:%s' % (bin_dir, os.environ['PATH']))
+    deployments_.deploy(resource(config_dir=tmp_path / 'etc'))
+    status, description = reports[-1][2:]
+    assert status == constants.STATUS_ERROR
+    assert description == (
+        "swanctl --load-all failed (exit 2): connecting to "
+        "'unix:///run/gw.vici' failed: Connection refused; Error: connecting "
+        "to 'unix:///run/gw.vici' URI failed: Connection refused")
+
+
+def test_a_psk_with_a_newline_is_redacted_before_lines_are_joined(
+        tmp_path, monkeypatch, reports, deployments_):
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    (tmp_path / 'echo').write_text('bad key psk-Otter\n8841 here\n')
+    fake_swanctl(bin_dir, exit_code=22, output='cat %s/echo >&2' % tmp_path)
+    monkeypatch.setenv('PATH', '%s:%s' % (bin_dir, os.environ['PATH']))
+    deployments_.deploy(resource(config_dir=tmp_path / 'etc',
+                                 psk='psk-Otter\n8841'))
+    description = reports[-1][3]
+    assert description.endswith('(exit 22): bad key *** here')
 
 
 # Issue 13: a 168-character peer_address, an IPv6 address whose "zone" (any

@@ -5,7 +5,9 @@ Files, in physical_info.config_dir (default <state_path>/strongswan/
 keys, mode 0600, included by swanctl.conf) and connections.json (the specs
 deployed, psk included, mode 0600: what an agent that restarts finds again).
 Every change runs `swanctl --load-all --file <config_dir>/swanctl.conf`,
-which also unloads connections no longer in the file. Without swanctl the
+which also unloads connections no longer in the file (and any other: the
+charon is the agent's). charon keeps them in memory only: health() loads
+them again when charon lacks any (it restarted). Without swanctl the
 files are written but nothing is loaded: the deploy fails saying so and the
 device reports DEGRADED; nothing pretends to be up.
 
@@ -30,6 +32,25 @@ LOG = logging.getLogger(__name__)
 COMMAND_TIMEOUT = 30
 NOT_INSTALLED = 'swanctl not installed'
 _IKE_SAS = re.compile(r'IKE_SAs:\s*(\d+)')
+# swanctl --list-conns: "<name>: IKEv2, ..." at the start of a line.
+_CONNECTION = re.compile(r'^([A-Za-z0-9_-]+): ', re.M)
+_USAGE = re.compile(r'strongSwan \S+ swanctl$')
+_NO_DIRECTORY = re.compile(r"opening directory '.*' failed: ")
+
+
+def reason(output):
+    """What a failed swanctl said, on one line, without its noise: the
+    usage text it prints after an error (that would push the error out of
+    the 500 characters kept), and --load-all's complaint about each
+    credential directory (x509, private, ...) missing next to our
+    swanctl.conf: we use none."""
+    lines = []
+    for line in output.splitlines():
+        if _USAGE.match(line):
+            break
+        if line.strip() and not _NO_DIRECTORY.match(line):
+            lines.append(line.strip())
+    return '; '.join(lines)
 
 
 def swanctl_binary():
@@ -79,9 +100,20 @@ class StrongSwanDriver(base.DeviceDriver):
             return set(self._connections)
 
     def health(self):
+        """OK with the number of IKE_SAs as the load. charon keeps what
+        vici loaded in memory only: a charon that restarted (or lost a
+        connection) has it loaded again here, at the next heartbeat."""
         if swanctl_binary() is None:
             return constants.HEALTH_DEGRADED, 0, NOT_INSTALLED
         try:
+            with self.lock:
+                lost = self._connections and set(self._connections) - set(
+                    _CONNECTION.findall(self._swanctl('--list-conns')))
+                if lost:
+                    LOG.warning('charon of device %s lacks %d of its '
+                                'connections: loading them again',
+                                self.name, len(lost))
+                    self._load()
             output = self._swanctl('--stats')
         except base.DriverError as exc:
             return constants.HEALTH_DOWN, 0, str(exc)
@@ -116,8 +148,10 @@ class StrongSwanDriver(base.DeviceDriver):
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise base.DriverError('swanctl %s: %s' % (args[0], exc))
         if done.returncode != 0:
-            # Redacted before it is cut, so no part of a key survives.
-            output = self.redact((done.stderr or done.stdout).strip())
+            # Redacted before it is cut or its lines joined, so no part of
+            # a key (which may hold a newline) survives.
+            output = reason(self.redact(done.stderr)) or reason(
+                self.redact(done.stdout))
             raise base.DriverError('swanctl %s failed (exit %d): %s' % (
                 args[0], done.returncode, output[-500:]))
         return done.stdout

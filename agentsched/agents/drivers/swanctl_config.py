@@ -16,6 +16,7 @@ from agentsched import constants
 from agentsched import formats
 
 SECRETS_FILE = 'secrets.conf'
+DPD_DELAY = 30
 
 _CIPHERS = {'aes-128': 'aes128', 'aes-192': 'aes192', 'aes-256': 'aes256'}
 _INTEGRITY = ('sha1', 'sha256', 'sha384', 'sha512')
@@ -130,7 +131,10 @@ def connection(resource_id, spec, local_address):
              '        proposals = %s' % proposal(ike)]
     if _lifetime(ike):
         lines.append('        rekey_time = %ds' % _lifetime(ike))
-    lines += ['        local {',
+    # A peer that died without a word (no DELETE): found out after 30 s
+    # without traffic from it, not at the next rekeying, hours later.
+    lines += ['        dpd_delay = %ds' % DPD_DELAY,
+              '        local {',
               '            auth = psk',
               '            id = %s' % _identity(local),
               '        }',
@@ -150,12 +154,18 @@ def connection(resource_id, spec, local_address):
         'encapsulation_mode', 'tunnel'))
     if _lifetime(ipsec):
         lines.append('                rekey_time = %ds' % _lifetime(ipsec))
-    # bi-directional: bring the tunnel up now; response-only: wait for the
-    # peer and install no trap of our own.
-    start = 'start' if spec.get('initiator', 'bi-directional') == \
-        'bi-directional' else 'none'
-    lines += ['                start_action = %s' % start,
-              '            }',
+    # bi-directional: bring the tunnel up now, and trap the local networks'
+    # traffic so that it comes up whenever it is needed again: a peer
+    # deployed after us (its first answer is NO_PROPOSAL_CHOSEN, and charon
+    # does not retry a start) or that closed the tunnel. response-only: wait
+    # for the peer and install no trap of our own.
+    if spec.get('initiator', 'bi-directional') == 'bi-directional':
+        # A dead peer's SAs are dropped and the tunnel negotiated again.
+        lines += ['                start_action = trap|start',
+                  '                dpd_action = restart']
+    else:
+        lines.append('                start_action = none')
+    lines += ['            }',
               '        }',
               '    }']
     return lines
