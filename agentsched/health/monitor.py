@@ -317,37 +317,48 @@ class HealthMonitor:
         return reasons.get(item.agent_id, REASON_DEAD)
 
     def _retry_errors(self, now):
+        """Resources left in ERROR without a placement for [health]
+        error_retry_interval: scheduled again."""
         interval = self._conf.health.error_retry_interval
         if not interval:
             return 0
         before = now - datetime.timedelta(seconds=interval)
-        retried = 0
-        for row in self._failover.unplaced_errors(
-                before, self._conf.health.batch_size):
-            if not self.guards.bucket.take():
-                continue
+
+        def retry(row):
             self._failover.failover_one(row.id, 'retry after ERROR')
-            retried += 1
-        self.totals['retried'] += retried
-        return retried
+            return True  # tried: counted whatever it found
+        return self._paced(
+            self._failover.unplaced_errors(before,
+                                           self._conf.health.batch_size),
+            retry)
 
     def _retry_pending(self, now):
         """Resources stuck PENDING past [health] pending_timeout: placed or
-        sent again (services.failover.retry_pending), paced by the move
-        rate limit."""
+        sent again (services.failover.retry_pending)."""
         timeout = self._conf.health.pending_timeout
         if not timeout:
             return 0
         before = now - datetime.timedelta(seconds=timeout)
-        retried = 0
-        for row in self._failover.stuck_pending(
-                before, self._conf.health.batch_size):
-            if not self.guards.bucket.take():
-                break
+
+        def retry(row):
             done = self._failover.retry_pending(row, timeout)
             if done is not None:
                 LOG.info('%s %s was %s for over %d s: %s', row.resource_type,
                          row.id, row.status, timeout, done)
+            return done is not None
+        return self._paced(
+            self._failover.stuck_pending(before,
+                                         self._conf.health.batch_size),
+            retry)
+
+    def _paced(self, rows, retry):
+        """retry(row) for rows while the move rate limit allows; how many
+        were retried (retry says whether it did), counted in totals."""
+        retried = 0
+        for row in rows:
+            if not self.guards.bucket.take():
+                break
+            if retry(row):
                 retried += 1
         self.totals['retried'] += retried
         return retried
