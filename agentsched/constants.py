@@ -73,6 +73,34 @@ STATUS_ERROR = 'ERROR'
 # a wire status, never stored.
 STATUS_DELETED = 'DELETED'
 
+# Operating status (Octavia's names): what the data plane does, beside the
+# provisioning status above. Agents read it from their devices (a VIP and
+# each of its members from haproxy's checks, a VPN connection from its IKE
+# and child SAs) and report changes; None until the first report.
+OPERATING_ONLINE = 'ONLINE'
+OPERATING_DEGRADED = 'DEGRADED'
+OPERATING_ERROR = 'ERROR'
+OPERATING_OFFLINE = 'OFFLINE'
+OPERATING_NO_MONITOR = 'NO_MONITOR'
+OPERATING_DRAINING = 'DRAINING'
+OPERATING_STATUSES = (OPERATING_ONLINE, OPERATING_DEGRADED, OPERATING_ERROR,
+                      OPERATING_OFFLINE, OPERATING_NO_MONITOR,
+                      OPERATING_DRAINING)
+# A member in a report and in the stored statuses: its address and port as
+# the VIP's spec gives them (unique within a VIP).
+MEMBER_KEY = '{address}:{protocol_port}'
+MAX_MEMBERS = 1000
+
+# A VIP's statistics (Octavia's listener statistics). Counters only grow
+# (the device's driver carries them across reloads; the server across
+# restarts and moves); active_connections is a gauge, the current value.
+STATS_COUNTERS = ('bytes_in', 'bytes_out', 'total_connections',
+                  'request_errors')
+STATS_GAUGES = ('active_connections',)
+STATS_FIELDS = STATS_COUNTERS + STATS_GAUGES
+# BigInteger, signed 64 bits on every backend.
+MAX_DB_BIGINT = 2 ** 63 - 1
+
 # Failover policies per resource type (see conf/health.py).
 FAILOVER_REBIND_AND_MOVE = 'rebind_and_move'
 FAILOVER_REBIND_ONLY = 'rebind_only'

@@ -69,6 +69,22 @@ class DeviceDriver(abc.ABC):
     def health(self):
         """(health from constants.DEVICE_HEALTHS, load int, reason|None)."""
 
+    def operating_status(self):
+        """What the device's data plane does now, for each resource it
+        serves: {resource id: {'operating_status': one of
+        constants.OPERATING_STATUSES, 'members': {constants.MEMBER_KEY of a
+        member: its operating status}}} ('members' for VIPs only). Read
+        from the device each call (the agent reports changes); resources
+        the device cannot say anything about are left out."""
+        return {}
+
+    def statistics(self):
+        """{resource id: {field of constants.STATS_FIELDS: int}}: the
+        counters only grow for as long as the device keeps its files (the
+        driver carries them across its own reloads); the server turns them
+        into totals across agent restarts and moves."""
+        return {}
+
     def serves(self, device):
         """Whether this driver was built for that very device."""
         return (device.get('device_type') == self.device.get('device_type')

@@ -28,7 +28,7 @@ class VIP(resource_types.ResourceType):
             'connection_limit': {'type': 'integer', 'minimum': -1,
                                  'maximum': constants.MAX_DB_INTEGER},
             'members': {
-                'type': 'array', 'maxItems': 1000,
+                'type': 'array', 'maxItems': constants.MAX_MEMBERS,
                 'items': {
                     'type': 'object', 'additionalProperties': False,
                     'required': ['address', 'protocol_port'],
