@@ -160,6 +160,10 @@ setuptools.setup(
             'agent_vip_remove = agentsched.cli.resources:RemoveAgentVip',
             'vip_agent_show = agentsched.cli.resources:ShowVipAgent',
             'vip_failover = agentsched.cli.resources:FailoverVip',
+            'vip_stats_show = agentsched.cli.resources:ShowVipStats',
+            'vip_member_list = agentsched.cli.resources:ListVipMember',
+            'vip-stats = agentsched.cli.resources:ShowVipStats',
+            'vip-member-list = agentsched.cli.resources:ListVipMember',
             'vpn-connection_failover = '
             'agentsched.cli.resources:FailoverVPNConnection',
             'scheduler_health_show = '

@@ -113,7 +113,8 @@ class ServerService(service.Service):
         self.failover = self.services.failover
         self.agent_sync = agent_sync.AgentSyncEndpoint(
             self.engine, self.secret_box, self.resources, self.keyring,
-            verifier, signer, conf.signing.enforce)
+            verifier, signer, conf.signing.enforce,
+            data_plane=self.services.data_plane)
         plugin_server = messaging.get_server(
             conf, constants.PLUGIN_TOPIC,
             [StatusEndpoint(self), self.agent_sync])

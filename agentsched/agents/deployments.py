@@ -237,6 +237,38 @@ class Deployments:
                           report=False)
         return fenced
 
+    # -- the data plane ----------------------------------------------------
+
+    def operating_status(self):
+        """{resource id: (generation, its driver's operating_status())}
+        for what is deployed here."""
+        return self._read('operating_status')
+
+    def statistics(self):
+        """{resource id: (generation, its driver's statistics())}."""
+        return self._read('statistics')
+
+    def _read(self, method):
+        """method of every driver, kept to the resources deployed through
+        it (a device's files may hold what is not ours): a driver that
+        fails is logged and left out, the others still count."""
+        with self._drivers_guard:
+            known = list(self._drivers.items())
+        found = {}
+        for name, driver in known:
+            try:
+                readings = getattr(driver, method)()
+            except Exception:
+                LOG.exception('Reading the %s of device %s failed', method,
+                              name)
+                continue
+            for resource_id, reading in readings.items():
+                generation = self.deployed.get(resource_id)
+                if generation is not None and \
+                        self._placed.get(resource_id) == name:
+                    found[resource_id] = (generation, reading)
+        return found
+
     def _holders(self, resource_id):
         """Drivers that hold a resource: where it was deployed, and any
         other that found it in its files (after a restart)."""

@@ -11,9 +11,10 @@ from agentsched import signing
 #   1.2 - sync's answer has 'elsewhere'
 #   1.3 - sync's answer has 'withheld' and a device's 'credentials_error'
 #   1.4 - signature on both methods; update_status names its agent
+#   1.5 - update_operating_status, update_statistics
 # Servers are upgraded before agents (docs/protocol.md), so the agent asks
-# for what it needs and a server at 1.4 answers every call it makes.
-SYNC_API_VERSION_CAP = '1.4'
+# for what it needs and a server at 1.5 answers every call it makes.
+SYNC_API_VERSION_CAP = '1.5'
 _SIGNED_VERSION = '1.4'
 
 
@@ -34,12 +35,12 @@ class ServerAPI:
 
     def _call(self, method, version, reason, sender, kwargs):
         """Call method at version (reason: what that version brings), or at
-        1.4 when signed: the signature kwarg is 1.4 on both methods, and a
-        signed call is never sent in an older form (a server with master
+        1.4 at least when signed: the signature kwarg is 1.4, and a signed
+        call is never sent in an older form (a server with master
         keys refuses unsigned calls). sender: (agent_type, host) of the
         calling agent, which signs; in kwargs only when the form of the
         call takes them. The signature is added to kwargs."""
-        if self._signer is not None:
+        if self._signer is not None and _older(version, _SIGNED_VERSION):
             version, reason = _SIGNED_VERSION, 'a signed call'
         version = messaging.require_version(self._client, method, version,
                                             reason)
@@ -95,3 +96,23 @@ class ServerAPI:
         return self._call('update_status', '1.4', 'naming the sending agent',
                           (agent_type, host),
                           dict(kwargs, agent_type=agent_type, host=host))
+
+    def update_operating_status(self, agent_type, host, statuses):
+        """One batch of statuses (services/data_plane.py); VersionCapError
+        from a client capped below 1.5."""
+        return self._call('update_operating_status', '1.5',
+                          'the method itself', (agent_type, host),
+                          {'agent_type': agent_type, 'host': host,
+                           'statuses': statuses})
+
+    def update_statistics(self, agent_type, host, statistics):
+        return self._call('update_statistics', '1.5', 'the method itself',
+                          (agent_type, host),
+                          {'agent_type': agent_type, 'host': host,
+                           'statistics': statistics})
+
+
+def _older(version, than):
+    def parts(text):
+        return tuple(int(part) for part in text.split('.'))
+    return parts(version) < parts(than)

@@ -12,6 +12,7 @@ from agentsched import constants
 from agentsched import messaging
 from agentsched import sealing
 from agentsched import signing
+from agentsched.agents import data_plane
 from agentsched.agents import deployments
 from agentsched.agents import server_api
 from agentsched.agents import service_plugins
@@ -91,6 +92,8 @@ class AgentService(service.Service):
         self._stop = threading.Event()
         self._thread = None
         self._fence_thread = None
+        self._data_plane_thread = None
+        self.data_plane = None
         fence_time = conf.agent.fence_time
         self._fence_time = (conf.agent_down_time if fence_time is None
                             else fence_time)
@@ -138,6 +141,15 @@ class AgentService(service.Service):
         self._rpc_server = messaging.get_server(
             self._conf, self.topic, [AgentEndpoint(self)], server=self.host)
         self._rpc_server.start()
+        self.data_plane = data_plane.DataPlaneReporter(
+            self.deployments, self._server, self.agent_type, self.host,
+            self._conf.agent.status_interval,
+            self._conf.agent.stats_interval)
+        self.resync_hooks.append(self.data_plane.forget)
+        self._data_plane_thread = threading.Thread(
+            target=self.data_plane.run, args=(self._stop,),
+            name='data-plane-%s' % self.host, daemon=True)
+        self._data_plane_thread.start()
         self._thread = threading.Thread(
             target=self._run, name='heartbeat-%s' % self.host, daemon=True)
         self._thread.start()
@@ -161,6 +173,8 @@ class AgentService(service.Service):
             self._thread.join(timeout=self._timeout + 1)
         if self._fence_thread is not None:
             self._fence_thread.join(timeout=self._timeout + 1)
+        if self._data_plane_thread is not None:
+            self._data_plane_thread.join(timeout=self._timeout + 1)
         if self._rpc_server is not None:
             self._rpc_server.stop()
             self._rpc_server.wait()

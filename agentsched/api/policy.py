@@ -128,6 +128,11 @@ def _resource_rules(name, path, noun):
 
 
 _RESOURCES = (_resource_rules('vip', '/v2.0/lb/vips', 'load-balancer VIP')
+              + [_rule('get_vip_stats', ADMIN_OR_PROJECT_READER,
+                       'Show the statistics of a load-balancer VIP.',
+                       [{'method': 'GET',
+                         'path': '/v2.0/lb/vips/{id}/stats'}],
+                       deprecated=OWNER)]
               + _resource_rules('vpn_connection', '/v2.0/vpn/connections',
                                 'VPN connection'))
 

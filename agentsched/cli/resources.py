@@ -24,6 +24,7 @@ from agentsched.cli import devices as cli_devices
 from agentsched.cli import formats
 
 _COMMON_COLUMNS = (('id', 'ID'), ('name', 'Name'), ('status', 'Status'),
+                   ('operating_status', 'Operating Status'),
                    ('project_id', 'Project'))
 _LONG_COLUMNS = (('status_description', 'Status Description'),
                  ('flavor_id', 'Flavor'), ('created_at', 'Created At'))
@@ -110,7 +111,12 @@ VIP = Kind(
      ('--connection-limit', 'connection_limit', {'type': int,
                                                  'metavar': '<n>'}),
      ('--member', 'members', {'type': _member, 'action': 'append',
-                              'metavar': '<address:port[:weight]>'})))
+                              'metavar': '<address:port[:weight]>'}),
+     ('--health-monitor', 'health_monitor', {
+         'type': _json_object, 'metavar': '<json>',
+         'help': 'health_monitor of the VIP as a JSON object, e.g. '
+                 '\'{"type": "HTTP", "delay": 5, "timeout": 3, '
+                 '"max_retries": 3, "url_path": "/health"}\''})))
 
 VPN_CONNECTION = Kind(
     'vpn_connection', 'vpn_connections', '/v2.0/vpn/connections',
@@ -141,9 +147,9 @@ def _shown(item):
 
 def _add_spec_options(parser, kind):
     for flag, field, keywords in kind.options:
-        parser.add_argument(flag, dest='spec_' + field,
-                            help='%s of the %s' % (field, kind.title),
-                            **keywords)
+        keywords = dict({'help': '%s of the %s' % (field, kind.title)},
+                        **keywords)
+        parser.add_argument(flag, dest='spec_' + field, **keywords)
     parser.add_argument('--spec-json', metavar='<json>', type=_json_object,
                         help='Spec fields as a JSON object (the options '
                              'above go over it)')
@@ -377,6 +383,39 @@ class _Failover(_Show):
             parsed_args.resource) + '/failover', {})
         item = dict(answer[self.kind.singular], failover=answer['failover'])
         return _shown(item)
+
+
+class ShowVipStats(_Show):
+    """Show a VIP's statistics: bytes in and out, connections, request
+    errors (totals since it was created)."""
+    kind = VIP
+
+    def take_action(self, parsed_args):
+        return _shown(self.client.get(self.kind.item_path(
+            parsed_args.resource) + '/stats')['stats'])
+
+
+class ListVipMember(_KindCommand, lister.Lister):
+    """List a VIP's members with their operating status."""
+    kind = VIP
+    _COLUMNS = (('address', 'Address'), ('protocol_port', 'Port'),
+                ('weight', 'Weight'), ('admin_state_up', 'Admin State Up'),
+                ('operating_status', 'Operating Status'))
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('resource', metavar='<id>', help='VIP ID')
+        return parser
+
+    def take_action(self, parsed_args):
+        vip = self.client.get(self.kind.item_path(
+            parsed_args.resource))[self.kind.singular]
+        # The spec's defaults, shown as the device applies them.
+        members = [dict({'weight': 1, 'admin_state_up': True}, **member)
+                   for member in vip.get('members') or ()]
+        fields = [field for field, _ in self._COLUMNS]
+        return ([title for _, title in self._COLUMNS],
+                [_formatted(member, fields) for member in members])
 
 
 # The commands, one class per resource type (entry points name classes).

@@ -51,6 +51,21 @@ opts = [
              'longer, a moved address is answered in two places meanwhile. '
              'Counted from the sending of the last accepted heartbeat, which '
              'is never later than the server\'s clock for it. 0: never.'),
+    cfg.FloatOpt(
+        'status_interval', default=10, min=0.1,
+        help='Seconds between two readings of the operating status of what '
+             'this agent\'s devices serve (VIPs and their members from '
+             'haproxy\'s health checks, VPN connections from their SAs). '
+             'What changed since the last reading the server took goes in '
+             'one message, however many resources changed; nothing is sent '
+             'when nothing changed. A member going down shows in the API '
+             'within the health monitor\'s delay x max_retries_down plus '
+             'this interval.'),
+    cfg.FloatOpt(
+        'stats_interval', default=60, min=0,
+        help='Seconds between two reports of the statistics of what this '
+             'agent\'s devices serve (bytes, connections, request errors), '
+             'one message per report. 0: none are sent.'),
 ]
 
 # Devices an agent manages are listed one per section, [device:<name>]; the

@@ -110,8 +110,36 @@ class Resource(Base):
     secrets = sa.Column(sa.Text)
     status = sa.Column(sa.String(16), nullable=False)
     status_description = sa.Column(Name)
+    # What the data plane does (constants.OPERATING_STATUSES), as its agent
+    # last reported; NULL until then. A VIP's members: {MEMBER_KEY: status}.
+    operating_status = sa.Column(sa.String(16))
+    member_statuses = sa.Column(JSONText)
     created_at = sa.Column(DateTime, nullable=False)
     updated_at = sa.Column(DateTime)
+
+
+class ResourceStats(Base):
+    """A VIP's statistics. The totals only grow: raw_* are the counters the
+    device last reported (its driver's, monotone while the device keeps its
+    files) and device_id the device they came from; a report from another
+    device (a move) or a lower counter (a reset) starts a new run that adds
+    to the totals."""
+    __tablename__ = 'resource_stats'
+    resource_id = sa.Column(UUID,
+                            sa.ForeignKey('resources.id', ondelete='CASCADE'),
+                            primary_key=True)
+    device_id = sa.Column(UUID)
+    bytes_in = sa.Column(sa.BigInteger, nullable=False, default=0)
+    bytes_out = sa.Column(sa.BigInteger, nullable=False, default=0)
+    total_connections = sa.Column(sa.BigInteger, nullable=False, default=0)
+    request_errors = sa.Column(sa.BigInteger, nullable=False, default=0)
+    active_connections = sa.Column(sa.BigInteger, nullable=False, default=0)
+    raw_bytes_in = sa.Column(sa.BigInteger, nullable=False, default=0)
+    raw_bytes_out = sa.Column(sa.BigInteger, nullable=False, default=0)
+    raw_total_connections = sa.Column(sa.BigInteger, nullable=False,
+                                      default=0)
+    raw_request_errors = sa.Column(sa.BigInteger, nullable=False, default=0)
+    updated_at = sa.Column(DateTime, nullable=False)
 
 
 class Flavor(Base):
@@ -175,6 +203,7 @@ agents = Agent.__table__
 devices = Device.__table__
 agent_devices = AgentDevice.__table__
 resources = Resource.__table__
+resource_stats = ResourceStats.__table__
 bindings = Binding.__table__
 flavors = Flavor.__table__
 service_profiles = ServiceProfile.__table__

@@ -34,13 +34,14 @@ _CREATE_KEYS = ('name', 'requirements', 'flavor_id', 'project_id',
 _FIXED_KEYS = ('requirements', 'flavor_id', 'project_id', 'tenant_id')
 
 # How a resource type shows in the API: its body keys and path.
+# has_stats: GET <path>/<id>/stats (a VIP's statistics).
 Collection = collections.namedtuple(
-    'Collection', 'resource_type singular plural path')
+    'Collection', 'resource_type singular plural path has_stats')
 
 COLLECTIONS = (
-    Collection('vip', 'vip', 'vips', '/v2.0/lb/vips'),
+    Collection('vip', 'vip', 'vips', '/v2.0/lb/vips', True),
     Collection('vpn_connection', 'vpn_connection', 'vpn_connections',
-               '/v2.0/vpn/connections'),
+               '/v2.0/vpn/connections', False),
 )
 
 
@@ -56,15 +57,32 @@ def kind_of(collection):
     return service().types.get(collection.resource_type)
 
 
+def operating_status(status):
+    # Octavia's: OFFLINE until the data plane said otherwise.
+    return status or constants.OPERATING_OFFLINE
+
+
+def _with_statuses(members, member_statuses):
+    """A VIP's members, each with its operating status as reported."""
+    statuses = json.loads(member_statuses) if member_statuses else {}
+    return [dict(member, operating_status=operating_status(
+        statuses.get(constants.MEMBER_KEY.format(**member))))
+        for member in members]
+
+
 def resource_dict(row, kind, fields=None):
     spec = json.loads(row.spec)
     item = {'id': row.id, 'project_id': row.project_id,
             'tenant_id': row.project_id, 'name': row.name,
             'status': row.status,
-            'status_description': row.status_description}
+            'status_description': row.status_description,
+            'operating_status': operating_status(row.operating_status)}
     for name in kind.spec_schema['properties']:
         if name in spec:
             item[name] = spec[name]
+    if 'members' in item:
+        item['members'] = _with_statuses(item['members'],
+                                         row.member_statuses)
     # Secrets are stored together, encrypted; the only secret fields
     # shipped are required ones, so "stored" means "set".
     for name in kind.secret_fields:
@@ -104,6 +122,7 @@ class Handlers:
         name = collection.resource_type
         self._rules = {action: '%s_%s' % (action, name)
                        for action in ('create', 'get', 'update', 'delete')}
+        self._rules['stats'] = 'get_%s_stats' % name
         self._validate_create = fastjsonschema.compile({
             'type': 'object', 'required': [collection.singular],
             'additionalProperties': False,
@@ -205,6 +224,14 @@ class Handlers:
         return request.respond({self.collection.singular: resource_dict(
             row, kind)})
 
+    def stats(self, resource_id):
+        request.check_query(())
+        row = self._visible(resource_id)
+        request.authorize(self._rules['stats'],
+                          {'project_id': row.project_id})
+        return request.respond({'stats': request.services().data_plane
+                                .stats(resource_id)})
+
     def delete(self, resource_id):
         row = self._visible(resource_id)
         request.authorize(self._rules['delete'],
@@ -224,6 +251,9 @@ def _routes():
         table[collection.path + '/<resource_id>'] = {
             'GET': handlers.show, 'PUT': handlers.update,
             'DELETE': handlers.delete}
+        if collection.has_stats:
+            table[collection.path + '/<resource_id>/stats'] = {
+                'GET': handlers.stats}
     return table
 
 

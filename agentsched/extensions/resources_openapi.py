@@ -6,6 +6,7 @@ translated to OpenAPI 3.0 (which has nullable instead of type lists).
 
 import copy
 
+from agentsched import constants
 from agentsched.api import openapi
 from agentsched.services import resource_types
 from agentsched.services.resource_types import vip
@@ -16,6 +17,12 @@ BOOL_QUERY = {'type': 'string', 'enum': ['True', 'true', '1', 'False',
                                          'false', '0']}
 STATUSES = ['PENDING_CREATE', 'PENDING_UPDATE', 'PENDING_DELETE', 'ACTIVE',
             'ERROR']
+OPERATING_STATUS = {'type': 'string',
+                    'enum': list(constants.OPERATING_STATUSES)}
+STATS = {'type': 'object', 'additionalProperties': False,
+         'required': list(constants.STATS_FIELDS),
+         'properties': {field: {'type': 'integer', 'minimum': 0}
+                        for field in constants.STATS_FIELDS}}
 
 
 def to_openapi(schema):
@@ -84,11 +91,16 @@ def _resource_schema(kind):
     spec = {name: to_openapi(schema)
             for name, schema in kind.spec_schema['properties'].items()
             if name not in kind.secret_fields}
+    if 'members' in spec:
+        # Each member shows its operating status beside its spec.
+        spec['members']['items']['properties']['operating_status'] = \
+            OPERATING_STATUS
     properties = {
         'id': STRING, 'project_id': STRING, 'tenant_id': STRING,
         'name': {'type': 'string', 'nullable': True},
         'status': {'type': 'string', 'enum': STATUSES},
         'status_description': {'type': 'string', 'nullable': True},
+        'operating_status': OPERATING_STATUS,
         **spec,
         **{'has_' + name: {'type': 'boolean'}
            for name in kind.secret_fields},
@@ -133,12 +145,24 @@ def fields_of(kind):
     spec = [name for name in kind.spec_schema['properties']
             if name not in kind.secret_fields]
     return (['id', 'project_id', 'tenant_id', 'name', 'status',
-             'status_description'] + spec +
+             'status_description', 'operating_status'] + spec +
             ['has_' + name for name in kind.secret_fields] +
             ['requirements', 'flavor_id', 'created_at', 'updated_at'])
 
 
-def _paths(kind, collection_path, singular, plural, schema_name, title):
+def _stats_path(collection_path, title):
+    return {collection_path + '/{resource_id}/stats': {'get': {
+        'operationId': 'showVipStats',
+        'summary': 'Show the statistics of a %s: totals since it was '
+                   'created, across reloads, agent restarts and moves' % title,
+        'parameters': [path('resource_id')],
+        'responses': {'200': openapi.json_response(
+            'Its statistics', wrapped('stats', STATS)),
+            **openapi.error_responses(400, 401, 403, 404)}}}}
+
+
+def _paths(kind, collection_path, singular, plural, schema_name, title,
+           more_links=()):
     ref = {'$ref': '#/components/schemas/%s' % schema_name}
     one = openapi.json_response('The %s' % title, wrapped(singular, ref))
     fields = query('fields', {'type': 'string', 'enum': fields_of(kind)})
@@ -165,7 +189,7 @@ def _paths(kind, collection_path, singular, plural, schema_name, title):
                              {'resource_id': '$response.body#/%s/id'
                               % singular},
                              'show%s' % op, 'update%s' % op,
-                             'delete%s' % op)),
+                             'delete%s' % op, *more_links)),
                          **openapi.error_responses(400, 401, 403, 404, 409,
                                                    413, 415)}},
         },
@@ -203,7 +227,8 @@ OPENAPI = {
                 'VpnConnection': _resource_schema(_VPN)},
     'paths': {
         **_paths(_VIP, '/v2.0/lb/vips', 'vip', 'vips', 'Vip',
-                 'load-balancer VIP'),
+                 'load-balancer VIP', more_links=('showVipStats',)),
+        **_stats_path('/v2.0/lb/vips', 'load-balancer VIP'),
         **_paths(_VPN, '/v2.0/vpn/connections', 'vpn_connection',
                  'vpn_connections', 'VpnConnection', 'VPN connection'),
     },

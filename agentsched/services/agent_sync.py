@@ -21,6 +21,7 @@ from agentsched import sealing
 from agentsched import signing
 from agentsched.db import agents as agents_db
 from agentsched.db import devices as devices_db
+from agentsched.services import data_plane
 from agentsched.services import secrets
 
 LOG = logging.getLogger(__name__)
@@ -45,11 +46,13 @@ class AgentSyncEndpoint:
               agent's host ('sealed'); sync's answer is signed for the
               request ('signature' over {'request': the request's mac,
               'answer': the rest}), so a forged reply is refused
+        1.5 - update_operating_status, update_statistics: an agent's batch
+              of what its devices' data plane does (services/data_plane.py)
     """
-    target = oslo_messaging.Target(namespace='agent', version='1.4')
+    target = oslo_messaging.Target(namespace='agent', version='1.5')
 
     def __init__(self, engine, secret_box, resources=None, keyring=None,
-                 verifier=None, signer=None, enforce=True):
+                 verifier=None, signer=None, enforce=True, data_plane=None):
         """keyring, verifier, signer: the servers' (signing.py); None for a
         deployment without [signing] master keys. enforce: False takes
         unsigned calls while a fleet turns signing on."""
@@ -60,8 +63,11 @@ class AgentSyncEndpoint:
         self._verifier = verifier
         self._signer = signer
         self._enforce = enforce
+        self._data_plane = data_plane
         self._lock = threading.Lock()
         self.refused = 0
+        # Data-plane batches refused by their schema.
+        self.invalid = 0
 
     def _check(self, method, arguments, signature):
         """BadSignature (counted, logged once) unless the call is signed by
@@ -139,6 +145,39 @@ class AgentSyncEndpoint:
             agent_id = agent.id
         return self._resources.update_status(resource_id, generation, status,
                                              description, agent_id=agent_id)
+
+    @oslo_messaging.expected_exceptions(signing.BadSignature,
+                                        data_plane.InvalidDataPlane)
+    def update_operating_status(self, context, agent_type, host, statuses,
+                                signature=None):
+        """A batch of operating statuses that changed on the agent's
+        devices; answers how many were taken."""
+        return self._record('update_operating_status', agent_type, host,
+                            'statuses', statuses, signature)
+
+    @oslo_messaging.expected_exceptions(signing.BadSignature,
+                                        data_plane.InvalidDataPlane)
+    def update_statistics(self, context, agent_type, host, statistics,
+                          signature=None):
+        """A batch of the agent's devices' counters; answers how many
+        were taken."""
+        return self._record('update_statistics', agent_type, host,
+                            'statistics', statistics, signature)
+
+    def _record(self, method, agent_type, host, name, batch, signature):
+        self._check(method, {'agent_type': agent_type, 'host': host,
+                             name: batch}, signature)
+        record = (self._data_plane.record_operating_statuses
+                  if name == 'statuses'
+                  else self._data_plane.record_statistics)
+        try:
+            return record(agent_type, host, batch)
+        except data_plane.InvalidDataPlane as exc:
+            with self._lock:
+                self.invalid += 1
+            LOG.warning('Refused %s from agent %r on %r: %s', method,
+                        agent_type[:64], host[:64], str(exc)[:200])
+            raise
 
     def _device(self, row):
         device = {

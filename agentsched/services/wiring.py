@@ -8,6 +8,7 @@ Services it is given and composes none itself.
 import dataclasses
 
 from agentsched.services import agents as agents_service
+from agentsched.services import data_plane as data_plane_service
 from agentsched.services import devices as devices_service
 from agentsched.services import failover as failover_service
 from agentsched.services import flavors as flavors_service
@@ -26,6 +27,7 @@ class Services:
     agents: object
     devices: object
     flavors: object
+    data_plane: object
 
 
 def build(conf, engine, notifier, secret_box, placer=None):
@@ -42,4 +44,5 @@ def build(conf, engine, notifier, secret_box, placer=None):
     return Services(conf=conf, engine=engine, notifier=notifier,
                     secrets=secret_box, resources=resources,
                     failover=failover, agents=agents, devices=devices,
-                    flavors=flavors)
+                    flavors=flavors,
+                    data_plane=data_plane_service.DataPlaneService(engine))

@@ -96,6 +96,7 @@ ROUTES = {
     ('GET', '/v2.0/lb/vips/<resource_id>'): ('get_vip', READ_A),
     ('PUT', '/v2.0/lb/vips/<resource_id>'): ('update_vip', WRITE_A),
     ('DELETE', '/v2.0/lb/vips/<resource_id>'): ('delete_vip', WRITE_A),
+    ('GET', '/v2.0/lb/vips/<resource_id>/stats'): ('get_vip_stats', READ_A),
     ('GET', '/v2.0/vpn/connections'): ('get_vpn_connection', LIST_OWN),
     ('POST', '/v2.0/vpn/connections'): ('create_vpn_connection',
                                         CREATE_IN_A),

@@ -67,9 +67,13 @@ def test_vip_lifecycle_and_its_agent(cli):
                    '--device-type', 'noop')
     assert vip['status'] == 'PENDING_CREATE', vip
     assert vip['protocol'] == 'HTTP' and vip['protocol_port'] == 80
+    # Nothing read from the data plane yet: OFFLINE, as Octavia starts.
+    assert vip['operating_status'] == 'OFFLINE'
     assert vip['members'] == [
-        {'address': '10.0.0.5', 'protocol_port': 8080, 'weight': 3},
-        {'address': '10.0.0.6', 'protocol_port': 8080}]
+        {'address': '10.0.0.5', 'protocol_port': 8080, 'weight': 3,
+         'operating_status': 'OFFLINE'},
+        {'address': '10.0.0.6', 'protocol_port': 8080,
+         'operating_status': 'OFFLINE'}]
     assert vip['requirements']['device_type'] == 'noop'
     # The local agent deploys it and answers.
     assert _status(cli, 'vip', vip['id'], 'ACTIVE')
@@ -77,8 +81,18 @@ def test_vip_lifecycle_and_its_agent(cli):
 
     listed = cli.json('vip', 'list', '--status', 'active')
     assert vip['id'] in [v['ID'] for v in listed]
-    assert set(listed[0]) == {'ID', 'Name', 'Status', 'Project', 'Address',
-                              'Protocol', 'Port'}
+    assert set(listed[0]) == {'ID', 'Name', 'Status', 'Operating Status',
+                              'Project', 'Address', 'Protocol', 'Port'}
+    members = cli.json('vip', 'member', 'list', vip['id'])
+    assert [(m['Address'], m['Weight'], m['Admin State Up'])
+            for m in members] == [('10.0.0.5', 3, True),
+                                  ('10.0.0.6', 1, True)]
+    assert cli.json('vip-member-list', vip['id']) == members
+    assert cli.json('vip', 'stats', 'show', vip['id']) == {
+        'active_connections': 0, 'bytes_in': 0, 'bytes_out': 0,
+        'request_errors': 0, 'total_connections': 0}
+    assert 'Not found (HTTP 404)' in cli.fails('vip', 'stats', 'show',
+                                               'no-such-vip')
     assert 'Status Description' in cli.json('vip-list', '--long')[0]
     assert cli('vip', 'list', '--name', 'web', '-f', 'value', '-c',
                'ID').split() == [vip['id']]

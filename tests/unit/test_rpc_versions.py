@@ -200,7 +200,7 @@ def test_server_api_asks_for_what_the_agent_reads(bus, parsed_conf):
                            'host': AGENT.host, 'resource_id': 'r-1',
                            'generation': 3, 'status': 'ACTIVE',
                            'description': ''}
-    assert bus.clients[0].version_cap == '1.4'
+    assert bus.clients[0].version_cap == '1.5'
 
 
 def test_server_api_signs_at_1_4(bus, parsed_conf):
@@ -215,6 +215,37 @@ def test_server_api_signs_at_1_4(bus, parsed_conf):
         args = dict(sent.args)
         verifier.verify(sent.method, args, args.pop('signature'),
                         AGENT.host, AGENT.agent_type)
+
+
+@pytest.mark.parametrize('signed', [False, True])
+def test_server_api_sends_data_plane_batches_at_1_5(bus, parsed_conf,
+                                                    signed):
+    api = server_api.ServerAPI(parsed_conf, timeout=5,
+                               signer=agent_signer() if signed else None)
+    statuses = [{'id': 'r-1', 'generation': 3, 'operating_status': 'ONLINE'}]
+    statistics = [{'id': 'r-1', 'generation': 3, 'bytes_in': 1}]
+    api.update_operating_status(AGENT.agent_type, AGENT.host, statuses)
+    api.update_statistics(AGENT.agent_type, AGENT.host, statistics)
+    first, second = bus.sent
+    assert (first.method, first.namespace, first.version) == (
+        'update_operating_status', 'agent', '1.5')
+    assert (second.method, second.version) == ('update_statistics', '1.5')
+    assert first.args['statuses'] == statuses
+    assert second.args['statistics'] == statistics
+    assert ('signature' in first.args) is signed
+
+
+def test_server_api_capped_at_1_4_sends_no_data_plane_batch(
+        bus, parsed_conf, monkeypatch):
+    monkeypatch.setattr(server_api, 'SYNC_API_VERSION_CAP', '1.4')
+    api = server_api.ServerAPI(parsed_conf, timeout=5,
+                               signer=agent_signer())
+    with pytest.raises(messaging.VersionCapError,
+                       match='^update_operating_status needs RPC version '
+                             '1.5'):
+        api.update_operating_status(AGENT.agent_type, AGENT.host, [])
+    api.update_status(AGENT.agent_type, AGENT.host, 'r-1', 3, 'ACTIVE', '')
+    assert bus.only().version == '1.4'
 
 
 def test_server_api_capped_at_1_3_sends_update_status_in_its_1_1_form(
