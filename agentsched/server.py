@@ -165,6 +165,7 @@ class ServerService(service.Service):
     def report_stats(self):
         stats = self.reports.stats.as_dict()
         stats.update(refused_calls=self.agent_sync.refused,
+                     invalid_batches=self.agent_sync.invalid,
                      refused_devices=self.device_sync.refused,
                      topic_changes=self.sink.topic_changes,
                      pending=self.sink.pending_count(),

@@ -151,7 +151,7 @@ class AgentSyncEndpoint:
     def update_operating_status(self, context, agent_type, host, statuses,
                                 signature=None):
         """A batch of operating statuses that changed on the agent's
-        devices; answers how many were taken."""
+        devices."""
         return self._record('update_operating_status', agent_type, host,
                             'statuses', statuses, signature)
 

@@ -84,18 +84,20 @@ class DataPlaneService:
         self._engine = engine
 
     def record_operating_statuses(self, agent_type, host, statuses):
-        """Store one agent's batch of statuses: one statement."""
+        """Store one agent's batch of statuses: one statement. Items
+        about resources not bound to that agent at that generation change
+        nothing, silently (the agent learns of moves from its sync)."""
         _checked(_check_statuses, statuses, 'operating statuses')
         with self._engine.begin() as connection:
             data_plane_db.set_operating_statuses(
                 connection, agent_type, host, [
                     dict(item, member_statuses=_dump(item.get('members')))
                     for item in statuses])
-        return len(statuses)
 
     def record_statistics(self, agent_type, host, statistics):
         """Add one agent's batch of counters to the totals: three
-        statements at most."""
+        statements at most. Returns how many items were taken (bound to
+        that agent at that generation)."""
         _checked(_check_statistics, statistics, 'statistics')
         reports = {item['id']: item for item in statistics}
         now = liveness.utcnow()

@@ -404,3 +404,53 @@ def test_an_agent_takes_only_sync_answers_signed_for_its_request(fleet):
     client.prepare = real_prepare
     assert h1.fetch_and_converge() is True
     assert vip.id in h1.deployments.deployed
+
+
+def test_data_plane_batches_are_signed_bounded_and_counted(fleet):
+    """Issue 14: an agent's batch of operating statuses crosses RabbitMQ
+    signed; one for another host's resource, unsigned or signed by a
+    third host, changes nothing; a batch that breaks the schema is
+    refused with the reason and counted, and the next good one lands."""
+    h2 = fleet.agents['h2']
+    vpn = fleet.server.resources.create(
+        'vpn_connection', 'p', 'c2', VPN_SPEC, {'device_type': 'noop'})
+    assert _wait(lambda: fleet.server.resources.get(vpn.id).status ==
+                 constants.STATUS_ACTIVE)
+    generation = h2.deployments.deployed[vpn.id]
+    vpn_type = constants.AGENT_TYPE_VPN
+    h3 = signing.Signer(keyring('h3'))
+    before = fleet.stats()
+
+    def signed(signer, method, **kwargs):
+        kwargs['signature'] = signer.sign(method, kwargs, kwargs['host'],
+                                          kwargs['agent_type'])
+        return fleet.plugin_call(method, **kwargs)
+
+    def operating_status():
+        with fleet.engine.connect() as connection:
+            return connection.execute(sa.select(
+                models.resources.c.operating_status).where(
+                models.resources.c.id == vpn.id)).scalar()
+
+    spoofed = [{'id': vpn.id, 'generation': generation,
+                'operating_status': constants.OPERATING_ERROR}]
+    assert fleet.plugin_call('update_operating_status', agent_type=vpn_type,
+                             host='h2', statuses=spoofed) == 'BadSignature'
+    assert signed(h3, 'update_operating_status', agent_type=vpn_type,
+                  host='h3', statuses=spoofed) is None
+    assert operating_status() != constants.OPERATING_ERROR
+    hostile = [{'id': vpn.id, 'generation': generation,
+                'operating_status': 'ONLINE; DROP TABLE resources'}]
+    assert signed(h2._signer, 'update_operating_status',
+                  agent_type=vpn_type, host='h2',
+                  statuses=hostile) == 'InvalidDataPlane'
+    assert signed(h2._signer, 'update_statistics', agent_type=vpn_type,
+                  host='h2', statistics=[{'id': vpn.id}]
+                  ) == 'InvalidDataPlane'
+    after = fleet.stats()
+    assert after['refused_calls'] - before['refused_calls'] == 1
+    assert after['invalid_batches'] - before['invalid_batches'] == 2
+    # The agent's own client, signed, over the same bus.
+    h2._server.update_operating_status(vpn_type, 'h2', [dict(
+        spoofed[0], operating_status=constants.OPERATING_DEGRADED)])
+    assert operating_status() == constants.OPERATING_DEGRADED
