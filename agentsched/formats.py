@@ -42,6 +42,31 @@ _RESOURCE_ID = re.compile(r'\A[A-Za-z0-9_-]+\Z')
 _COOKIE_NAME = re.compile(r'\A[A-Za-z0-9!*+.^_|~-]+\Z')
 # Paths written into device files unquoted (haproxy's stats socket).
 _PATH = re.compile(r'\A[A-Za-z0-9_./+@,=:-]+\Z')
+# A health monitor's URL path (and query), written unquoted on haproxy's
+# `option httpchk` line: RFC 3986's path and query characters less the
+# quote, and never a space, '#' (a comment to haproxy, a fragment to
+# HTTP) or '\\', haproxy's escape: '\\r\\n' would add header lines to
+# the check's request.
+_URL_PATH = re.compile(r"\A/[A-Za-z0-9._~!$&()*+,;=:@/?%-]*\Z")
+# '200', '200,202', '200-204' (Octavia's forms), no spaces.
+_EXPECTED_CODES = re.compile(r'\A(?:\d{3}(?:,\d{3})*|\d{3}-\d{3})\Z')
+
+# A VIP's health monitor (Neutron LBaaS v2 / Octavia): the API's schema
+# (services/resource_types/vip.py) and haproxy's renderer take the names
+# and bounds from here.
+HEALTH_MONITOR_TYPES = ('PING', 'TCP', 'HTTP', 'HTTPS')
+HTTP_METHODS = ('GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH',
+                'TRACE', 'CONNECT')
+# Types whose check is an HTTP exchange, which the http_* fields describe.
+HTTP_MONITOR_TYPES = ('HTTP', 'HTTPS')
+HTTP_MONITOR_FIELDS = ('http_method', 'url_path', 'expected_codes')
+MAX_HEALTH_SECONDS = 86400
+MAX_HEALTH_RETRIES = 10
+MAX_URL_PATH_LENGTH = 255
+# Octavia's column.
+MAX_EXPECTED_CODES_LENGTH = 64
+HEALTH_MONITOR_DEFAULTS = {'max_retries_down': 3, 'http_method': 'GET',
+                           'url_path': '/', 'expected_codes': '200'}
 
 
 def _text(value, field, maximum):
@@ -128,6 +153,75 @@ def path(value, field):
     if not _PATH.match(value):
         raise InvalidFormat('%s may have only letters, digits and '
                             '_ . / + @ , = : -' % field)
+    return value
+
+
+def url_path(value, field):
+    _text(value, field, MAX_URL_PATH_LENGTH)
+    if not _URL_PATH.match(value):
+        raise InvalidFormat('%s must start with / and have only letters, '
+                            'digits and - . _ ~ ! $ & ( ) * + , ; = : @ / ? %%'
+                            ' (no space, quote, # or backslash)' % field)
+    return value
+
+
+def expected_codes(value, field):
+    """The HTTP status codes of '200', '200,202' or '200-204', each from
+    100 to 599: a sorted tuple of ints."""
+    _text(value, field, MAX_EXPECTED_CODES_LENGTH)
+    if not _EXPECTED_CODES.match(value):
+        raise InvalidFormat('%s must be a code (200), a list (200,202) or a '
+                            'range (200-204), without spaces' % field)
+    if '-' in value:
+        low, high = (int(code) for code in value.split('-'))
+        if low > high:
+            raise InvalidFormat('%s: a range must go up (200-204)' % field)
+        codes = range(low, high + 1)
+    else:
+        codes = [int(code) for code in value.split(',')]
+    if not all(100 <= code <= 599 for code in codes):
+        raise InvalidFormat('%s: every code must be from 100 to 599' % field)
+    return tuple(sorted(set(codes)))
+
+
+def health_monitor(value, field='health_monitor'):
+    """A VIP's health monitor, every field checked (types, bounds,
+    formats, timeout <= delay, the http_* fields for HTTP and HTTPS only):
+    the monitor with its defaults filled in."""
+    if not isinstance(value, dict):
+        raise InvalidFormat('%s must be an object' % field)
+    unknown = set(value) - {'type', 'delay', 'timeout', 'max_retries'} - \
+        set(HEALTH_MONITOR_DEFAULTS)
+    if unknown:
+        raise InvalidFormat('%s has unknown fields: %s' % (
+            field, ', '.join(sorted(printable(name) for name in unknown))))
+    kind = choice(value.get('type'), field + '.type', HEALTH_MONITOR_TYPES)
+    if kind not in HTTP_MONITOR_TYPES:
+        extra = [name for name in HTTP_MONITOR_FIELDS if name in value]
+        if extra:
+            raise InvalidFormat('%s.%s applies to HTTP and HTTPS monitors '
+                                'only, not %s' % (field, extra[0], kind))
+    monitor = dict(HEALTH_MONITOR_DEFAULTS, **value)
+    delay = integer(monitor.get('delay'), field + '.delay', 1,
+                    MAX_HEALTH_SECONDS)
+    timeout = integer(monitor.get('timeout'), field + '.timeout', 1,
+                      MAX_HEALTH_SECONDS)
+    if timeout > delay:
+        raise InvalidFormat('%s.timeout (%d s) must not be longer than its '
+                            'delay (%d s): a check must end before the next '
+                            'one starts' % (field, timeout, delay))
+    for name in ('max_retries', 'max_retries_down'):
+        integer(monitor.get(name), '%s.%s' % (field, name), 1,
+                MAX_HEALTH_RETRIES)
+    choice(monitor['http_method'], field + '.http_method', HTTP_METHODS)
+    url_path(monitor['url_path'], field + '.url_path')
+    expected_codes(monitor['expected_codes'], field + '.expected_codes')
+    return monitor
+
+
+def boolean(value, field):
+    if not isinstance(value, bool):
+        raise InvalidFormat('%s must be true or false' % field)
     return value
 
 

@@ -227,6 +227,31 @@ def test_health_is_down_when_haproxy_dies(agent, device, backends):
                              'cookie_name': 'JSESSIONID'}},
     {'address': '::1', 'members': [{'address': '::1', 'protocol_port': 81,
                                     'weight': 0}]},
+    # Issue 14: health monitors, as the driver renders them (a servers'
+    # state file, the PING script), on this machine's haproxy.
+    {'health_monitor': {'type': 'HTTP', 'delay': 2, 'timeout': 1,
+                        'max_retries': 3, 'max_retries_down': 2,
+                        'http_method': 'HEAD', 'expected_codes': '200',
+                        'url_path': "/status?a=1&b=$x;c=(d)*+,!~@:%20"}},
+    {'health_monitor': {'type': 'HTTP', 'delay': 2, 'timeout': 1,
+                        'max_retries': 1, 'expected_codes': '200,202,301'}},
+    {'health_monitor': {'type': 'HTTP', 'delay': 2, 'timeout': 1,
+                        'max_retries': 1, 'expected_codes': '100-599',
+                        'http_method': 'OPTIONS'}},
+    {'protocol': 'TCP', 'health_monitor': {'type': 'HTTP', 'delay': 2,
+                                           'timeout': 1, 'max_retries': 1,
+                                           'http_method': 'CONNECT'}},
+    {'protocol': 'HTTPS', 'health_monitor': {
+        'type': 'HTTPS', 'delay': 86400, 'timeout': 86400,
+        'max_retries': 10, 'max_retries_down': 10, 'url_path': '/x'}},
+    {'protocol': 'TCP', 'health_monitor': {'type': 'TCP', 'delay': 1,
+                                           'timeout': 1, 'max_retries': 1}},
+    {'health_monitor': {'type': 'PING', 'delay': 1, 'timeout': 1,
+                        'max_retries': 1},
+     'members': [{'address': '127.0.0.1', 'protocol_port': 8080,
+                  'admin_state_up': False},
+                 {'address': 'localhost', 'protocol_port': 8080,
+                  'admin_state_up': True}]},
 ])
 def test_rendered_variants_pass_haproxy_check(haproxy_binary, tmp_path,
                                               changes):
@@ -234,17 +259,22 @@ def test_rendered_variants_pass_haproxy_check(haproxy_binary, tmp_path,
             'members': [{'address': '127.0.0.1', 'protocol_port': 8080,
                          'weight': 2}]}
     spec.update(changes)
-    config = tmp_path / 'haproxy.cfg'
-    config.write_text(haproxy_config.render({'v1': spec},
-                                            str(tmp_path / 'sock')))
-    done = subprocess.run([haproxy_binary, '-c', '-f', str(config)],
-                          capture_output=True, text=True)
+    done = _haproxy_check(haproxy_binary, tmp_path, {'v1': spec})
     assert done.returncode == 0, done.stderr
+    # Not a keyword haproxy took for something else: no warning either.
+    assert 'WARNING' not in done.stdout + done.stderr, done.stderr
 
 
 def _haproxy_check(binary, directory, vips):
+    """haproxy -c of vips rendered as the driver does."""
     config = directory / 'haproxy.cfg'
-    config.write_text(haproxy_config.render(vips, str(directory / 'sock')))
+    state = directory / haproxy.SERVER_STATE_FILE
+    state.write_text(haproxy.NO_SERVER_STATE)
+    version = haproxy.haproxy_version(binary)
+    config.write_text(haproxy_config.render(
+        vips, str(directory / 'sock'), state_file=str(state),
+        ping_check=str(directory / haproxy.PING_CHECK),
+        insecure_fork_wanted=version is None or version >= (2, 2)))
     return subprocess.run([binary, '-c', '-f', str(config)],
                           capture_output=True, text=True)
 

@@ -9,7 +9,8 @@ kernel-libipsec's (userspace, a TUN device): this machine's kernel has
 XFRM but no ESP. Each side's swanctl.conf is rendered and loaded by the
 driver, through Deployments as the agent's RPC endpoint does, from the
 spec the API sends; the test reads (swanctl --list-sas), pings, and
-restarts or kills charons. About 40 s, most of it waiting for DPD.
+restarts or kills charons, and asks the drivers for each tunnel's
+operating status (issue 14). About 40 s, most of it waiting for DPD.
 Mandatory under CI=true (tests/conftest.py); .ci/run installs the packages.
 """
 
@@ -224,6 +225,14 @@ def health(deployed, gateway):
     return device['health'], device['load'], device.get('health_reason')
 
 
+def tunnel(deployed, gateway, connection):
+    """The connection's operating status on gateway's driver (None when
+    the driver does not serve it)."""
+    status = deployed.driver(gateway.device).operating_status().get(
+        connection)
+    return status and status['operating_status']
+
+
 def packets_out(sas):
     # e.g. "out c1f0a8e2,    252 bytes,     3 packets"
     match = re.search(r'\bout\s+\S+,\s+\d+ bytes,\s+(\d+) packets', sas)
@@ -252,6 +261,9 @@ def test_a_psk_tunnel_between_two_charons(gateways, parsed_conf, caplog):
                         peer_id=a.address, local_cidrs=['10.2.0.0/16'],
                         peer_cidrs=['10.1.0.0/16'], psk=PSK,
                         initiator='response-only', **policies))
+    # Loaded, no SA yet: the tunnel is not up.
+    assert on_b.driver(b.device).operating_status() == {
+        connection: {'operating_status': constants.OPERATING_OFFLINE}}
     on_a.deploy(message(connection, a, peer_address=b.address,
                         peer_id=b.address, local_cidrs=['10.1.0.0/16'],
                         peer_cidrs=['10.2.0.0/16'], psk=PSK,
@@ -275,6 +287,9 @@ def test_a_psk_tunnel_between_two_charons(gateways, parsed_conf, caplog):
     # Through the tunnel: the ESP SA carried them.
     assert packets_out(a.sas()) >= 6
     for deployed, gateway in ((on_a, a), (on_b, b)):
+        assert tunnel(deployed, gateway, connection) == \
+            constants.OPERATING_ONLINE
+    for deployed, gateway in ((on_a, a), (on_b, b)):
         assert health(deployed, gateway) == (constants.HEALTH_OK, 1, None)
 
     # charon keeps vici's connections in memory: restarted, it has none,
@@ -282,11 +297,14 @@ def test_a_psk_tunnel_between_two_charons(gateways, parsed_conf, caplog):
     a.stop()
     a.start()
     assert connection not in a.swanctl('--list-conns').stdout
+    # Until the health check loads it again, no tunnel.
+    assert tunnel(on_a, a, connection) == constants.OPERATING_OFFLINE
     assert health(on_a, a)[0] == constants.HEALTH_OK
     assert connection in a.swanctl('--list-conns').stdout
     wait_for(lambda: re.search(r'ESTABLISHED.*INSTALLED', a.sas(), re.S),
              'the tunnel up again after a restart of charon', (a, b))
     assert a.ping(b.local) == 3
+    assert tunnel(on_a, a, connection) == constants.OPERATING_ONLINE
 
     # b's charon dies without a word (no DELETE) and starts again: b's
     # health check loads the connection; a finds the peer dead (no answer
@@ -316,10 +334,19 @@ def test_a_psk_tunnel_between_two_charons(gateways, parsed_conf, caplog):
     assert a.ping(b.local, count=2) == 0
     for deployed, gateway in ((on_a, a), (on_b, b)):
         assert health(deployed, gateway) == (constants.HEALTH_OK, 0, None)
+        # Not the device's any more: nothing to say about it.
+        assert deployed.driver(gateway.device).operating_status() == {}
 
     # A charon that is gone is a device DOWN, saying why.
     a.stop()
     state, load, reason = health(on_a, a)
     assert (state, load) == (constants.HEALTH_DOWN, 0)
     assert a.socket in reason
+    # A connection deployed meanwhile (written, not loaded: ERROR) is no
+    # tunnel.
+    on_a.deploy(message(connection, a, peer_address=b.address,
+                        peer_id=b.address, local_cidrs=['10.1.0.0/16'],
+                        peer_cidrs=['10.2.0.0/16'], psk=PSK))
+    assert reports_a[-1][2] == constants.STATUS_ERROR
+    assert tunnel(on_a, a, connection) == constants.OPERATING_OFFLINE
     assert PSK not in caplog.text

@@ -310,3 +310,87 @@ def test_a_refused_value_is_the_deploys_error_without_the_psk(
     assert 'peer_address' in description and PSK not in description
     assert '\n' not in description
     assert not (tmp_path / 'swanctl.conf').exists()
+
+
+# Issue 14: a tunnel's operating status from `swanctl --list-sas`. Real
+# output of swanctl 5.9.8 (tests/functional/test_strongswan_tunnel.py's
+# initiator), with a second connection half up and a third connecting.
+LIST_SAS = '''\
+c1: #1, ESTABLISHED, IKEv2, 19802772aeb4c98b_i* 6ef830efc26a3c10_r
+  local  '192.0.2.1' @ 192.0.2.1[4500]
+  remote '192.0.2.2' @ 192.0.2.2[4500]
+  AES_CBC-256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048
+  established 0s ago, rekeying in 3505s
+  c1: #2, reqid 1, INSTALLED, TUNNEL-in-UDP, ESP:AES_CBC-128/HMAC_SHA2_256_128
+    installed 0s ago, rekeying in 1683s, expires in 1980s
+    in  9e0571de,    294 bytes,     6 packets,     0s ago
+    out ab49585e,    294 bytes,     6 packets,     0s ago
+    local  10.1.0.0/16
+    remote 10.2.0.0/16
+c2: #3, ESTABLISHED, IKEv2, 29802772aeb4c98b_i* 7ef830efc26a3c10_r
+  local  '192.0.2.1' @ 192.0.2.1[500]
+  remote '192.0.2.3' @ 192.0.2.3[500]
+  established 2s ago, rekeying in 3505s
+c3: #4, CONNECTING, IKEv2, 39802772aeb4c98b_i* 0000000000000000_r
+  local  '192.0.2.1' @ 192.0.2.1[500]
+  remote '192.0.2.4' @ 192.0.2.4[500]
+  c3: #5, reqid 3, INSTALLED, TUNNEL, ESP:AES_CBC-128/HMAC_SHA2_256_128
+'''
+
+
+def test_tunnel_statuses_from_the_sas():
+    assert strongswan.tunnel_statuses(LIST_SAS) == {
+        'c1': constants.OPERATING_ONLINE,
+        'c2': constants.OPERATING_DEGRADED}
+    assert strongswan.tunnel_statuses('') == {}
+
+
+def test_a_rekeyed_tunnel_stays_online():
+    # An IKE SA rekeyed: the old one (REKEYED, without children) and the
+    # new one; a child SA being rekeyed is still in the kernel.
+    sas = ('c1: #1, REKEYED, IKEv2, a_i* b_r\n'
+           'c1: #2, ESTABLISHED, IKEv2, c_i* d_r\n'
+           '  c1: #3, reqid 1, REKEYING, TUNNEL, ESP:AES_CBC-128\n')
+    assert strongswan.tunnel_statuses(sas) == {
+        'c1': constants.OPERATING_ONLINE}
+    halfway = ('c1: #2, ESTABLISHED, IKEv2, c_i* d_r\n'
+               '  c1: #3, reqid 1, CREATED, TUNNEL, ESP:AES_CBC-128\n'
+               'c1: #4, ESTABLISHED, IKEv2, e_i* f_r\n')
+    assert strongswan.tunnel_statuses(halfway) == {
+        'c1': constants.OPERATING_DEGRADED}
+
+
+def test_operating_status_of_every_connection_deployed(
+        tmp_path, monkeypatch, reports, deployments_, caplog):
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    (tmp_path / 'sas').write_text(LIST_SAS)
+    calls = fake_swanctl(bin_dir, output='[ "$1" = --list-sas ] && '
+                                         'cat %s/sas' % tmp_path)
+    monkeypatch.setenv('PATH', '%s:%s' % (bin_dir, os.environ['PATH']))
+    config_dir = tmp_path / 'etc'
+    for name in ('c1', 'c2', 'c3', 'c4'):
+        deployments_.deploy(resource(name, config_dir=config_dir))
+    driver = deployments_.driver(resource(config_dir=config_dir)['device'])
+    assert driver.operating_status() == {
+        'c1': {'operating_status': constants.OPERATING_ONLINE},
+        'c2': {'operating_status': constants.OPERATING_DEGRADED},
+        'c3': {'operating_status': constants.OPERATING_OFFLINE},
+        'c4': {'operating_status': constants.OPERATING_OFFLINE}}
+    assert calls.read_text().split('\n')[-2] == '--list-sas'
+    # charon does not answer: no tunnel can be said to be up.
+    fake_swanctl(bin_dir, exit_code=1,
+                 output='echo "connecting failed: %s" >&2' % PSK)
+    caplog.set_level(logging.DEBUG)
+    assert driver.operating_status() == dict.fromkeys(
+        ('c1', 'c2', 'c3', 'c4'),
+        {'operating_status': constants.OPERATING_OFFLINE})
+    assert PSK not in caplog.text
+    # Nor without swanctl.
+    monkeypatch.setattr(strongswan, 'swanctl_binary', lambda: None)
+    assert {status['operating_status'] for status in
+            driver.operating_status().values()} == {
+        constants.OPERATING_OFFLINE}
+    for name in ('c1', 'c2', 'c3', 'c4'):
+        driver.undeploy(name)
+    assert driver.operating_status() == {}

@@ -93,3 +93,102 @@ def test_shorten_cuts_at_a_word_with_an_ellipsis():
     assert formats.shorten('alpha, beta gamma', 12) == 'alpha...'
     # One word too long for the room is cut where it must be.
     assert formats.shorten('x' * 20, 10) == 'xxxxxxx...'
+
+
+# Issue 14: a VIP's health monitor reaches haproxy.cfg.
+@pytest.mark.parametrize('value', [
+    '/', '/healthz', '/status?full=1&x=y;z', '/a/b.c~d_e-f', '/%7Euser',
+    "/p@th:8080/!$()*+,=", '/' + 'x' * 254])
+def test_url_paths_accepted(value):
+    assert formats.url_path(value, 'url_path') == value
+
+
+@pytest.mark.parametrize('value', [
+    '', 'healthz', '/a b', '/a\n', '/a\r\nHost: evil', '/a"b', "/a'b",
+    '/a#b', '/a\\r\\nX: y', '/a\tb', '/caf\u00e9', '/<x>', '/' + 'x' * 255,
+    None, 7])
+def test_url_paths_refused_naming_the_field_only(value):
+    with pytest.raises(formats.InvalidFormat) as info:
+        formats.url_path(value, 'health_monitor.url_path')
+    assert str(info.value).startswith('health_monitor.url_path ')
+    assert 'evil' not in str(info.value)
+
+
+@pytest.mark.parametrize('value, codes', [
+    ('200', (200,)), ('200,202', (200, 202)), ('202,200,202', (200, 202)),
+    ('200-204', (200, 201, 202, 203, 204)), ('100-100', (100,)),
+    ('599', (599,))])
+def test_expected_codes_accepted(value, codes):
+    assert formats.expected_codes(value, 'expected_codes') == codes
+
+
+FORMS = r'a code \(200\), a list \(200,202\) or a range'
+
+
+@pytest.mark.parametrize('value, message', [
+    ('', 'non-empty'), ('20', FORMS), ('2000', FORMS),
+    ('200,', FORMS), ('200, 202', FORMS),
+    ('200-204,300', FORMS), ('200-', FORMS),
+    ('abc', FORMS), ('200\n', FORMS),
+    ('204-200', 'must go up'), ('099', 'from 100 to 599'),
+    ('600', 'from 100 to 599'), ('200,601', 'from 100 to 599'),
+    ('500-600', 'from 100 to 599'), (','.join(['200'] * 17), 'at most 64'),
+    (200, 'non-empty string')])
+def test_expected_codes_refused(value, message):
+    with pytest.raises(formats.InvalidFormat, match=message):
+        formats.expected_codes(value, 'expected_codes')
+
+
+MONITOR = {'type': 'HTTP', 'delay': 5, 'timeout': 3, 'max_retries': 2}
+
+
+def test_a_health_monitor_gets_its_defaults():
+    assert formats.health_monitor(MONITOR) == dict(
+        MONITOR, max_retries_down=3, http_method='GET', url_path='/',
+        expected_codes='200')
+    tcp = {'type': 'TCP', 'delay': 1, 'timeout': 1, 'max_retries': 1,
+           'max_retries_down': 10}
+    assert formats.health_monitor(tcp)['max_retries_down'] == 10
+
+
+@pytest.mark.parametrize('changes, message', [
+    ({'timeout': 6}, r'health_monitor.timeout \(6 s\) must not be longer '
+                     r'than its delay \(5 s\)'),
+    ({'type': 'ICMP'}, 'health_monitor.type must be one of HTTP, HTTPS, '
+                       'PING, TCP'),
+    ({'delay': 0}, 'health_monitor.delay must be an integer from 1 to '
+                   '86400'),
+    ({'delay': 86401, 'timeout': 1}, 'health_monitor.delay must be'),
+    ({'delay': '5'}, 'health_monitor.delay must be an integer'),
+    ({'timeout': True}, 'health_monitor.timeout must be an integer'),
+    ({'max_retries': 11}, 'health_monitor.max_retries must be an integer '
+                          'from 1 to 10'),
+    ({'max_retries_down': 0}, 'health_monitor.max_retries_down must be'),
+    ({'http_method': 'get'}, 'health_monitor.http_method must be one of'),
+    ({'url_path': '/a b'}, 'health_monitor.url_path must start with /'),
+    ({'expected_codes': '2xx'}, 'health_monitor.expected_codes must be'),
+    ({'extra': 1}, 'health_monitor has unknown fields: extra'),
+])
+def test_a_bad_health_monitor_is_refused_saying_why(changes, message):
+    with pytest.raises(formats.InvalidFormat, match=message):
+        formats.health_monitor(dict(MONITOR, **changes))
+
+
+@pytest.mark.parametrize('kind', ['PING', 'TCP'])
+@pytest.mark.parametrize('field, value', [
+    ('http_method', 'GET'), ('url_path', '/'), ('expected_codes', '200')])
+def test_http_fields_belong_to_http_monitors(kind, field, value):
+    with pytest.raises(formats.InvalidFormat,
+                       match='health_monitor.%s applies to HTTP and HTTPS '
+                             'monitors only, not %s' % (field, kind)):
+        formats.health_monitor(dict(MONITOR, type=kind, **{field: value}))
+    https = dict(MONITOR, type='HTTPS', **{field: value})
+    assert formats.health_monitor(https)[field] == value
+
+
+def test_booleans_are_booleans():
+    assert formats.boolean(False, 'admin_state_up') is False
+    for value in ('false', 0, None):
+        with pytest.raises(formats.InvalidFormat,
+                           match='admin_state_up must be true or false'):
+            formats.boolean(value, 'admin_state_up')

@@ -7,6 +7,17 @@ do" by comparing files. Every value that reaches the file is checked first
 against agentsched/formats.py (the API's rules too) and anything else is
 refused: a spec must never be able to add a line of configuration of its
 own, and haproxy -c is not what stops it.
+
+A VIP's health monitor (formats.health_monitor) becomes haproxy's checks,
+as Octavia renders them: `check inter <delay>s fall <max_retries_down> rise
+<max_retries>` on each server line and `timeout check <timeout>s` in the
+backend; HTTP: `option httpchk <method> <url_path>` and `http-check expect
+status <code>` (one code) or `rstatus ^(...)$` (a list or a range); HTTPS
+(TLS passed through to the members): `option ssl-hello-chk`, a TLS hello
+(the http_* fields are accepted, as LBaaS did, and not used); TCP: a
+connect; PING: haproxy has no ICMP check, so an external check runs a
+script of the driver's (ping_check) that pings $HAPROXY_SERVER_ADDR. A
+member with admin_state_up false is `disabled`.
 """
 
 import ipaddress
@@ -25,6 +36,32 @@ MAX_WEIGHT = 256
 
 class InvalidVIP(ValueError):
     pass
+
+
+def monitor(spec):
+    """The VIP's health monitor with its defaults, or None."""
+    value = spec.get('health_monitor')
+    if value is None:
+        return None
+    try:
+        return formats.health_monitor(value)
+    except formats.InvalidFormat as exc:
+        raise InvalidVIP(str(exc))
+
+
+def has_ping_monitor(vips):
+    # Before check(): a spec may be anything.
+    return any(isinstance(spec, dict) and
+               isinstance(spec.get('health_monitor'), dict) and
+               spec['health_monitor'].get('type') == 'PING'
+               for spec in vips.values())
+
+
+def member_name(member):
+    """haproxy's name of a member's server line, and its row in `show
+    stat`: by address and port, not position, so a cookie keeps pointing
+    at the same member when another one is removed."""
+    return 'member-%s-%d' % (member['address'], member['protocol_port'])
 
 
 def endpoint(address, port, what):
@@ -99,6 +136,9 @@ def _check_formats(resource_id, spec):
         if 'weight' in member:
             formats.integer(member['weight'], field + '.weight', 0,
                             MAX_WEIGHT)
+        if 'admin_state_up' in member:
+            formats.boolean(member['admin_state_up'],
+                            field + '.admin_state_up')
     persistence = spec.get('session_persistence') or {}
     if not isinstance(persistence, dict):
         raise formats.InvalidFormat('session_persistence must be an object')
@@ -108,6 +148,8 @@ def _check_formats(resource_id, spec):
     if persistence.get('type') == 'APP_COOKIE':
         formats.cookie_name(persistence.get('cookie_name'),
                             'session_persistence.cookie_name')
+    if spec.get('health_monitor') is not None:
+        formats.health_monitor(spec['health_monitor'])
 
 
 def check_path(path, what):
@@ -117,9 +159,24 @@ def check_path(path, what):
         raise InvalidVIP(str(exc))
 
 
-def render(vips, stats_socket):
-    """The whole file. vips: {resource id: spec}."""
+def render(vips, stats_socket, state_file=None, ping_check=None,
+           insecure_fork_wanted=True):
+    """The whole file. vips: {resource id: spec}.
+
+    state_file: where the driver dumps the servers' states before a
+    reload, for the new process to start from (a member found dead stays
+    dead, instead of taking traffic until its checks fail again).
+    ping_check: the script PING monitors run (needed only with one);
+    insecure_fork_wanted: haproxy >= 2.2 forks an external check only with
+    it (older ones do not know the keyword).
+    """
     check_path(stats_socket, 'stats socket')
+    ping = has_ping_monitor(vips)
+    if ping:
+        if ping_check is None:
+            raise InvalidVIP('a PING health monitor needs the ping check '
+                             'script')
+        check_path(ping_check, 'ping check script')
     lines = [
         '# Written by agentsched-agent; changes here are overwritten.',
         'global',
@@ -130,18 +187,30 @@ def render(vips, stats_socket):
         # An old process still draining after a reload goes at the latest
         # after this, so reloads never pile up processes.
         '    hard-stop-after 60s',
+    ]
+    if state_file is not None:
+        check_path(state_file, 'server state file')
+        lines.append('    server-state-file %s' % state_file)
+    if ping:
+        # PING monitors fork their script: allowed only when asked for.
+        lines.append('    external-check')
+        if insecure_fork_wanted:
+            lines.append('    insecure-fork-wanted')
+    lines += [
         '',
         'defaults',
         '    timeout connect 5s',
         '    timeout client 50s',
         '    timeout server 50s',
     ]
+    if state_file is not None:
+        lines.append('    load-server-state-from-file global')
     for resource_id in sorted(vips):
         check(resource_id, vips[resource_id])
         lines.append('')
         lines.extend(_frontend(resource_id, vips[resource_id]))
         lines.append('')
-        lines.extend(_backend(resource_id, vips[resource_id]))
+        lines.extend(_backend(resource_id, vips[resource_id], ping_check))
     _check_ports(vips)
     return '\n'.join(lines) + '\n'
 
@@ -173,12 +242,15 @@ def _frontend(resource_id, spec):
     return lines
 
 
-def _backend(resource_id, spec):
+def _backend(resource_id, spec, ping_check):
     persistence = spec.get('session_persistence') or {}
     kind = persistence.get('type')
     lines = ['backend pool-%s' % resource_id,
              '    mode %s' % mode(spec),
              '    balance roundrobin']
+    checks = monitor(spec)
+    if checks is not None:
+        lines.extend(_health_checks(checks, ping_check))
     if kind == 'SOURCE_IP':
         lines += ['    stick-table type ip size %s expire %s' % (
                       STICK_SIZE, STICK_EXPIRE),
@@ -194,13 +266,72 @@ def _backend(resource_id, spec):
                   '    stick store-response res.cook(%s)' % cookie,
                   '    stick match req.cook(%s)' % cookie]
     for member in spec.get('members') or []:
-        # Named by address and port, not position: a cookie keeps pointing
-        # at the same member when another one is removed.
-        name = 'member-%s-%d' % (member['address'], member['protocol_port'])
+        name = member_name(member)
         line = '    server %s %s weight %d' % (
             name, endpoint(member['address'], member['protocol_port'],
                            'member'), member.get('weight', 1))
         if kind == 'HTTP_COOKIE':
             line += ' cookie %s' % name
+        if checks is not None:
+            line += ' check inter %ds fall %d rise %d' % (
+                checks['delay'], checks['max_retries_down'],
+                checks['max_retries'])
+        if not member.get('admin_state_up', True):
+            line += ' disabled'
         lines.append(line)
     return lines
+
+
+def _health_checks(checks, ping_check):
+    """The backend's lines of a health monitor (its server lines get
+    `check inter ...`)."""
+    lines = ['    timeout check %ds' % checks['timeout']]
+    kind = checks['type']
+    if kind == 'HTTP':
+        lines.append('    option httpchk %s %s' % (checks['http_method'],
+                                                   checks['url_path']))
+        codes = formats.expected_codes(checks['expected_codes'],
+                                       'expected_codes')
+        if len(codes) == 1:
+            lines.append('    http-check expect status %d' % codes[0])
+        else:
+            lines.append('    http-check expect rstatus ^(%s)$' %
+                         status_pattern(codes))
+    elif kind == 'HTTPS':
+        # TLS ends at the members: haproxy checks they answer a TLS hello.
+        lines.append('    option ssl-hello-chk')
+    elif kind == 'PING':
+        lines += ['    option external-check',
+                  '    external-check command %s' % ping_check]
+    # TCP: `check` alone connects.
+    return lines
+
+
+def status_pattern(codes):
+    """A regex alternation for sorted 3-digit codes, grouped by their first
+    two digits ('200,202' is '20[02]', '200-204' is '20[0-4]'), so that
+    even 100-599 stays a short line."""
+    groups = {}
+    for code in codes:
+        groups.setdefault(code // 10, []).append(code % 10)
+    parts = []
+    for tens, digits in sorted(groups.items()):
+        if len(digits) == 1:
+            parts.append('%d' % (tens * 10 + digits[0]))
+        else:
+            parts.append('%d[%s]' % (tens, _digit_class(digits)))
+    return '|'.join(parts)
+
+
+def _digit_class(digits):
+    """Sorted distinct digits as the body of a character class: a run of
+    three or more as a range."""
+    runs = []
+    for digit in digits:
+        if runs and digit == runs[-1][1] + 1:
+            runs[-1][1] = digit
+        else:
+            runs.append([digit, digit])
+    return ''.join('%d-%d' % (low, high) if high - low >= 2 else
+                   ''.join(str(digit) for digit in range(low, high + 1))
+                   for low, high in runs)

@@ -13,6 +13,9 @@ device reports DEGRADED; nothing pretends to be up.
 
 No pre-shared key ever reaches a log line or a status: messages from
 swanctl are passed through redact() first.
+
+operating_status() reads the SAs (`swanctl --list-sas`): a connection's
+IKE SA and its child SA are both named by its resource id.
 """
 
 import os
@@ -36,6 +39,15 @@ _IKE_SAS = re.compile(r'IKE_SAs:\s*(\d+)')
 _CONNECTION = re.compile(r'^([A-Za-z0-9_-]+): ', re.M)
 _USAGE = re.compile(r'strongSwan \S+ swanctl$')
 _NO_DIRECTORY = re.compile(r"opening directory '.*' failed: ")
+# swanctl --list-sas: an IKE SA at the start of a line ("<name>: #3,
+# ESTABLISHED, IKEv2, ..."), its child SAs indented ("  <name>: #2, reqid
+# 1, INSTALLED, TUNNEL, ESP:...").
+_IKE_SA = re.compile(r'([A-Za-z0-9_-]+): #\d+, ([A-Z_]+),')
+_CHILD_SA = re.compile(r'\s+([A-Za-z0-9_-]+): #\d+, reqid \d+, ([A-Z_]+),')
+IKE_ESTABLISHED = 'ESTABLISHED'
+# A child SA in the kernel: INSTALLED, and while it is rekeyed (the old
+# one carries traffic until the new one is in).
+CHILD_INSTALLED = ('INSTALLED', 'REKEYING', 'REKEYED')
 
 
 def reason(output):
@@ -51,6 +63,30 @@ def reason(output):
         if line.strip() and not _NO_DIRECTORY.match(line):
             lines.append(line.strip())
     return '; '.join(lines)
+
+
+def tunnel_statuses(list_sas):
+    """{connection name: operating status} from `swanctl --list-sas`: an
+    IKE SA ESTABLISHED with a child SA INSTALLED -> ONLINE; ESTABLISHED
+    without one -> DEGRADED (keys agreed, no traffic passes); connections
+    with neither (a trap only, CONNECTING, nothing) are not listed. The
+    best of a connection's IKE SAs counts (there are two while one is
+    rekeyed)."""
+    statuses = {}
+    current = None
+    for line in list_sas.splitlines():
+        ike = _IKE_SA.match(line)
+        if ike:
+            current = ike.group(1) if ike.group(2) == IKE_ESTABLISHED \
+                else None
+            if current is not None:
+                statuses.setdefault(current, constants.OPERATING_DEGRADED)
+            continue
+        child = _CHILD_SA.match(line)
+        if child and current is not None and \
+                child.group(2) in CHILD_INSTALLED:
+            statuses[current] = constants.OPERATING_ONLINE
+    return statuses
 
 
 def swanctl_binary():
@@ -119,6 +155,24 @@ class StrongSwanDriver(base.DeviceDriver):
             return constants.HEALTH_DOWN, 0, str(exc)
         match = _IKE_SAS.search(output)
         return constants.HEALTH_OK, int(match.group(1)) if match else 0, None
+
+    def operating_status(self):
+        """{resource id: {'operating_status': ...}} of every connection
+        deployed, from tunnel_statuses(); OFFLINE when the SAs cannot be
+        read (no swanctl, charon not answering)."""
+        with self.lock:
+            names = set(self._connections)
+        if not names:
+            return {}
+        statuses = {}
+        if swanctl_binary() is not None:
+            try:
+                statuses = tunnel_statuses(self._swanctl('--list-sas'))
+            except base.DriverError as exc:
+                LOG.debug('device %s: SAs not read: %s', self.name, exc)
+        return {name: {'operating_status': statuses.get(
+                    name, constants.OPERATING_OFFLINE)}
+                for name in names}
 
     def _write(self, connections):
         try:
