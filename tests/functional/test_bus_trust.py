@@ -87,6 +87,7 @@ def fleet(parsed_conf, rabbit, postgresql_database):
     with server_fixtures.running_server(
             conf, rabbit, postgresql_database,
             ('agent_down_time', 4, None), ('report_interval', 1, 'agent'),
+            ('status_interval', 0.3, 'agent'),
             ('enabled', False, 'health'), ('enabled', False, 'api'),
             ('master_keys', [MASTER], 'signing'),
             ('encryption_keys', [secrets.generate_key()],
@@ -432,6 +433,8 @@ def test_data_plane_batches_are_signed_bounded_and_counted(fleet):
                 models.resources.c.operating_status).where(
                 models.resources.c.id == vpn.id)).scalar()
 
+    # The agent's own reporter: its noop device serves it, signed batch.
+    assert _wait(lambda: operating_status() == constants.OPERATING_ONLINE)
     spoofed = [{'id': vpn.id, 'generation': generation,
                 'operating_status': constants.OPERATING_ERROR}]
     assert fleet.plugin_call('update_operating_status', agent_type=vpn_type,
@@ -450,7 +453,9 @@ def test_data_plane_batches_are_signed_bounded_and_counted(fleet):
     after = fleet.stats()
     assert after['refused_calls'] - before['refused_calls'] == 1
     assert after['invalid_batches'] - before['invalid_batches'] == 2
-    # The agent's own client, signed, over the same bus.
+    assert operating_status() == constants.OPERATING_ONLINE
+    # The agent's own client, signed, over the same bus (its reporter
+    # sends nothing more: nothing changed on its device).
     h2._server.update_operating_status(vpn_type, 'h2', [dict(
         spoofed[0], operating_status=constants.OPERATING_DEGRADED)])
     assert operating_status() == constants.OPERATING_DEGRADED

@@ -26,6 +26,7 @@ import urllib.request
 
 import kombu
 import pytest
+import yaml
 
 from agentsched import constants
 from agentsched.agents.drivers import haproxy
@@ -104,7 +105,9 @@ def stack(tmp_path, rabbit, server_database):
         reports={'flush_interval': 0.2},
         # resync_interval 2: a periodic resync every 2 s, so the restart
         # check below also covers several resyncs of a deployed VIP.
-        agent={'report_interval': 1, 'resync_interval': 2},
+        agent={'report_interval': 1, 'resync_interval': 2,
+               # The data plane read and reported often (issue 14).
+               'status_interval': 0.5, 'stats_interval': 1},
         **{'device:' + DEVICE: {'device_type': 'haproxy',
                                 'capacity': 10}})
     commands.run('agentsched-manage', '--config-file', config, 'db',
@@ -291,4 +294,106 @@ def test_vip_moved_away_while_agent_stopped_is_removed(stack, backends):
     status, body = api.call('GET', '/v2.0/agents/%s/vips' % agent_id)
     assert body['vips'] == []
     assert again.stop() == 0
+    assert server.stop() == 0
+
+
+# A monitor as quick as haproxy's checks allow: a member is judged down
+# after max_retries_down failed checks, delay seconds apart.
+MONITOR = {'type': 'HTTP', 'delay': 1, 'timeout': 1, 'max_retries': 1,
+           'max_retries_down': 2, 'url_path': '/', 'expected_codes': '200'}
+STATUS_INTERVAL = 0.5
+
+
+def _try_get(port):
+    """The member's name, or the failure (haproxy's 503, a reset)."""
+    try:
+        return _get(port)
+    except (OSError, urllib.error.URLError) as exc:
+        return 'failed: %s' % exc
+
+
+def _vip(api, vip_id):
+    status, body = api.call('GET', '/v2.0/lb/vips/%s' % vip_id)
+    assert status == 200, body
+    return body['vip']
+
+
+def _cli(api, *args):
+    done = commands.run('agentsched', '--os-url', api.base, *args,
+                        '-f', 'yaml')
+    return yaml.safe_load(done.stdout)
+
+
+def test_health_monitor_member_status_and_stats(stack, backends):
+    """Issue 14's acceptance: a VIP with a health monitor stops sending
+    traffic to a killed member within delay x max_retries_down; the member
+    shows ERROR and the VIP DEGRADED through the API and the CLI within
+    that plus one status interval; statistics count what went through."""
+    start, start_agent, _device_dir, _bus = stack
+    server = start('agentsched-server', 'server-1')
+    api = _api(server)
+    agent = start_agent()
+    agent.wait_for_log('manages 1 devices: %s' % DEVICE)
+    port = http_backends.free_port()
+    status, body = api.call('POST', '/v2.0/lb/vips', {'vip': {
+        'name': 'web', 'address': '127.0.0.1', 'protocol': 'HTTP',
+        'protocol_port': port, 'health_monitor': MONITOR,
+        'members': [{'address': '127.0.0.1',
+                     'protocol_port': backend.server_address[1]}
+                    for backend in backends],
+        'requirements': {'device_type': 'haproxy'}}})
+    assert status == 201, body
+    vip_id = body['vip']['id']
+    _wait(lambda: _vip(api, vip_id)['operating_status'] ==
+          constants.OPERATING_ONLINE, 'VIP %s ONLINE' % vip_id)
+    assert [m['operating_status'] for m in _vip(api, vip_id)['members']] \
+        == [constants.OPERATING_ONLINE] * 2
+    assert _answers(port) == {'backend-a', 'backend-b'}
+
+    dead = backends[1]
+    # Dead from the moment it stops accepting: server_close() may wait for
+    # a connection haproxy keeps alive to it.
+    killed = time.monotonic()
+    dead.shutdown()
+    dead.server_close()
+    # Until haproxy's checks judge it down, about every other request
+    # fails; after, none may.
+    _wait(lambda: {_try_get(port) for _ in range(10)} == {'backend-a'},
+          'traffic only to the live member', timeout=15)
+    took = time.monotonic() - killed
+    limit = MONITOR['delay'] * MONITOR['max_retries_down'] + \
+        MONITOR['timeout'] + 1
+    assert took <= limit, 'traffic still reached the dead member %.1f s ' \
+        'after it died (limit %.1f s)' % (took, limit)
+    assert {_try_get(port) for _ in range(20)} == {'backend-a'}
+
+    def degraded():
+        vip = _vip(api, vip_id)
+        return vip['operating_status'] == constants.OPERATING_DEGRADED and \
+            [m['operating_status'] for m in vip['members']] == [
+                constants.OPERATING_ONLINE, constants.OPERATING_ERROR]
+    _wait(degraded, 'member ERROR and VIP DEGRADED in the API', timeout=15)
+    shown = time.monotonic() - killed
+    # delay x max_retries_down, one status interval, and the slack of a
+    # check in flight and of this test's polling.
+    assert shown <= limit + STATUS_INTERVAL + 2, shown
+
+    members = _cli(api, 'vip', 'member', 'list', vip_id)
+    assert [(m['Port'], m['Operating Status']) for m in members] == [
+        (backends[0].server_address[1], constants.OPERATING_ONLINE),
+        (dead.server_address[1], constants.OPERATING_ERROR)]
+    assert _cli(api, 'vip', 'show', vip_id)['operating_status'] == \
+        constants.OPERATING_DEGRADED
+
+    def counted():
+        stats = _cli(api, 'vip', 'stats', 'show', vip_id)
+        # 10 + 20 answered by haproxy, and the polling above.
+        return stats['total_connections'] >= 30 and \
+            stats['bytes_out'] > 0 and stats['bytes_in'] > 0
+    _wait(counted, 'statistics through the CLI', timeout=15)
+    status, body = api.call('GET', '/v2.0/lb/vips/%s/stats' % vip_id)
+    assert status == 200 and body['stats']['total_connections'] >= 30
+    print('traffic left the dead member %.1f s after it died; the API '
+          'showed it %.1f s after' % (took, shown))
+    assert agent.stop() == 0
     assert server.stop() == 0
