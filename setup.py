@@ -37,6 +37,8 @@ setuptools.setup(
         # Leader election of the health monitor among several servers; each
         # backend needs its client library (see the redis extra).
         'tooz>=6,<10',
+        # Guru meditation reports (SIGUSR2), as every OpenStack service.
+        'oslo.reports>=3,<4',
     ],
     extras_require={
         'postgresql': ['psycopg[binary]>=3.1,<4'],

@@ -162,6 +162,13 @@ class ServerService(service.Service):
         self.sink.stop()
         super().stop(graceful)
 
+    def state(self):
+        """What a guru meditation report shows: the counters, once the
+        service runs in this process (None before)."""
+        if getattr(self, 'agent_sync', None) is None:
+            return None
+        return self.report_stats()
+
     def report_stats(self):
         stats = self.reports.stats.as_dict()
         stats.update(refused_calls=self.agent_sync.refused,

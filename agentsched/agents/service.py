@@ -344,6 +344,16 @@ class AgentService(service.Service):
                  ', '.join(d['name'] for d in self.managed_devices))
         return True
 
+    def state(self):
+        """This agent as a guru meditation report shows it (no secret:
+        ids, names and counts)."""
+        return {'host': self.host, 'last_status': self.last_status,
+                'fenced': self.fenced, 'admin_state_up': self.admin_state_up,
+                'devices': sorted(d['name'] for d in self.devices),
+                'managed_devices': sorted(d['name']
+                                          for d in self.managed_devices),
+                'deployed': dict(self.deployments.deployed)}
+
     def _report_status(self, resource_id, generation, status, description):
         return self._server.update_status(self.agent_type, self.host,
                                           resource_id, generation, status,
@@ -370,6 +380,13 @@ class AgentGroup(service.Service):
         super().start()
         for agent in self.agents:
             agent.start()
+
+    def state(self):
+        """What a guru meditation report shows of each agent; None where
+        they do not run (before start: the supervising process)."""
+        if not any(agent.data_plane for agent in self.agents):
+            return None
+        return {agent.agent_type: agent.state() for agent in self.agents}
 
     def stop(self, graceful=False):
         for agent in self.agents:

@@ -5,6 +5,7 @@ import sys
 from oslo_service import service
 
 from agentsched import conf as agentsched_conf
+from agentsched import guru
 from agentsched import messaging
 from agentsched import signing
 from agentsched.agents import devices
@@ -40,4 +41,5 @@ def main(argv=None):
              if d['service_type'] == plugin.service_type], plugin,
             keyring=keyring)
         for plugin in plugins])
+    guru.setup(conf, 'agentsched-agent', group.state)
     return service.launch(conf, group, workers=1).wait()

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from agentsched import conf as agentsched_conf
 from agentsched.api import auth as api_auth
 from agentsched.db import engine as db_engine
+from agentsched import guru
 from agentsched import messaging
 from agentsched import server
 
@@ -31,9 +32,10 @@ def main(argv=None):
             api_auth.UnsafeNoAuth) as exc:
         sys.exit('agentsched-server: %s' % exc)
     print(_banner(conf), flush=True)
-    launcher = service.launch(
-        conf, server.ServerService(conf, local_agents=conf.local_agents),
-        workers=1)
+    server_service = server.ServerService(conf,
+                                          local_agents=conf.local_agents)
+    guru.setup(conf, 'agentsched-server', server_service.state)
+    launcher = service.launch(conf, server_service, workers=1)
     return launcher.wait()
 
 
