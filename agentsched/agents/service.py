@@ -97,6 +97,11 @@ class AgentService(service.Service):
         fence_time = conf.agent.fence_time
         self._fence_time = (conf.agent_down_time if fence_time is None
                             else fence_time)
+        # Whether it fences itself when not heard for fence_time.
+        self._fencing = conf.agent.fence_on_isolation and fence_time != 0
+        if fence_time == 0:
+            LOG.warning('[agent] fence_time = 0 is deprecated: set [agent] '
+                        'fence_on_isolation = false (the same: never fence)')
         # When the last heartbeat the server accepted was sent (monotonic);
         # the start counts as one: how long a previous incarnation was away
         # is unknown, and an agent that never reaches the server fences
@@ -153,7 +158,7 @@ class AgentService(service.Service):
         self._thread = threading.Thread(
             target=self._run, name='heartbeat-%s' % self.host, daemon=True)
         self._thread.start()
-        if self._fence_time:
+        if self._fencing:
             self._fence_thread = threading.Thread(
                 target=self._watch_fence, name='fence-%s' % self.host,
                 daemon=True)
