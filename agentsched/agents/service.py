@@ -97,6 +97,11 @@ class AgentService(service.Service):
         fence_time = conf.agent.fence_time
         self._fence_time = (conf.agent_down_time if fence_time is None
                             else fence_time)
+        # Whether it fences itself when not heard for fence_time.
+        self._fencing = conf.agent.fence_on_isolation and fence_time != 0
+        if fence_time == 0:
+            LOG.warning('[agent] fence_time = 0 is deprecated: set [agent] '
+                        'fence_on_isolation = false (the same: never fence)')
         # When the last heartbeat the server accepted was sent (monotonic);
         # the start counts as one: how long a previous incarnation was away
         # is unknown, and an agent that never reaches the server fences
@@ -153,7 +158,7 @@ class AgentService(service.Service):
         self._thread = threading.Thread(
             target=self._run, name='heartbeat-%s' % self.host, daemon=True)
         self._thread.start()
-        if self._fence_time:
+        if self._fencing:
             self._fence_thread = threading.Thread(
                 target=self._watch_fence, name='fence-%s' % self.host,
                 daemon=True)
@@ -207,7 +212,7 @@ class AgentService(service.Service):
             before_sleep=self._log_failure,
             reraise=True)
         try:
-            sent, status = retrying(self._send_report, self.agent_state())
+            sent, status = retrying(self._send_report)
         except oslo_messaging.RemoteError as exc:
             # The server refused this report (InvalidReport names why);
             # sending it again at once would be refused again.
@@ -240,12 +245,19 @@ class AgentService(service.Service):
             self.fetch_and_converge()
         return status
 
-    def _send_report(self, state):
+    def _send_report(self):
         """One heartbeat attempt: (when it was sent, the server's answer).
         The fence clock starts at the sending: the server's clock for this
-        heartbeat starts later, so the agent never fences after it."""
+        heartbeat starts later, so the agent never fences after it.
+
+        Past the fence time, it fences first: an agent whose process was
+        frozen wakes with all its threads at once, and must stop serving
+        what may have moved before it is heard (and its sync removes what
+        did), whichever thread runs first."""
+        if self._fencing and self._fence_left() <= 0:
+            self.fence()
         sent = time.monotonic()
-        return sent, self._reporter.report_state(state)
+        return sent, self._reporter.report_state(self.agent_state())
 
     # -- fencing -------------------------------------------------------------
 
@@ -265,17 +277,21 @@ class AgentService(service.Service):
         """Stop serving on this host's devices: past fence_time without an
         accepted heartbeat, the server has judged this agent down and may
         have moved its resources to other agents, which serve the same
-        addresses. Nothing is told to the server (it cannot be reached)."""
+        addresses. Nothing is told to the server (it cannot be reached).
+        Called by the fence thread at the deadline and by every heartbeat
+        attempt past it; whichever comes second waits for the first."""
         with self._sync_lock:
             if self.fenced or self._fence_left() > 0:
-                return  # heard meanwhile
+                return  # fenced already, or heard meanwhile
             self.fenced = True
             fenced = self.deployments.fence()
-        # Counted, not listed: each undeploy logged its own line.
-        LOG.warning('Agent %s on %s fenced itself: no heartbeat accepted '
-                    'for %.0f s (fence_time); stopped serving %d resource(s) '
-                    'until the server answers', self.agent_type, self.host,
-                    self._fence_time, len(fenced))
+            # Counted, not listed: each undeploy logged its own line.
+            # Logged before a heartbeat waiting for the lock is sent.
+            LOG.warning('Agent %s on %s fenced itself: no heartbeat '
+                        'accepted for %.0f s (fence_time); stopped serving '
+                        '%d resource(s) until the server answers',
+                        self.agent_type, self.host, self._fence_time,
+                        len(fenced))
 
     def _unfence(self):
         """After an accepted heartbeat: whether this agent was fenced

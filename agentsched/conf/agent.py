@@ -38,19 +38,34 @@ opts = [
              'within resync_interval * report_interval seconds). 0 '
              'disables the periodic resync; the agent still syncs on '
              'start, revival and device changes.'),
+    cfg.BoolOpt(
+        'fence_on_isolation', default=True,
+        help='Whether this agent fences itself when no heartbeat was '
+             'accepted by the server for fence_time (it was cut off, or its '
+             'process frozen): it assumes the server judged it down and '
+             'moved its resources, and stops serving those on devices of '
+             'its own host (haproxy\'s listeners close) until the server '
+             'answers again; its sync then deploys what is still its own. '
+             'The trade-off: an agent cannot tell being cut off from a '
+             'broker or server outage for everyone, in which every agent '
+             'fences and the whole data plane stops until the control plane '
+             'is back. On where agents run on separate hosts and an address '
+             'answered in two places is the worse failure; off where a '
+             'broker outage must not drop traffic, accepting that a cut-off '
+             'agent keeps answering a moved address until it is heard again '
+             '(its sync then removes what moved). Either way a returning '
+             'agent removes what moved away while it was gone.'),
     cfg.FloatOpt(
         'fence_time', min=0,
         help='Seconds without a heartbeat accepted by the server after which '
-             'this agent fences itself: it assumes the server judged it down '
-             '(agent_down_time) and moved its resources, and stops serving '
-             'those on devices of its own host (haproxy\'s listeners stop) '
-             'until the server answers again; its sync then deploys what is '
-             'still its own. Defaults to [DEFAULT] agent_down_time (75 s, '
-             'Neutron\'s), the moment from which the server may move them: '
-             'shorter, a blip the server forgives would still cut traffic; '
-             'longer, a moved address is answered in two places meanwhile. '
-             'Counted from the sending of the last accepted heartbeat, which '
-             'is never later than the server\'s clock for it. 0: never.'),
+             'an agent with fence_on_isolation fences itself. Defaults to '
+             '[DEFAULT] agent_down_time (75 s, Neutron\'s), the moment from '
+             'which the server may move its resources: shorter, a blip the '
+             'server forgives would still cut traffic; longer, a moved '
+             'address is answered in two places meanwhile. Counted from the '
+             'sending of the last accepted heartbeat, which is never later '
+             'than the server\'s clock for it. 0: deprecated, the same as '
+             'fence_on_isolation = false.'),
     cfg.FloatOpt(
         'status_interval', default=10, min=0.1,
         help='Seconds between two readings of the operating status of what '

@@ -136,12 +136,13 @@ class Cluster:
         return self
 
     def start(self, name, host, az='nova', devices=(), device_type='noop',
-              state_path=None):
+              state_path=None, agent=None):
+        """agent: more [agent] options of an agent's own config file."""
         extra = {'DEFAULT': {'host': host}}
         if state_path is not None:
             extra['DEFAULT']['state_path'] = state_path
         if name == 'agentsched-agent':
-            extra['agent'] = {'availability_zone': az}
+            extra['agent'] = dict(agent or {}, availability_zone=az)
             for device in devices:
                 extra['device:' + device] = {'device_type': device_type,
                                              'capacity': 500}
@@ -614,6 +615,97 @@ def _stop_haproxy(state_path):
                         os.kill(int(pid), signal.SIGKILL)
 
 
+@contextlib.contextmanager
+def _state_paths(cluster, *hosts):
+    """A state_path per agent, short: haproxy's stats socket path must fit
+    a unix socket address. At the end the processes are killed, their
+    haproxy daemons too, and the paths removed."""
+    paths = {host: tempfile.mkdtemp(prefix='as-%s-' % host)
+             for host in hosts}
+    try:
+        yield paths
+    finally:
+        for process in cluster.processes:
+            process.ensure_dead()
+        for path in paths.values():
+            _stop_haproxy(path)
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _haproxy_agent(cluster, host, state_path, **agent):
+    """An agent of one haproxy device, hap-<host>; agent: [agent]
+    options of its own."""
+    process = cluster.start('agentsched-agent', host,
+                            devices=['hap-' + host], device_type='haproxy',
+                            state_path=state_path, agent=agent)
+    process.wait_for_log('manages', timeout=30)
+    cluster.wait_alive([host])
+    return process
+
+
+def _haproxy_vip(cluster, host, backend):
+    """A VIP on 127.0.0.1 in front of backend (an http_backends server),
+    placed on host's agent and ACTIVE: (its id, its port)."""
+    port = http_backends.free_port()
+    resource_id = cluster._insert_vip(0, {
+        'address': '127.0.0.1', 'protocol': 'HTTP', 'protocol_port': port,
+        'members': [{'address': '127.0.0.1', 'weight': 1,
+                     'protocol_port': backend.server_address[1]}]},
+        device_type='haproxy')
+    cluster.service.schedule(resource_id,
+                             only_agent=cluster.agents()[host].id)
+    cluster.wait_statuses([resource_id], constants.STATUS_ACTIVE)
+    return resource_id, port
+
+
+def _running(pid):
+    """Alive and no zombie: a daemon's parent here may be a pid 1 that
+    never reaps."""
+    with contextlib.suppress(OSError):
+        with open('/proc/%d/stat' % pid) as stat:
+            return stat.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    return False
+
+
+def _haproxy_pids(state_path, device):
+    path = os.path.join(state_path, 'haproxy', device, 'haproxy.pid')
+    with contextlib.suppress(OSError):
+        with open(path) as pids:
+            return [int(pid) for pid in pids.read().split()
+                    if _running(int(pid))]
+    return []
+
+
+def _wait_moved(cluster, resource_id, host, state_path):
+    """Until the monitor moved the VIP to host's agent (past
+    agent_down_time), its haproxy runs and the VIP is ACTIVE."""
+    deadline = time.monotonic() + DOWN_TIME + CHECK_INTERVAL + 15
+    while time.monotonic() < deadline and not (
+            cluster.bindings()[resource_id].host == host and
+            _haproxy_pids(state_path, 'hap-' + host)):
+        time.sleep(0.2)
+    assert cluster.bindings()[resource_id].host == host
+    cluster.wait_statuses([resource_id], constants.STATUS_ACTIVE)
+
+
+@contextlib.contextmanager
+def _a_vip_on_lb_1_and_lb_2_by(cluster):
+    """Agents lb-1 and lb-2 of a haproxy device each, a VIP ACTIVE on lb-1
+    and the monitor past its start-up grace: (lb-1's agent, the state
+    paths, the VIP's id and port, the pid of lb-1's haproxy)."""
+    cluster.configure()
+    server = cluster.server()
+    with _state_paths(cluster, 'lb-1', 'lb-2') as paths, \
+            http_backends.serving('backend-a') as [backend]:
+        first = _haproxy_agent(cluster, 'lb-1', paths['lb-1'])
+        resource_id, port = _haproxy_vip(cluster, 'lb-1', backend)
+        [orphan] = _haproxy_pids(paths['lb-1'], 'hap-lb-1')
+        _haproxy_agent(cluster, 'lb-2', paths['lb-2'])
+        server.wait_for_log('now runs the health monitor')
+        time.sleep(DOWN_TIME + REPORT_INTERVAL)
+        yield first, paths, resource_id, port, orphan
+
+
 def test_an_agent_cut_off_fences_itself_and_serves_again_when_heard(
         cluster):
     """Issue 14: an agent that cannot reach the server must stop serving
@@ -624,61 +716,97 @@ def test_an_agent_cut_off_fences_itself_and_serves_again_when_heard(
     haproxy all running."""
     cluster.configure()
     server = cluster.server()
-    # Short: haproxy's stats socket path must fit a unix socket address.
-    state_path = tempfile.mkdtemp(prefix='as-fence-')
-    try:
-        agent = cluster.start('agentsched-agent', 'lb-1', devices=['hap-1'],
-                              device_type='haproxy', state_path=state_path)
-        agent.wait_for_log('manages', timeout=30)
-        cluster.wait_alive(['lb-1'])
-        with http_backends.serving('backend-a') as [backend]:
-            port = http_backends.free_port()
-            resource_id = cluster._insert_vip(0, {
-                'address': '127.0.0.1', 'protocol': 'HTTP',
-                'protocol_port': port,
-                'members': [{'address': '127.0.0.1', 'weight': 1,
-                             'protocol_port': backend.server_address[1]}]},
-                device_type='haproxy')
-            cluster.service.schedule(resource_id,
-                                     only_agent=cluster.agents()['lb-1'].id)
-            cluster.wait_statuses([resource_id], constants.STATUS_ACTIVE)
-            assert _answer(port) == 'backend-a'
+    with _state_paths(cluster, 'lb-1') as paths, \
+            http_backends.serving('backend-a') as [backend]:
+        agent = _haproxy_agent(cluster, 'lb-1', paths['lb-1'])
+        resource_id, port = _haproxy_vip(cluster, 'lb-1', backend)
+        assert _answer(port) == 'backend-a'
 
-            server.kill(signal.SIGSTOP)
-            cut_at = time.monotonic()
-            try:
-                deadline = cut_at + DOWN_TIME + REPORT_INTERVAL + 5
-                while not _refused(port) and time.monotonic() < deadline:
-                    time.sleep(0.1)
-                took = time.monotonic() - cut_at
-                assert _refused(port), 'still answering %.1f s after' % took
-                agent.wait_for_log('fenced itself', timeout=1)
-                # Not before the fence time: a shorter blip cuts nothing.
-                assert took >= DOWN_TIME - 2 * REPORT_INTERVAL, took
-            finally:
-                server.kill(signal.SIGCONT)
-            deadline = time.monotonic() + 30
-            while _answer(port) != 'backend-a' and \
-                    time.monotonic() < deadline:
-                time.sleep(0.2)
-            assert _answer(port) == 'backend-a'
-            agent.wait_for_log('unfenced', timeout=1)
-            cluster.wait_statuses([resource_id], constants.STATUS_ACTIVE)
-    finally:
-        for process in cluster.processes:
-            process.ensure_dead()
-        _stop_haproxy(state_path)
-        shutil.rmtree(state_path, ignore_errors=True)
+        server.kill(signal.SIGSTOP)
+        cut_at = time.monotonic()
+        try:
+            deadline = cut_at + DOWN_TIME + REPORT_INTERVAL + 5
+            while not _refused(port) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            took = time.monotonic() - cut_at
+            assert _refused(port), 'still answering %.1f s after' % took
+            agent.wait_for_log('fenced itself', timeout=1)
+            # Not before the fence time: a shorter blip cuts nothing.
+            assert took >= DOWN_TIME - 2 * REPORT_INTERVAL, took
+        finally:
+            server.kill(signal.SIGCONT)
+        deadline = time.monotonic() + 30
+        while _answer(port) != 'backend-a' and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _answer(port) == 'backend-a'
+        agent.wait_for_log('unfenced', timeout=1)
+        cluster.wait_statuses([resource_id], constants.STATUS_ACTIVE)
     print('fenced %.2f s after the server froze' % took)
 
 
-def _haproxy_pids(state_path, device):
-    path = os.path.join(state_path, 'haproxy', device, 'haproxy.pid')
-    with contextlib.suppress(OSError):
-        with open(path) as pids:
-            return [int(pid) for pid in pids.read().split()
-                    if os.path.exists('/proc/%s' % pid)]
-    return []
+def test_with_fence_on_isolation_off_an_agent_cut_off_keeps_serving(
+        cluster):
+    """[agent] fence_on_isolation = false, for where a broker outage must
+    not drop traffic: the server frozen past fence_time, the agent's
+    heartbeats fail and its haproxy answers its VIP all along."""
+    cluster.configure()
+    server = cluster.server()
+    with _state_paths(cluster, 'lb-1') as paths, \
+            http_backends.serving('backend-a') as [backend]:
+        agent = _haproxy_agent(cluster, 'lb-1', paths['lb-1'],
+                               fence_on_isolation=False)
+        resource_id, port = _haproxy_vip(cluster, 'lb-1', backend)
+        server.kill(signal.SIGSTOP)
+        try:
+            # As long as the test above takes to see the fence, and more.
+            deadline = time.monotonic() + DOWN_TIME + REPORT_INTERVAL + 3
+            while time.monotonic() < deadline:
+                assert _answer(port) == 'backend-a'
+                time.sleep(0.2)
+            assert 'Heartbeat of lb-1 failed' in agent.log()
+        finally:
+            server.kill(signal.SIGCONT)
+        cluster.wait_alive(['lb-1'])
+        assert _answer(port) == 'backend-a'
+        assert 'fenced itself' not in agent.log()
+        # Not its status: the thawed server's first check may judge lb-1
+        # dead before its queued heartbeat is written (the outage guard
+        # sees a report taken) and set ERROR, no other device taking it.
+        assert cluster.bindings()[resource_id].host == 'lb-1'
+
+
+def test_a_frozen_agent_fences_itself_before_its_first_heartbeat(cluster):
+    """Issue 14: lb-1's agent frozen (SIGSTOP: a hung host, a stalled VM;
+    its haproxy, a daemon of its own, runs on) until its VIP moved and is
+    ACTIVE on lb-2. Frozen, it cannot stop anything; thawed, it stops
+    serving the moved VIP before anything else: its haproxy is stopped by
+    its fence before its first heartbeat is accepted, not by the sync that
+    heartbeat starts."""
+    with _a_vip_on_lb_1_and_lb_2_by(cluster) as (first, paths, resource_id,
+                                                 port, orphan):
+        first.kill(signal.SIGSTOP)
+        try:
+            _wait_moved(cluster, resource_id, 'lb-2', paths['lb-2'])
+            # Moved, and the frozen agent's haproxy still listens too.
+            assert _haproxy_pids(paths['lb-1'], 'hap-lb-1') == [orphan]
+            frozen_log = len(first.log())
+        finally:
+            first.kill(signal.SIGCONT)
+        # The server judged it dead: its first heartbeat back is 'revived'.
+        first.wait_for_log('Server answered revived', timeout=10)
+        thawed = first.log()[frozen_log:]
+        heard = thawed.index('Server answered revived')
+        assert -1 < thawed.find('fenced itself') < heard, thawed
+        assert -1 < thawed.find('haproxy of device hap-lb-1 stopped') < \
+            heard, thawed
+        assert _haproxy_pids(paths['lb-1'], 'hap-lb-1') == []
+        assert not _running(orphan)
+        # Its sync leaves the moved VIP to lb-2, which serves it.
+        first.wait_for_log('unfenced', timeout=1)
+        cluster.wait_alive(['lb-1'])
+        assert _haproxy_pids(paths['lb-1'], 'hap-lb-1') == []
+        assert _answer(port) == 'backend-a'
+        assert cluster.bindings()[resource_id].host == 'lb-2'
 
 
 def test_a_killed_agents_haproxy_serves_until_it_restarts(cluster):
@@ -686,57 +814,16 @@ def test_a_killed_agents_haproxy_serves_until_it_restarts(cluster):
     serving what moved away (docs/deployment.md: KillMode=control-group
     takes it down with the agent). The agent's start adopts it and its
     first sync removes what is no longer its own."""
-    cluster.configure()
-    server = cluster.server()
-    paths = {host: tempfile.mkdtemp(prefix='as-kill-')
-             for host in ('lb-1', 'lb-2')}
-
-    def start(host):
-        process = cluster.start('agentsched-agent', host,
-                                devices=['hap-' + host],
-                                device_type='haproxy',
-                                state_path=paths[host])
-        process.wait_for_log('manages', timeout=30)
-        cluster.wait_alive([host])
-        return process
-
-    try:
-        first = start('lb-1')
-        with http_backends.serving('backend-a') as [backend]:
-            port = http_backends.free_port()
-            resource_id = cluster._insert_vip(0, {
-                'address': '127.0.0.1', 'protocol': 'HTTP',
-                'protocol_port': port,
-                'members': [{'address': '127.0.0.1', 'weight': 1,
-                             'protocol_port': backend.server_address[1]}]},
-                device_type='haproxy')
-            cluster.service.schedule(resource_id,
-                                     only_agent=cluster.agents()['lb-1'].id)
-            cluster.wait_statuses([resource_id], constants.STATUS_ACTIVE)
-            [orphan] = _haproxy_pids(paths['lb-1'], 'hap-lb-1')
-            start('lb-2')
-            server.wait_for_log('now runs the health monitor')
-            time.sleep(DOWN_TIME + REPORT_INTERVAL)
-            first.kill()
-            deadline = time.monotonic() + DOWN_TIME + CHECK_INTERVAL + 15
-            while time.monotonic() < deadline and not (
-                    cluster.bindings()[resource_id].host == 'lb-2' and
-                    _haproxy_pids(paths['lb-2'], 'hap-lb-2')):
-                time.sleep(0.2)
-            assert cluster.bindings()[resource_id].host == 'lb-2'
-            cluster.wait_statuses([resource_id], constants.STATUS_ACTIVE)
-            # Moved, and the dead agent's haproxy still listens too.
-            assert _haproxy_pids(paths['lb-1'], 'hap-lb-1') == [orphan]
-            start('lb-1')
-            deadline = time.monotonic() + 10
-            while _haproxy_pids(paths['lb-1'], 'hap-lb-1') and \
-                    time.monotonic() < deadline:
-                time.sleep(0.1)
-            assert _haproxy_pids(paths['lb-1'], 'hap-lb-1') == []
-            assert _answer(port) == 'backend-a'
-    finally:
-        for process in cluster.processes:
-            process.ensure_dead()
-        for path in paths.values():
-            _stop_haproxy(path)
-            shutil.rmtree(path, ignore_errors=True)
+    with _a_vip_on_lb_1_and_lb_2_by(cluster) as (first, paths, resource_id,
+                                                 port, orphan):
+        first.kill()
+        _wait_moved(cluster, resource_id, 'lb-2', paths['lb-2'])
+        # Moved, and the dead agent's haproxy still listens too.
+        assert _haproxy_pids(paths['lb-1'], 'hap-lb-1') == [orphan]
+        _haproxy_agent(cluster, 'lb-1', paths['lb-1'])
+        deadline = time.monotonic() + 10
+        while _haproxy_pids(paths['lb-1'], 'hap-lb-1') and \
+                time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _haproxy_pids(paths['lb-1'], 'hap-lb-1') == []
+        assert _answer(port) == 'backend-a'

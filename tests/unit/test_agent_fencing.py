@@ -1,0 +1,88 @@
+"""An agent's self-fencing, without a bus: what a heartbeat does when it
+finds the fence time passed (issue 14: a frozen agent that wakes must stop
+serving before it is heard, whichever of its threads runs first)."""
+
+import logging
+import time
+
+import pytest
+
+from agentsched import constants
+from agentsched.agents import service as agent_service
+
+
+class Recorder:
+    """The reporter, the server and the deployments' fence, in one: what
+    the agent did, in order."""
+
+    def __init__(self):
+        self.events = []
+
+    def report_state(self, state):
+        self.events.append('heartbeat')
+        return constants.AGENT_REVIVED
+
+    def assigned_resources(self, agent_type, host):
+        self.events.append('sync')
+        return {'devices': [], 'resources': []}
+
+    def fence(self):
+        self.events.append('fence')
+        return []
+
+
+@pytest.fixture
+def agent_conf(parsed_conf):
+    options = []
+
+    def override(name, value):
+        parsed_conf.set_override(name, value, 'agent')
+        options.append(name)
+
+    yield override
+    for name in options:
+        parsed_conf.clear_override(name, 'agent')
+
+
+def _woken_agent(conf):
+    """An agent not started (no fence thread), its last heartbeat accepted
+    longer ago than its fence time: as one whose process was frozen."""
+    agent = agent_service.AgentService(conf, 'h1', [])
+    recorder = Recorder()
+    agent._reporter = agent._server = recorder
+    agent.deployments.fence = recorder.fence
+    agent._start_flag = False
+    agent._last_accepted = time.monotonic() - agent._fence_time - 1
+    return agent, recorder
+
+
+def test_a_heartbeat_past_the_fence_time_fences_before_it_is_sent(
+        parsed_conf):
+    agent, recorder = _woken_agent(parsed_conf)
+    assert agent.report_once() == constants.AGENT_REVIVED
+    # Fenced, heard, unfenced; the revival's sync deploys what is its own.
+    assert recorder.events == ['fence', 'heartbeat', 'sync']
+    assert not agent.fenced
+
+
+def test_a_heartbeat_within_the_fence_time_does_not_fence(parsed_conf):
+    agent, recorder = _woken_agent(parsed_conf)
+    agent._last_accepted = time.monotonic()
+    agent.report_once()
+    assert recorder.events == ['heartbeat', 'sync']
+
+
+def test_fence_on_isolation_off_never_fences(parsed_conf, agent_conf):
+    agent_conf('fence_on_isolation', False)
+    agent, recorder = _woken_agent(parsed_conf)
+    agent.report_once()
+    assert recorder.events == ['heartbeat', 'sync']
+
+
+def test_fence_time_0_is_a_deprecated_off(parsed_conf, agent_conf, caplog):
+    agent_conf('fence_time', 0)
+    with caplog.at_level(logging.WARNING):
+        agent, recorder = _woken_agent(parsed_conf)
+    assert 'fence_time = 0 is deprecated' in caplog.text
+    agent.report_once()
+    assert recorder.events == ['heartbeat', 'sync']
