@@ -39,6 +39,7 @@ setuptools.setup(
         'tooz>=6,<10',
         # Guru meditation reports (SIGUSR2), as every OpenStack service.
         'oslo.reports>=3,<4',
+        'prometheus_client>=0.17,<1',
     ],
     extras_require={
         'postgresql': ['psycopg[binary]>=3.1,<4'],

@@ -7,6 +7,7 @@ from agentsched.conf import api
 from agentsched.conf import database
 from agentsched.conf import default
 from agentsched.conf import health
+from agentsched.conf import metrics
 from agentsched.conf import reports
 from agentsched.conf import scheduler
 from agentsched.conf import secrets
@@ -25,5 +26,6 @@ def list_opts():
         (scheduler.GROUP, copy.deepcopy(scheduler.opts)),
         (health.GROUP, copy.deepcopy(health.opts)),
         (health.COORDINATION_GROUP, copy.deepcopy(health.coordination_opts)),
+        (metrics.GROUP, copy.deepcopy(metrics.opts)),
         ('device:example', copy.deepcopy(agent.device_opts)),
     ]

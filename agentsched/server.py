@@ -9,6 +9,8 @@ from oslo_service import service
 
 from agentsched import constants
 from agentsched import messaging
+from agentsched import metrics
+from agentsched import server_metrics
 from agentsched import signing
 from agentsched.agents import devices as agent_devices
 from agentsched.agents import service as agent_service
@@ -65,6 +67,8 @@ class ServerService(service.Service):
         self._stop = threading.Event()
         self.api = None
         self.monitor = None
+        self._metrics_off = None
+        self._metrics_listener = None
 
     def start(self):
         super().start()
@@ -139,6 +143,7 @@ class ServerService(service.Service):
                 self.engine, conf, self.failover, leader.from_conf(conf),
                 report_stats=self.reports.stats, sink=self.sink)
             self.monitor.start()
+        self._start_metrics(conf)
         for index in range(self._local_agent_count):
             host = '%s-local-%d' % (conf.host, index + 1)
             agent = agent_service.AgentService(
@@ -149,6 +154,10 @@ class ServerService(service.Service):
 
     def stop(self, graceful=False):
         self._stop.set()
+        if self._metrics_off is not None:
+            self._metrics_off()
+        if self._metrics_listener is not None:
+            self._metrics_listener.shutdown()
         if self.monitor is not None:
             self.monitor.stop()
         if self.api is not None:
@@ -161,6 +170,18 @@ class ServerService(service.Service):
             rpc_server.wait()
         self.sink.stop()
         super().stop(graceful)
+
+    def _start_metrics(self, conf):
+        metrics.enable(conf.metrics.enabled)
+        if not conf.metrics.enabled:
+            return
+        self._metrics_off = metrics.register(
+            server_metrics.ServerCollector(self))
+        if conf.metrics.port:
+            self._metrics_listener = metrics.serve(conf.metrics.bind_host,
+                                                   conf.metrics.port)
+            LOG.info('Prometheus metrics on http://%s:%d/metrics',
+                     conf.metrics.bind_host, conf.metrics.port)
 
     def state(self):
         """What a guru meditation report shows: the counters, once the

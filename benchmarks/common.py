@@ -38,6 +38,9 @@ connection = {db_url}
 [reports]
 topic = {topic}
 stats_log_interval = 0
+
+[metrics]
+enabled = {metrics}
 """
 
 # Appended for a signed run: servers verify heartbeats, refuse unsigned ones.
@@ -50,12 +53,14 @@ master_keys = {master_key}
 class Run:
     """Names, scratch directory and database of one benchmark run."""
 
-    def __init__(self, agent_down_time=75, master_key=None):
+    def __init__(self, agent_down_time=75, master_key=None, metrics=True):
         self.id = 'bench_%08x' % random.getrandbits(32)
         self.agent_down_time = agent_down_time
         # Set: the config files give servers [signing] master_keys, and
         # senders sign as their hosts (HostSigners).
         self.master_key = master_key
+        # False: the servers run with [metrics] enabled = false.
+        self.metrics = metrics
         self.dir = tempfile.mkdtemp(prefix='agentsched-%s-' % self.id)
         self.db_url = PG_URL % self.id
         self.host = self.id.replace('_', '-') + '-server'
@@ -72,7 +77,8 @@ class Run:
                     run_id=self.id, host=self.host, rabbit=RABBIT_URL,
                     agent_down_time=self.agent_down_time,
                     log_file=os.path.join(self.dir, '%s.log' % phase),
-                    db_url=self.db_url, topic=self.topic(phase)))
+                    db_url=self.db_url, topic=self.topic(phase),
+                    metrics=str(self.metrics).lower()))
                 if self.master_key:
                     f.write(_SIGNING.format(master_key=self.master_key))
         return path

@@ -53,6 +53,9 @@ def main(argv=None):
     parser.add_argument('--signed', action='store_true',
                         help='bus figure with signed heartbeats: senders '
                              'sign, the server has [signing] master_keys')
+    parser.add_argument('--metrics', choices=('on', 'off'), default='on',
+                        help='the servers\' [metrics] enabled (issue 16: '
+                             'compare the bus figure on and off)')
     args = parser.parse_args(argv)
     shape = dict(QUICK if args.quick else FULL)
     if args.bus_devices is not None:
@@ -60,7 +63,8 @@ def main(argv=None):
     context = multiprocessing.get_context('spawn')
     from agentsched import signing
     bench = common.Run(master_key=signing.generate_master_key()
-                       if args.signed else None)
+                       if args.signed else None,
+                       metrics=args.metrics == 'on')
     began = time.time()
     bench.create_database()
     try:
@@ -69,7 +73,8 @@ def main(argv=None):
         conf = common.load_conf(bench.config_file('real'))
         engine = db_engine.create_engine(conf)
         migration.upgrade(engine)
-        report = {'quick': args.quick, 'environment': _environment(engine)}
+        report = {'quick': args.quick, 'metrics': args.metrics,
+                  'environment': _environment(engine)}
         report['handler'] = [] if args.skip_handler else handler.run(
             context, bench, shape['handler_agents'], shape['handler_rounds'],
             (0, 10))

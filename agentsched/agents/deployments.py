@@ -11,12 +11,14 @@ import collections
 import hashlib
 import json
 import threading
+import time
 
 from oslo_config import cfg
 from oslo_log import log as logging
 
 from agentsched import constants
 from agentsched import formats
+from agentsched import metrics
 from agentsched.agents.drivers import base as drivers
 from agentsched.conf import agent as agent_conf
 
@@ -31,6 +33,11 @@ def _fingerprint(resource):
               'device': (resource.get('device') or {}).get('name')}
     return hashlib.sha256(json.dumps(wanted, sort_keys=True).encode()
                           ).hexdigest()
+
+
+def _driver_label(device):
+    # A label, so of bounded length whatever a deploy message says.
+    return str(device.get('device_type') or 'unknown')[:64]
 
 
 def _reason(exc):
@@ -109,6 +116,7 @@ class Deployments:
     def deploy(self, resource):
         resource_id, generation = resource['id'], resource['generation']
         device = resource.get('device') or {}
+        seconds = None
         with self._lock(resource_id):
             current = self.deployed.get(resource_id)
             if current is not None and current > generation:
@@ -123,7 +131,11 @@ class Deployments:
                 if moved_from is not None and moved_from != device['name']:
                     self._drivers[moved_from].undeploy(resource_id)
                     self._forget(resource_id)
-                note = driver.deploy(resource)
+                started = time.perf_counter()
+                try:
+                    note = driver.deploy(resource)
+                finally:
+                    seconds = time.perf_counter() - started
             except Exception as exc:
                 status, description = constants.STATUS_ERROR, _reason(exc)
                 # What was deployed before stays recorded (the driver keeps
@@ -132,6 +144,9 @@ class Deployments:
                           'failed: %s', resource.get('resource_type'),
                           resource_id, generation, device.get('name'),
                           description)
+                if seconds is not None:
+                    # The driver's own failure, not a refused message.
+                    metrics.deploy(_driver_label(device), 'error', seconds)
             else:
                 status, description = constants.STATUS_ACTIVE, note
                 self.deployed[resource_id] = generation
@@ -140,6 +155,7 @@ class Deployments:
                 LOG.info('Deployed %s %s (generation %d) on device %s',
                          resource.get('resource_type'), resource_id,
                          generation, device['name'])
+                metrics.deploy(_driver_label(device), 'active', seconds)
         self._report(resource_id, generation, status, description)
 
     def undeploy(self, resource, report=True):

@@ -1,5 +1,6 @@
 """The agent daemon: heartbeats, and an RPC endpoint the server casts to."""
 
+import collections
 import threading
 import time
 
@@ -10,6 +11,7 @@ import tenacity
 
 from agentsched import constants
 from agentsched import messaging
+from agentsched import metrics
 from agentsched import sealing
 from agentsched import signing
 from agentsched.agents import data_plane
@@ -113,6 +115,7 @@ class AgentService(service.Service):
         self._rpc_server = None
         self.resync_hooks = [self._log_resync, self.fetch_and_converge]
         self.last_status = None
+        self.last_devices = []
         # What the server says this agent manages (sync), credentials
         # included: kept in memory only, never logged.
         self.managed_devices = []
@@ -130,11 +133,16 @@ class AgentService(service.Service):
             # Health and load as the device drivers see them now, and the
             # drivers in use (Neutron's LBaaS agent reported device_drivers).
             'configurations': {
-                'devices': self.deployments.device_health(self.devices),
+                'devices': self._device_health(),
                 'device_drivers': sorted({d['device_type']
                                           for d in self.devices})},
             'start_flag': self._start_flag,
         }
+
+    def _device_health(self):
+        # Kept for the agent's metrics (device health by type).
+        self.last_devices = self.deployments.device_health(self.devices)
+        return self.last_devices
 
     def start(self):
         super().start()
@@ -216,10 +224,12 @@ class AgentService(service.Service):
         except oslo_messaging.RemoteError as exc:
             # The server refused this report (InvalidReport names why);
             # sending it again at once would be refused again.
+            metrics.heartbeat_sent('refused')
             LOG.error('Server refused the heartbeat of %s: %s: %s',
                       self.host, exc.exc_type, exc.value)
             return None
         self._last_accepted = sent
+        metrics.heartbeat_sent('accepted')
         unfenced = self._unfence()
         # start_flag is dropped only once a report carrying it was taken.
         if self._start_flag:
@@ -376,6 +386,7 @@ class AgentService(service.Service):
                                           description)
 
     def _log_failure(self, retry_state):
+        metrics.heartbeat_sent('failed')
         LOG.warning('Heartbeat of %s failed (%s); retrying in %.1f s',
                     self.host, retry_state.outcome.exception(),
                     retry_state.next_action.sleep)
@@ -386,16 +397,28 @@ class AgentService(service.Service):
 
 
 class AgentGroup(service.Service):
-    """The agents of one agentsched-agent process, one per service."""
+    """The agents of one agentsched-agent process, one per service, and
+    the process's metrics listener ([agent] metrics_port)."""
 
-    def __init__(self, agents):
+    def __init__(self, agents, conf=None):
         super().__init__()
         self.agents = agents
+        self._conf = conf
+        self._metrics_listener = None
+        self._metrics_off = None
 
     def start(self):
         super().start()
         for agent in self.agents:
             agent.start()
+        if self._conf is not None and self._conf.agent.metrics_port:
+            self._metrics_off = metrics.register(AgentCollector(self.agents))
+            self._metrics_listener = metrics.serve(
+                self._conf.agent.metrics_bind_host,
+                self._conf.agent.metrics_port)
+            LOG.info('Prometheus metrics on http://%s:%d/metrics',
+                     self._conf.agent.metrics_bind_host,
+                     self._conf.agent.metrics_port)
 
     def state(self):
         """What a guru meditation report shows of each agent; None where
@@ -405,6 +428,40 @@ class AgentGroup(service.Service):
         return {agent.agent_type: agent.state() for agent in self.agents}
 
     def stop(self, graceful=False):
+        if self._metrics_listener is not None:
+            self._metrics_listener.shutdown()
+            self._metrics_off()
         for agent in self.agents:
             agent.stop(graceful)
         super().stop(graceful)
+
+
+class AgentCollector:
+    """The agents' gauges at scrape time, from what they last reported."""
+
+    def __init__(self, agents):
+        self._agents = agents
+
+    def describe(self):
+        return []
+
+    def collect(self):
+        health = collections.Counter(
+            (agent.agent_type, device.get('device_type', ''),
+             device.get('health', ''))
+            for agent in self._agents for device in agent.last_devices)
+        yield metrics.gauge('agent_devices', 'This agent\'s devices by type '
+                            'and health, as its last heartbeat reported.',
+                            ['agent_type', 'device_type', 'health'],
+                            [key + (count,) for key, count in
+                             sorted(health.items())])
+        yield metrics.gauge('agent_resources_deployed', 'Resources this '
+                            'agent has deployed.', ['agent_type'],
+                            [(agent.agent_type,
+                              len(agent.deployments.deployed))
+                             for agent in self._agents])
+        yield metrics.gauge('agent_fenced', '1 while the agent is fenced '
+                            '(no heartbeat accepted for fence_time).',
+                            ['agent_type'],
+                            [(agent.agent_type, 1 if agent.fenced else 0)
+                             for agent in self._agents])

@@ -24,6 +24,7 @@ from agentsched.api import request
 from agentsched.api import root
 from agentsched.db import engine as db_engine
 from agentsched import exceptions
+from agentsched import metrics
 
 LOG = logging.getLogger(__name__)
 
@@ -106,13 +107,15 @@ def _refuse_nul():
 
 def _log_request(response):
     req = flask.request
+    seconds = time.monotonic() - flask.g.get('started', time.monotonic())
     LOG.info('%(method)s %(path)s status: %(status)s len: %(length)s '
              'time: %(time).4f', {
                  'method': req.method, 'path': req.full_path.rstrip('?'),
                  'status': response.status_code,
-                 'length': response.content_length,
-                 'time': time.monotonic() - flask.g.get('started',
-                                                        time.monotonic())})
+                 'length': response.content_length, 'time': seconds})
+    # The route's template, never the path: ids would make a series each.
+    metrics.api_request(req.url_rule.rule if req.url_rule else 'unmatched',
+                        req.method, response.status_code, seconds)
     return response
 
 

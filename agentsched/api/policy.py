@@ -80,6 +80,9 @@ _AGENTS = [
           [{'method': 'DELETE', 'path': '/v2.0/agents/{id}'}]),
     _rule('get_openapi', ADMIN, 'Read the OpenAPI document of the API.',
           [{'method': 'GET', 'path': '/v2.0/openapi.json'}]),
+    _rule('get_metrics', ADMIN, 'Read the Prometheus metrics of the server '
+          '([metrics] port serves them without authentication).',
+          [{'method': 'GET', 'path': '/metrics'}]),
 ]
 
 

@@ -3,6 +3,7 @@
 import flask
 
 from agentsched import constants
+from agentsched import metrics
 from agentsched.api import errors
 from agentsched.api import openapi
 from agentsched.api import request
@@ -57,6 +58,17 @@ def openapi_document():
         'extensions'], _base_url()))
 
 
+def metrics_document():
+    """The Prometheus metrics of this server process (admins by policy;
+    [metrics] port serves them without authentication)."""
+    request.check_query(())
+    request.authorize('get_metrics')
+    if not request.conf().metrics.enabled:
+        raise errors.NotFound('Metrics are off ([metrics] enabled)')
+    body, content_type = metrics.exposition()
+    return flask.Response(body, content_type=content_type)
+
+
 ROUTES = {
     '/': {'GET': versions},
     '/v2.0/': {'GET': version_resources},
@@ -65,4 +77,5 @@ ROUTES = {
     '/v2.0/extensions': {'GET': list_extensions},
     '/v2.0/extensions/<alias>': {'GET': show_extension},
     '/v2.0/openapi.json': {'GET': openapi_document},
+    '/metrics': {'GET': metrics_document},
 }

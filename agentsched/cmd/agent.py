@@ -40,6 +40,6 @@ def main(argv=None):
             [d for d in device_list
              if d['service_type'] == plugin.service_type], plugin,
             keyring=keyring)
-        for plugin in plugins])
+        for plugin in plugins], conf=conf)
     guru.setup(conf, 'agentsched-agent', group.state)
     return service.launch(conf, group, workers=1).wait()

@@ -76,6 +76,14 @@ opts = [
              'when nothing changed. A member going down shows in the API '
              'within the health monitor\'s delay x max_retries_down plus '
              'this interval.'),
+    cfg.PortOpt(
+        'metrics_port', default=0,
+        help='Port of a plain HTTP listener serving this agent\'s Prometheus '
+             'metrics at /metrics (deploy latency and outcome per driver, '
+             'heartbeats sent, device health). 0: none.'),
+    cfg.HostAddressOpt(
+        'metrics_bind_host', default='127.0.0.1',
+        help='Address of the agent\'s metrics listener (metrics_port).'),
     cfg.FloatOpt(
         'stats_interval', default=60, min=0,
         help='Seconds between two reports of the statistics of what this '

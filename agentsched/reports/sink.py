@@ -21,6 +21,7 @@ same flush. A failed device sync is logged and counted the same way.
 
 import sys
 import threading
+import time
 import uuid
 
 from oslo_log import log as logging
@@ -29,6 +30,7 @@ import tenacity
 
 from agentsched import constants
 from agentsched import liveness
+from agentsched import metrics
 from agentsched.db import agents as agents_db
 from agentsched.db import engine as db_engine
 from agentsched.reports import schema
@@ -102,6 +104,9 @@ class HeartbeatSink:
         self.flushed_rows = 0
         # Flushes that failed on an outage (the health monitor watches it).
         self.flush_failures = 0
+        # monotonic time of the last flush that wrote all it had (metrics'
+        # flush lag).
+        self.last_flush = time.monotonic()
         # Reports taken but not stored: heartbeats the database refused,
         # device lists that failed to sync. Counted as 'failed' in the
         # server's report stats.
@@ -337,10 +342,16 @@ class HeartbeatSink:
             batch, self._pending = self._pending, {}
             ids = {key: self._views[key].id for key in batch}
         if not batch:
+            self.last_flush = time.monotonic()
             return 0
         done = set()
         try:
-            return self._write_isolating(list(batch), batch, ids, done)
+            with metrics.Timer() as timer:
+                written = self._write_isolating(list(batch), batch, ids,
+                                                done)
+            metrics.flush(timer.seconds)
+            self.last_flush = time.monotonic()
+            return written
         except Exception:
             self.flush_failures += 1
             with self._lock:

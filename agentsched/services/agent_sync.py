@@ -17,6 +17,7 @@ from oslo_log import log as logging
 import oslo_messaging
 
 from agentsched import constants
+from agentsched import metrics
 from agentsched import sealing
 from agentsched import signing
 from agentsched.db import agents as agents_db
@@ -84,6 +85,7 @@ class AgentSyncEndpoint:
                 self._verifier.verify(method, arguments, signature, host,
                                       agent_type)
         except signing.BadSignature as exc:
+            metrics.rpc_call(method, 'refused')
             with self._lock:
                 self.refused += 1
             LOG.warning('Refused %s claiming agent %r on %r: %s', method,
@@ -94,6 +96,7 @@ class AgentSyncEndpoint:
     def sync(self, context, agent_type, host, signature=None):
         self._check('sync', {'agent_type': agent_type, 'host': host},
                     signature)
+        metrics.rpc_call('sync')
         answer = self._answer(agent_type, host)
         if self._signer is not None:
             # Replies carry no signature of their own on the bus: anyone
@@ -143,6 +146,7 @@ class AgentSyncEndpoint:
             if agent is None:
                 return False
             agent_id = agent.id
+        metrics.rpc_call('update_status')
         return self._resources.update_status(resource_id, generation, status,
                                              description, agent_id=agent_id)
 
@@ -171,13 +175,16 @@ class AgentSyncEndpoint:
                   if name == 'statuses'
                   else self._data_plane.record_statistics)
         try:
-            return record(agent_type, host, batch)
+            taken = record(agent_type, host, batch)
         except data_plane.InvalidDataPlane as exc:
+            metrics.rpc_call(method, 'invalid')
             with self._lock:
                 self.invalid += 1
             LOG.warning('Refused %s from agent %r on %r: %s', method,
                         agent_type[:64], host[:64], str(exc)[:200])
             raise
+        metrics.rpc_call(method)
+        return taken
 
     def _device(self, row):
         device = {

@@ -18,6 +18,7 @@ import tenacity
 
 from agentsched import algorithms
 from agentsched import liveness
+from agentsched import metrics
 from agentsched.db import placement as placement_db
 
 LOG = logging.getLogger(__name__)
@@ -140,6 +141,14 @@ class Snapshot:
         return by_service, positions
 
 
+def _refused_most(exc):
+    """The filter that refused the most candidates ('claim' when claims
+    were lost; 'no_candidates' when there were none): a metric's label."""
+    if not exc.counts:
+        return 'no_candidates'
+    return max(exc.counts.items(), key=lambda item: item[1])[0]
+
+
 class Placer:
 
     def __init__(self, engine, conf, snapshot=None):
@@ -157,6 +166,26 @@ class Placer:
 
     def place(self, resource_id, request, candidates_filter=None,
               claim=None):
+        """_place, timed and counted (agentsched/metrics.py)."""
+        started = time.perf_counter()
+        outcome, reason = 'placed', ''
+        try:
+            return self._place(resource_id, request, candidates_filter,
+                               claim)
+        except algorithms.NoValidCandidate as exc:
+            outcome, reason = 'no_valid_candidate', _refused_most(exc)
+            raise
+        except AlreadyBound:
+            outcome = 'already_bound'
+            raise
+        except Exception:
+            outcome = 'error'
+            raise
+        finally:
+            metrics.placement(time.perf_counter() - started, outcome, reason)
+
+    def _place(self, resource_id, request, candidates_filter=None,
+               claim=None):
         """Claim capacity and bind the resource; return the Candidate.
 
         claim(connection, candidate, alive_since, now) -> bool: how to
@@ -192,6 +221,7 @@ class Placer:
             # The snapshot was stale for these devices: reload before the
             # next round.
             self._snapshot.invalidate()
+            metrics.claim_retry()
             raise ClaimLost()
 
         retrying = tenacity.Retrying(

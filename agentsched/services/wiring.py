@@ -12,6 +12,7 @@ from agentsched.services import data_plane as data_plane_service
 from agentsched.services import devices as devices_service
 from agentsched.services import failover as failover_service
 from agentsched.services import flavors as flavors_service
+from agentsched.services import inventory as inventory_service
 from agentsched.services import placement
 from agentsched.services import resources as resources_service
 
@@ -28,6 +29,7 @@ class Services:
     devices: object
     flavors: object
     data_plane: object
+    inventory: object
 
 
 def build(conf, engine, notifier, secret_box, placer=None):
@@ -45,4 +47,6 @@ def build(conf, engine, notifier, secret_box, placer=None):
                     secrets=secret_box, resources=resources,
                     failover=failover, agents=agents, devices=devices,
                     flavors=flavors,
-                    data_plane=data_plane_service.DataPlaneService(engine))
+                    data_plane=data_plane_service.DataPlaneService(engine),
+                    inventory=inventory_service.InventoryService(engine,
+                                                                 conf))

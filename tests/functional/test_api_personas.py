@@ -72,6 +72,7 @@ ROUTES = {
     ('GET', '/v2.0/extensions'): (None, NO_RULE),
     ('GET', '/v2.0/extensions/<alias>'): (None, NO_RULE),
     ('GET', '/v2.0/openapi.json'): ('get_openapi', ADMIN_ONLY),
+    ('GET', '/metrics'): ('get_metrics', ADMIN_ONLY),
 
     ('GET', '/v2.0/agents'): ('get_agent', ADMIN_ONLY),
     ('POST', '/v2.0/agents'): ('update_agent', ADMIN_ONLY),
