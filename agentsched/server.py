@@ -10,6 +10,7 @@ from oslo_service import service
 from agentsched import constants
 from agentsched import messaging
 from agentsched import metrics
+from agentsched import notifications
 from agentsched import server_metrics
 from agentsched import signing
 from agentsched.agents import devices as agent_devices
@@ -75,6 +76,7 @@ class ServerService(service.Service):
         conf = self._conf
         self.engine = db_engine.create_engine(conf)
         check_schema(self.engine)
+        notifications.setup(conf)
         # The embedded default keeps its own keys; others configure theirs.
         embedded_directory = (None if conf.database.connection
                               else db_engine.state_path(conf))
@@ -169,6 +171,7 @@ class ServerService(service.Service):
         for rpc_server in self._rpc_servers:
             rpc_server.wait()
         self.sink.stop()
+        notifications.cleanup()
         super().stop(graceful)
 
     def _start_metrics(self, conf):

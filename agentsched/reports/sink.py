@@ -22,6 +22,7 @@ same flush. A failed device sync is logged and counted the same way.
 import sys
 import threading
 import time
+import types
 import uuid
 
 from oslo_log import log as logging
@@ -31,6 +32,7 @@ import tenacity
 from agentsched import constants
 from agentsched import liveness
 from agentsched import metrics
+from agentsched import notifications
 from agentsched.db import agents as agents_db
 from agentsched.db import engine as db_engine
 from agentsched.reports import schema
@@ -302,6 +304,9 @@ class HeartbeatSink:
                         new=True)
         LOG.info('Registered new agent %(agent_type)s on %(host)s as %(id)s',
                  values)
+        notifications.emit('agent.create.end', notifications.agent_payload(
+            types.SimpleNamespace(description=None, forced_down=False,
+                                  **values)))
         return True
 
     def _new_row(self, agent_id, identity, now, configurations_json,

@@ -9,6 +9,7 @@ the agent is told of a change to its admin state after the commit.
 
 from agentsched import exceptions
 from agentsched import liveness
+from agentsched import notifications
 from agentsched.db import agents as agents_db
 from agentsched.services import paging
 
@@ -68,6 +69,8 @@ class AgentService:
         if row.admin_state_up != before.admin_state_up or \
                 row.forced_down != before.forced_down:
             self._notifier.agent_updated(row, row.admin_state_up)
+        notifications.emit('agent.update.end',
+                           notifications.agent_payload(row))
         return row
 
     def delete(self, agent_id):
@@ -85,3 +88,4 @@ class AgentService:
                     'or wait until it is down' % (agent_id, bound),
                     code='AgentInUse')
             agents_db.delete(connection, agent_id)
+        notifications.emit('agent.delete.end', {'agent_id': agent_id})

@@ -15,6 +15,7 @@ import uuid
 from agentsched import constants
 from agentsched import exceptions
 from agentsched import liveness
+from agentsched import notifications
 from agentsched.db import devices as devices_db
 from agentsched.services import agents as agents_service
 from agentsched.services import device_types
@@ -134,7 +135,10 @@ class DeviceService:
         values = self._new_values(fields)
         with self._engine.begin() as connection:
             row = self._insert(connection, values)
-            return self._shown(connection, row.id)
+            row = self._shown(connection, row.id)
+        notifications.emit('device.create.end',
+                           notifications.device_payload(row))
+        return row
 
     def update(self, device_id, changes, expected_revision=None):
         """Apply changes and return the row; expected_revision: the revision
@@ -167,6 +171,8 @@ class DeviceService:
             row = self._shown(connection, device_id)
             agents = _reaching(connection, device_id)
         self._tell(agents)
+        notifications.emit('device.update.end',
+                           notifications.device_payload(row))
         return row
 
     def delete(self, device_id):
@@ -181,6 +187,7 @@ class DeviceService:
             agents = _reaching(connection, device_id)
             devices_db.delete(connection, device_id)
         self._tell(agents)
+        notifications.emit('device.delete.end', {'device_id': device_id})
 
     # -- the devices of an agent -----------------------------------------
 

@@ -23,6 +23,7 @@ from agentsched import algorithms
 from agentsched import constants
 from agentsched import exceptions
 from agentsched import liveness
+from agentsched import notifications
 from agentsched.db import agents as agents_db
 from agentsched.db import failover as failover_db
 from agentsched.db import resources as resources_db
@@ -218,6 +219,11 @@ class FailoverService:
         kinds = {item.resource_id: item.resource_type for item in items}
         for resource_id, generation in rebound:
             self._resources.deploy(resource_id)
+            notifications.emit(
+                kinds[resource_id] + '.failover.end',
+                notifications.failover_payload(
+                    kinds[resource_id], resource_id, REBOUND,
+                    (old_agent_id, device_id), (new_agent_id, device_id)))
             if old_agent is not None:
                 # The device keeps serving it for the new agent.
                 self._notifier.undeploy(old_agent, {
@@ -289,6 +295,12 @@ class FailoverService:
                 self._notifier.undeploy(old_agent, {
                     'id': item.resource_id, 'generation': item.generation,
                     'resource_type': item.resource_type})
+        notifications.emit(
+            item.resource_type + '.failover.end',
+            notifications.failover_payload(
+                item.resource_type, item.resource_id, MOVED,
+                (item.agent_id, item.device_id),
+                (candidate.agent_id, candidate.device_id)))
         # Devices by name and id alike: names are what admins read, ids
         # what the API and the database take.
         LOG.info('Failover (%s): %s %s moved from device %s (%s) to device '

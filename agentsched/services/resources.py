@@ -20,6 +20,7 @@ from agentsched import algorithms
 from agentsched import constants
 from agentsched import exceptions
 from agentsched import liveness
+from agentsched import notifications
 from agentsched.db import agents as agents_db
 from agentsched.db import placement as placement_db
 from agentsched.db import resources as resources_db
@@ -181,8 +182,12 @@ class ResourceService:
                 updated_at=now))
         hosting = self._place(resource_id, request)
         if hosting is not None and self._deploy(hosting):
-            return hosting.resource
-        return self.get(resource_id)   # ERROR: nothing fits, or withheld
+            row = hosting.resource
+        else:
+            row = self.get(resource_id)   # ERROR: nothing fits, or withheld
+        notifications.emit(resource_type + '.create.end',
+                           notifications.resource_payload(row))
+        return row
 
     def _request(self, kind, requirements):
         try:
@@ -290,7 +295,10 @@ class ResourceService:
                 # Not placed (an earlier ERROR): try again with the new spec.
                 # Bound to a deleted agent: failover moves it, not this.
                 self.schedule(resource_id)
-        return self.get(resource_id)
+        row = self.get(resource_id)
+        notifications.emit(row.resource_type + '.update.end',
+                           notifications.resource_payload(row))
+        return row
 
     def delete(self, resource_id):
         """Undeploy through a live agent (PENDING_DELETE until it answers);
@@ -372,8 +380,15 @@ class ResourceService:
 
     def _remove(self, resource_id):
         with self._engine.begin() as connection:
+            # Read only for the notification's name: a delete pays no more
+            # while notifications are off.
+            row = (resources_db.get(connection, resource_id)
+                   if notifications.enabled() else None)
             placement_db.unbind(connection, resource_id)
             resources_db.delete(connection, resource_id)
+        if row is not None:
+            notifications.emit(row.resource_type + '.delete.end',
+                               {row.resource_type + '_id': resource_id})
 
     def set_status(self, resource_id, status, description=None):
         with self._engine.begin() as connection:
