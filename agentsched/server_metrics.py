@@ -81,7 +81,8 @@ class ServerCollector:
         yield metrics.counter(
             'failover_actions', 'Failover actions of this server\'s monitor '
             'while it led: rebound, moved, failed, retried (ERROR and stuck '
-            'PENDING retries), deferred (by the rate limit).', ['action'],
+            'PENDING retries), deferred (by the rate limit), held (a dead '
+            'agent a guard kept from failover, at each check).', ['action'],
             sorted(totals.items()))
         yield metrics.counter('health_check_errors', 'Health checks that '
                               'failed on a bug.', [],

@@ -60,7 +60,8 @@ class HealthMonitor:
         self._failed_at = {}     # resource_id -> when its move failed
         self.totals = {failover_service.REBOUND: 0,
                        failover_service.MOVED: 0,
-                       failover_service.FAILED: 0, 'retried': 0}
+                       failover_service.FAILED: 0, 'retried': 0,
+                       'held': 0}
         self.last = {}
         # Checks that failed on a bug (not a database outage).
         self.check_errors = 0
@@ -110,6 +111,10 @@ class HealthMonitor:
             reasons.update((agent_id, REASON_DEAD)
                            for agent_id, key in dead.items()
                            if key not in tripped)
+        # Dead agents a guard kept from failover in this check (counted at
+        # each check while it holds: metrics' held).
+        self.totals['held'] += sum(
+            1 for key in dead.values() if hold is not None or key in tripped)
         outcome = self._fail_over(reasons, include_orphans=hold is None)
         if hold is None:
             outcome['retried'] = (self._retry_errors(now) +

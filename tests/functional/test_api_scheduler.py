@@ -54,7 +54,8 @@ def test_health_before_any_leader_and_after_a_check(api, parsed_conf):
                            'rate_limit'}
     assert guards['rate_limit']['rate'] == parsed_conf.health.move_rate
     assert health['monitor']['totals'] == {'rebound': 0, 'moved': 0,
-                                           'failed': 0, 'retried': 0}
+                                           'failed': 0, 'retried': 0,
+                                           'held': 0}
     _error(client.get('/v2.0/scheduler/health?x=1'), 400, 'HTTPBadRequest')
 
 

@@ -143,6 +143,9 @@ def test_prometheus_scrapes_and_the_guard_alert_fires(cluster, tmp_path):
         # Held back: the dead agents keep their VIPs.
         assert _value(prometheus.query(
             'sum(agentsched_failover_actions_total{action="moved"})')) == 0
+        prometheus.wait(lambda: _value(prometheus.query(
+            'sum(agentsched_failover_actions_total{action="held"})')) >= 3,
+            'dead agents counted as held back')
     finally:
         prometheus.stop()
         for process in cluster.processes:
