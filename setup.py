@@ -45,6 +45,8 @@ setuptools.setup(
         'postgresql': ['psycopg[binary]>=3.1,<4'],
         'mysql': ['PyMySQL>=1.1,<2'],
         'redis': ['redis>=4,<9'],
+        # `openstack agentsched ...` (agentsched/cli/osc_plugin.py).
+        'osc': ['python-openstackclient>=7,<11'],
         'test': ['pytest>=8,<10', 'psycopg[binary]>=3.1,<4', 'redis>=4,<9',
                  # tooz's postgresql driver uses psycopg2.
                  'psycopg2-binary>=2.9,<3',
@@ -211,6 +213,69 @@ setuptools.setup(
             'agentsched.cli.resources:RemoveAgentVPNConnection',
             'vpn-connection-agent-show = '
             'agentsched.cli.resources:ShowVPNConnectionAgent',
+        ],
+        # The OSC plugin: `openstack agentsched ...` (docs/api.md, "The
+        # openstack CLI plugin"); the group is openstack.<API_NAME>.v<major>.
+        'openstack.cli.extension': [
+            'agentsched = agentsched.cli.osc_plugin',
+        ],
+        'openstack.agentsched.v2': [
+            'agentsched_agent_list = agentsched.cli.agents:ListAgent',
+            'agentsched_agent_show = agentsched.cli.agents:ShowAgent',
+            'agentsched_agent_set = agentsched.cli.agents:SetAgent',
+            'agentsched_agent_delete = agentsched.cli.agents:DeleteAgent',
+            'agentsched_device_list = agentsched.cli.devices:ListDevice',
+            'agentsched_device_show = agentsched.cli.devices:ShowDevice',
+            'agentsched_device_create = agentsched.cli.devices:CreateDevice',
+            'agentsched_device_set = agentsched.cli.devices:SetDevice',
+            'agentsched_device_delete = agentsched.cli.devices:DeleteDevice',
+            'agentsched_device_agent_list = '
+            'agentsched.cli.devices:ListDeviceAgent',
+            'agentsched_agent_device_list = '
+            'agentsched.cli.devices:ListAgentDevice',
+            'agentsched_agent_add_device = '
+            'agentsched.cli.devices:AddAgentDevice',
+            'agentsched_agent_remove_device = '
+            'agentsched.cli.devices:RemoveAgentDevice',
+            'agentsched_vip_create = agentsched.cli.resources:CreateVip',
+            'agentsched_vip_list = agentsched.cli.resources:ListVip',
+            'agentsched_vip_show = agentsched.cli.resources:ShowVip',
+            'agentsched_vip_set = agentsched.cli.resources:SetVip',
+            'agentsched_vip_delete = agentsched.cli.resources:DeleteVip',
+            'agentsched_vip_failover = agentsched.cli.resources:FailoverVip',
+            'agentsched_vip_agent_show = '
+            'agentsched.cli.resources:ShowVipAgent',
+            'agentsched_vip_member_list = '
+            'agentsched.cli.resources:ListVipMember',
+            'agentsched_vip_stats_show = '
+            'agentsched.cli.resources:ShowVipStats',
+            'agentsched_agent_vip_list = '
+            'agentsched.cli.resources:ListAgentVip',
+            'agentsched_agent_add_vip = agentsched.cli.resources:AddAgentVip',
+            'agentsched_agent_remove_vip = '
+            'agentsched.cli.resources:RemoveAgentVip',
+            'agentsched_vpn_connection_create = '
+            'agentsched.cli.resources:CreateVPNConnection',
+            'agentsched_vpn_connection_list = '
+            'agentsched.cli.resources:ListVPNConnection',
+            'agentsched_vpn_connection_show = '
+            'agentsched.cli.resources:ShowVPNConnection',
+            'agentsched_vpn_connection_set = '
+            'agentsched.cli.resources:SetVPNConnection',
+            'agentsched_vpn_connection_delete = '
+            'agentsched.cli.resources:DeleteVPNConnection',
+            'agentsched_vpn_connection_failover = '
+            'agentsched.cli.resources:FailoverVPNConnection',
+            'agentsched_vpn_connection_agent_show = '
+            'agentsched.cli.resources:ShowVPNConnectionAgent',
+            'agentsched_agent_vpn_connection_list = '
+            'agentsched.cli.resources:ListAgentVPNConnection',
+            'agentsched_agent_add_vpn_connection = '
+            'agentsched.cli.resources:AddAgentVPNConnection',
+            'agentsched_agent_remove_vpn_connection = '
+            'agentsched.cli.resources:RemoveAgentVPNConnection',
+            'agentsched_scheduler_health_show = '
+            'agentsched.cli.scheduler:ShowSchedulerHealth',
         ],
         'oslo.policy.policies': [
             'agentsched = agentsched.api.policy:list_rules',

@@ -7,13 +7,16 @@ from agentsched.cli import formats
 
 
 class APICommand:
-    """Mixin before a cliff command class: self.client, and any unexpected
-    failure turned into one line (cliff would print only str(exc), which for
-    a KeyError is just the key)."""
+    """Mixin before a cliff command class: self.client (under agentsched or
+    openstack), and any unexpected failure turned into one line (cliff
+    would print only str(exc), which for a KeyError is just the key)."""
 
     @property
     def client(self):
-        return self.app.client
+        # Under openstack (cli/osc_plugin.py) osc-lib's ClientManager has
+        # it, built by make_client; the agentsched App builds its own.
+        manager = getattr(self.app, 'client_manager', None)
+        return self.app.client if manager is None else manager.agentsched
 
     def get_epilog(self):
         # cliff's own maps every installed module to its distribution, a

@@ -1,4 +1,5 @@
-"""The CLI's HTTP client: a keystoneauth1 session aimed at --os-url.
+"""The CLI's HTTP client: a keystoneauth1 session aimed at --os-url (under
+openstack, at the plugin's endpoint: cli/osc_plugin.py).
 
 Every failure leaves here as CLIError with a one-line message; cliff prints
 it on stderr and exits 1 (with --debug it also prints the traceback).
@@ -87,8 +88,13 @@ def _root_cause(exc):
     return found
 
 
-def transport_error(exc, url):
-    """One line for a keystoneauth1 failure that has no HTTP response."""
+# Where the standalone CLI takes the API's URL from.
+URL_OPTIONS = '--os-url or AGENTSCHED_URL'
+
+
+def transport_error(exc, url, url_options=URL_OPTIONS):
+    """One line for a keystoneauth1 failure that has no HTTP response;
+    url_options: where the URL came from."""
     if isinstance(exc, ks_exceptions.ConnectTimeout):
         return 'Timed out connecting to the agentsched API at %s' % url
     if isinstance(exc, ks_exceptions.SSLError):
@@ -96,9 +102,9 @@ def transport_error(exc, url):
             url, one_line(exc))
     if isinstance(exc, ks_exceptions.ConnectFailure):
         return ('Cannot connect to the agentsched API at %s: %s (is '
-                'agentsched-server running there? see --os-url or '
-                'AGENTSCHED_URL)' % (url, _root_cause(exc) or
-                                     'connection failed'))
+                'agentsched-server running there? see %s)' % (
+                    url, _root_cause(exc) or 'connection failed',
+                    url_options))
     if isinstance(exc, ks_exceptions.RequestTimeout):
         return 'The agentsched API at %s did not answer in time' % url
     return 'Request to %s failed: %s' % (url, one_line(exc))
@@ -107,10 +113,11 @@ def transport_error(exc, url):
 class Client:
     """JSON requests to the API; raises CLIError for anything but 2xx."""
 
-    def __init__(self, session, url):
+    def __init__(self, session, url, url_options=URL_OPTIONS):
         self._session = session
         self._authenticated = False
         self.url = url.rstrip('/')
+        self._url_options = url_options
 
     def _authenticate(self):
         # Apart from the API call so that a failure says it was the login,
@@ -145,7 +152,8 @@ class Client:
         try:
             response = self._session.request(path, method, **kwargs)
         except ks_exceptions.ClientException as exc:
-            raise CLIError(transport_error(exc, self.url)) from exc
+            raise CLIError(transport_error(exc, self.url,
+                                           self._url_options)) from exc
         if response.status_code >= 400:
             raise CLIError(error_message(response))
         if response.status_code == 204 or not response.content:

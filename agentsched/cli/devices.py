@@ -133,12 +133,28 @@ def _secret_strings(document):
         yield str(document)
 
 
+def secret_values(document):
+    """The values of document worth masking, longest first (a shorter one
+    may be part of a longer)."""
+    return sorted({s for s in _secret_strings(document)
+                   if len(s) >= _MIN_SECRET}, key=len, reverse=True)
+
+
+def masked(message, secrets):
+    """message with each of secrets (secret_values) masked."""
+    for secret in secrets:
+        # And as one_line() may have printed it: escaped, one line.
+        escaped = api_client.one_line(secret, 10 * len(secret))
+        for form in (secret, escaped):
+            message = message.replace(form, _MASK)
+    return message
+
+
 @contextlib.contextmanager
 def hiding(credentials):
     """Any failure inside as a CLIError whose message has the credential
     values masked (the server does not echo them; this makes sure)."""
-    secrets = sorted({s for s in _secret_strings(credentials)
-                      if len(s) >= _MIN_SECRET}, key=len, reverse=True)
+    secrets = secret_values(credentials)
     try:
         yield
     except Exception as exc:
@@ -147,13 +163,8 @@ def hiding(credentials):
         message = str(exc) if isinstance(exc, api_client.CLIError) else \
             'Unexpected error: %s: %s' % (type(exc).__name__,
                                           api_client.one_line(exc))
-        for secret in secrets:
-            # And as one_line() may have printed it: escaped, one line.
-            escaped = api_client.one_line(secret, 10 * len(secret))
-            for form in (secret, escaped):
-                message = message.replace(form, _MASK)
         # from None: a --debug traceback would print the original message.
-        raise api_client.CLIError(message) from None
+        raise api_client.CLIError(masked(message, secrets)) from None
 
 
 def _add_document_options(parser):

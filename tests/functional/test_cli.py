@@ -56,19 +56,29 @@ class Server:
 
 def _env(url):
     # The caller's OpenStack credentials must not leak into the tests.
-    env = {k: v for k, v in os.environ.items() if not k.startswith('OS_')}
-    env['AGENTSCHED_URL'] = url
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith('OS_') and k != 'AGENTSCHED_URL'}
+    if url is not None:
+        env['AGENTSCHED_URL'] = url
     return env
 
 
 class CLI:
+    """A CLI program with the given options before every command."""
 
-    def __init__(self, url):
+    program = 'agentsched'
+
+    def __init__(self, url, *options):
         self.env = _env(url)
+        self.options = options
+
+    def run(self, *args):
+        return commands.run(self.program, *(self.options + args),
+                            check=False, env=self.env)
 
     def __call__(self, *args):
         """stdout of a command that must succeed."""
-        result = commands.run('agentsched', *args, check=False, env=self.env)
+        result = self.run(*args)
         assert result.returncode == 0, result.stderr
         assert result.stderr == '', result.stderr
         return result.stdout
@@ -78,7 +88,7 @@ class CLI:
 
     def fails(self, *args):
         """The one line a failing command writes on stderr."""
-        result = commands.run('agentsched', *args, check=False, env=self.env)
+        result = self.run(*args)
         assert result.returncode == 1, (result.stdout, result.stderr)
         assert 'Traceback' not in result.stderr, result.stderr
         lines = result.stderr.strip().splitlines()

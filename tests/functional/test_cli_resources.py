@@ -20,7 +20,7 @@ from tests.functional import test_cli
 PSK = 'cli-psk-%s' % uuid.uuid4().hex
 
 
-def _wait(predicate, timeout=20):
+def wait(predicate, timeout=20):
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -29,25 +29,33 @@ def _wait(predicate, timeout=20):
         time.sleep(0.2)
 
 
-@pytest.fixture(scope='module')
-def server(tmp_path_factory, parsed_conf):
+def start_server(tmp, parsed_conf, host):
+    """A server whose two local agents have reported their simulated
+    devices (also the OSC plugin's tests')."""
     server = test_cli.Server(
-        tmp_path_factory.mktemp('cli-resources'), parsed_conf,
-        DEFAULT={'host': 'rescli'},
+        tmp, parsed_conf, DEFAULT={'host': host},
         secrets={'encryption_keys': secrets.generate_key()},
         scheduler={'snapshot_max_age': 0},
         health={'health_check_interval': 0.5})
     try:
-        # Both local agents have reported their simulated devices.
         def devices():
             with server.engine.connect() as connection:
                 return connection.execute(
                     sa.select(sa.func.count()).select_from(
                         models.agent_devices)).scalar() >= 4
-        assert _wait(devices), server.process.log()
-        yield server
-    finally:
+        assert wait(devices), server.process.log()
+    except BaseException:
         server.stop()
+        raise
+    return server
+
+
+@pytest.fixture(scope='module')
+def server(tmp_path_factory, parsed_conf):
+    server = start_server(tmp_path_factory.mktemp('cli-resources'),
+                          parsed_conf, 'rescli')
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope='module')
@@ -56,7 +64,7 @@ def cli(server):
 
 
 def _status(cli, kind, resource_id, wanted):
-    return _wait(lambda: cli.json(kind, 'show', resource_id)[
+    return wait(lambda: cli.json(kind, 'show', resource_id)[
         'status'] == wanted)
 
 
@@ -125,7 +133,7 @@ def test_vip_lifecycle_and_its_agent(cli):
 
     # Deleted once its agent confirms the undeploy.
     assert cli('vip', 'delete', vip['id']) == ''
-    assert _wait(lambda: 'Not found' in test_cli.commands.run(
+    assert wait(lambda: 'Not found' in test_cli.commands.run(
         'agentsched', 'vip', 'show', vip['id'], check=False,
         env=cli.env).stderr)
 
@@ -202,7 +210,7 @@ def test_failover_health_and_force_down(cli):
     assert 'Not found (HTTP 404)' in cli.fails('vpn-connection', 'failover',
                                                vip['id'])
 
-    health = _wait(lambda: cli.json('scheduler', 'health', 'show').get(
+    health = wait(lambda: cli.json('scheduler', 'health', 'show').get(
         'leader') and cli.json('scheduler', 'health', 'show'))
     assert health['leader'] == 'rescli' and health['current'] is True
     assert 'guards.mass_failure.active' in health
@@ -213,7 +221,7 @@ def test_failover_health_and_force_down(cli):
     shown = cli.json('agent', 'show', agent_id)
     assert shown['forced_down'] is True and shown['alive'] is False
     # The health monitor fails the VIP over to the other local agent.
-    assert _wait(lambda: cli.json('vip', 'agent', 'show', vip['id'])[
+    assert wait(lambda: cli.json('vip', 'agent', 'show', vip['id'])[
         'agent_id'] != agent_id, timeout=30)
     assert cli('agent', 'set', agent_id, '--no-force-down') == ''
     assert cli.json('agent', 'show', agent_id)['forced_down'] is False
