@@ -31,6 +31,10 @@ class ServerCollector:
             '(failed).', ['outcome'],
             [(outcome, stats[outcome])
              for outcome in ('accepted', 'rejected', 'failed')])
+        yield metrics.counter(
+            'heartbeats_rejected', 'Heartbeats rejected, by the check that '
+            'refused them: schema, signature, identity.', ['reason'],
+            sorted(server.reports.stats.rejections().items()))
         sink = server.sink
         yield metrics.gauge('heartbeats_pending', 'Heartbeats taken and '
                             'not yet written.', [],

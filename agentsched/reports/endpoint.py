@@ -1,5 +1,6 @@
 """Server end of the heartbeat RPC, wire-compatible with Neutron agents."""
 
+import collections
 import threading
 import time
 
@@ -26,6 +27,9 @@ class ReportStats:
         self.accepted = 0
         self.rejected = 0
         self.failed = 0
+        # Rejections by the check that refused them (schema, signature,
+        # identity), for metrics.
+        self.rejected_by = collections.Counter()
         # monotonic time of the last report taken: the health monitor's
         # outage guard watches the intake with it.
         self.last_accepted = None
@@ -33,6 +37,15 @@ class ReportStats:
     def count(self, field):
         with self._lock:
             setattr(self, field, getattr(self, field) + 1)
+
+    def reject(self, reason):
+        with self._lock:
+            self.rejected += 1
+            self.rejected_by[reason] += 1
+
+    def rejections(self):
+        with self._lock:
+            return dict(self.rejected_by)
 
     def as_dict(self):
         failed_writes = getattr(self._sink, 'failed_writes', 0)
@@ -70,17 +83,23 @@ class ReportsEndpoint:
         (InvalidReport, from the schema or the sink) as rejected, anything
         else as failed, with a traceback: that one is our fault.
         """
+        check = 'schema'
         try:
             report = schema.parse(kwargs)
+            check = 'signature'
             self._trust.check(report, kwargs)
+            check = 'schema'
             if not self._sink.knows_configurations(report):
                 schema.check_configurations(report)
             now = liveness.utcnow()
             if report.state.get('start_flag'):
                 self._check_clock(report, now)
+            # The sink refuses what breaks an agent's identity (an unsigned
+            # report for a signed agent, a device another host reported).
+            check = 'identity'
             status = self._sink.record(report, now)
         except schema.InvalidReport as exc:
-            self.stats.count('rejected')
+            self.stats.reject(check)
             LOG.warning('Rejected heartbeat from %s: %s',
                         _sender(context, kwargs), exc)
             raise

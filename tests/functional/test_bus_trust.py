@@ -256,6 +256,10 @@ def test_spoofed_reports_are_refused_and_the_real_agents_carry_on(fleet):
     assert fleet.links('h1') == links_before
     after = fleet.stats()
     assert after['rejected'] - before['rejected'] == len(refused)
+    # Counted by the check that refused them (metrics' reason label).
+    assert sum(fleet.server.reports.stats.rejections().values()) == \
+        after['rejected']
+    assert fleet.server.reports.stats.rejections().get('signature', 0) > 0
     assert after['refused_devices'] - before.get('refused_devices', 0) == 1
     assert watch() == []
 

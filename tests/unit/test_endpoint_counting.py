@@ -40,6 +40,8 @@ def test_bad_input_from_the_sink_is_rejected_not_failed(caplog):
             reports.report_state({}, **report_factory.report_kwargs('h1'))
     assert reports.stats.as_dict() == {'accepted': 0, 'rejected': 1,
                                        'failed': 0}
+    # Refused by the sink: an agent's identity (metrics' reason).
+    assert reports.stats.rejections() == {'identity': 1}
     [line] = _errors(caplog)
     assert line.levelno == logging.WARNING and not line.exc_info
 
@@ -52,6 +54,7 @@ def test_a_time_out_of_range_in_utc_is_rejected(caplog):
         with pytest.raises(oslo_messaging.ExpectedException):
             reports.report_state({}, **kwargs)
     assert reports.stats.as_dict()['rejected'] == 1
+    assert reports.stats.rejections() == {'schema': 1}
     assert len(_errors(caplog)) == 1
 
 
