@@ -98,6 +98,8 @@ setuptools.setup(
         ],
         'agentsched.device_types': [
             'haproxy = agentsched.services.device_types.haproxy:HAProxy',
+            'haproxy_ssh = '
+            'agentsched.services.device_types.haproxy_ssh:HAProxySSH',
             'strongswan = '
             'agentsched.services.device_types.strongswan:StrongSwan',
             'noop = agentsched.services.device_types.noop:Noop',
