@@ -40,6 +40,8 @@ setuptools.setup(
         # Guru meditation reports (SIGUSR2), as every OpenStack service.
         'oslo.reports>=3,<4',
         'prometheus_client>=0.17,<1',
+        # The haproxy_ssh driver's SSH client (agents/drivers/ssh.py).
+        'paramiko>=3.4,<6',
     ],
     extras_require={
         'postgresql': ['psycopg[binary]>=3.1,<4'],
@@ -107,6 +109,8 @@ setuptools.setup(
         'agentsched.device_drivers': [
             'noop = agentsched.agents.drivers.noop:NoopDriver',
             'haproxy = agentsched.agents.drivers.haproxy:HAProxyDriver',
+            'haproxy_ssh = '
+            'agentsched.agents.drivers.haproxy_ssh:HAProxySSHDriver',
             'strongswan = '
             'agentsched.agents.drivers.strongswan:StrongSwanDriver',
         ],

@@ -1,5 +1,7 @@
 """The haproxy_ssh device type (issue 15): what physical_info and
-credentials it accepts (agentsched/formats.py's SSH formats)."""
+credentials it accepts (agentsched/formats.py's SSH formats), and the
+driver's refusals before any connection. Against a real sshd and haproxy:
+tests/functional/test_haproxy_ssh.py."""
 
 import base64
 import struct
@@ -9,6 +11,7 @@ import pytest
 
 from agentsched import constants
 from agentsched import formats
+from agentsched.agents.drivers import haproxy_ssh
 from agentsched.services import device_types
 from agentsched.services.device_types import haproxy_ssh as device_type
 
@@ -195,3 +198,98 @@ def test_credentials_refused_without_their_values(kind, keys):
         message = str(info.value)
         assert message.startswith('credentials for device_type haproxy_ssh')
         assert 'hunter2' not in message and private[40:60] not in message
+
+
+# -- the driver, before any connection -----------------------------------
+
+def driver(parsed_conf, physical_info=None, credentials=None):
+    return haproxy_ssh.HAProxySSHDriver({
+        'id': 'd', 'name': 'appliance', 'device_type': 'haproxy_ssh',
+        'physical_info': physical_info if physical_info is not None else {
+            'address': '192.0.2.10', 'host_key': ED25519},
+        'credentials': credentials}, parsed_conf)
+
+
+@pytest.mark.parametrize('physical_info, credentials, reason', [
+    ({'address': '192.0.2.10'}, {'username': 'lb', 'password': 'x'},
+     'physical_info.host_key is missing'),
+    ({'address': '192.0.2.10', 'host_key': ED25519}, None,
+     'credentials are missing'),
+    ({'address': '192.0.2.10', 'host_key': ED25519},
+     {'username': 'lb', 'private_key': '-----BEGIN OPENSSH PRIVATE KEY-----'
+      '\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n'},
+     'credentials.private_key: not an Ed25519, ECDSA or RSA key'),
+    ({'address': '192.0.2.10', 'host_key': ED25519, 'ssh_port': 'x'},
+     {'username': 'lb', 'password': 'x'}, 'physical_info.ssh_port'),
+    ({}, {'username': 'lb', 'password': 'x'}, 'physical_info.address'),
+])
+def test_a_device_the_driver_cannot_use_is_down_saying_why(
+        parsed_conf, physical_info, credentials, reason):
+    unusable = driver(parsed_conf, physical_info, credentials)
+    health, load, why = unusable.health()
+    assert (health, load) == (constants.HEALTH_DOWN, 0)
+    assert why.startswith(reason)
+    with pytest.raises(Exception, match='^' + reason):
+        unusable.deploy({'id': 'v1', 'spec': {
+            'address': '192.0.2.10', 'protocol': 'TCP', 'protocol_port': 80,
+            'members': []}})
+    assert unusable.resources() == set()
+    assert unusable.operating_status() == {}
+    assert unusable.statistics() == {}
+
+
+def test_an_encrypted_key_says_so(parsed_conf, keys):
+    private, _public = keys['encrypted']
+    why = driver(parsed_conf, credentials={
+        'username': 'lb', 'private_key': private}).health()[2]
+    assert why.startswith('credentials.private_key is encrypted')
+
+
+def test_each_kind_of_private_key_loads(parsed_conf, keys):
+    for kind, (private, _public) in keys.items():
+        if kind == 'encrypted':
+            continue
+        loaded = driver(parsed_conf, credentials={
+            'username': 'lb', 'private_key': private})
+        assert loaded.host._problem is None, kind
+
+
+def test_the_credentials_stay_in_the_host(parsed_conf):
+    held = driver(parsed_conf, credentials={'username': 'lb',
+                                            'password': 'hunter2'})
+    assert held.device['credentials'] is None
+    assert 'hunter2' not in repr(vars(held))
+
+
+def test_a_new_host_key_or_login_is_the_same_device_taken_in_place(
+        parsed_conf, keys):
+    first = driver(parsed_conf, credentials={'username': 'lb',
+                                             'password': 'x'})
+    _private, public = keys['ed25519']
+    rotated = {'device_type': 'haproxy_ssh', 'name': 'appliance',
+               'physical_info': {'address': '192.0.2.10', 'host_key': public,
+                                 'ssh_port': 2222},
+               'credentials': {'username': 'lb', 'password': 'y'}}
+    assert first.serves(rotated)
+    old = first.host
+    first.adopt(rotated)
+    assert first.host is not old
+    assert first.host.port == 2222
+    assert first.physical_info['host_key'] == public
+    # The address or the files: another device.
+    for changes in ({'address': '192.0.2.11'}, {'config_dir': '/srv/x'},
+                    {'stats_socket': '/run/x.sock'}):
+        other = dict(rotated, physical_info=dict(rotated['physical_info'],
+                                                 **changes))
+        assert not first.serves(other)
+    assert not first.serves(dict(rotated, device_type='haproxy'))
+
+
+def test_defaults(parsed_conf):
+    default = driver(parsed_conf, credentials={'username': 'lb',
+                                               'password': 'x'})
+    assert default.directory == haproxy_ssh.DEFAULT_CONFIG_DIR
+    assert default.stats_socket == haproxy_ssh.DEFAULT_CONFIG_DIR + \
+        '/haproxy.sock'
+    assert (default.host.port, default.host.timeout) == (22, 10)
+    assert default.local is False

@@ -32,7 +32,6 @@ import re
 import shlex
 import shutil
 import signal
-import subprocess
 import time
 
 from oslo_log import log as logging
@@ -94,17 +93,21 @@ _versions = {}
 
 
 def haproxy_version(binary):
-    """(major, minor) of `haproxy -v`, or None when it does not say."""
+    """(major, minor) of `haproxy -v` on this host, or None when it does
+    not say."""
     if binary not in _versions:
-        try:
-            done = subprocess.run([binary, '-v'], capture_output=True,
-                                  text=True, timeout=COMMAND_TIMEOUT)
-            match = _VERSION.search(done.stdout)
-        except (OSError, subprocess.TimeoutExpired):
-            match = None
-        _versions[binary] = tuple(int(part) for part in match.groups()) \
-            if match else None
+        _versions[binary] = version_on(hosts.LocalHost(), binary)
     return _versions[binary]
+
+
+def version_on(host, binary):
+    """(major, minor) of `haproxy -v` on host, or None."""
+    try:
+        match = _VERSION.search(host.run([binary, '-v'],
+                                         COMMAND_TIMEOUT).stdout)
+    except hosts.HostError:
+        match = None
+    return tuple(int(part) for part in match.groups()) if match else None
 
 
 def ping_check_script(ping):
