@@ -6,12 +6,15 @@ tests/functional/test_haproxy_ssh.py."""
 import base64
 import struct
 import subprocess
+import threading
+import time
 
 import pytest
 
 from agentsched import constants
 from agentsched import formats
 from agentsched.agents.drivers import haproxy_ssh
+from agentsched.agents.drivers import hosts
 from agentsched.services import device_types
 from agentsched.services.device_types import haproxy_ssh as device_type
 
@@ -293,3 +296,29 @@ def test_defaults(parsed_conf):
         '/haproxy.sock'
     assert (default.host.port, default.host.timeout) == (22, 10)
     assert default.local is False
+
+
+def test_a_wait_without_a_timeout_is_cut_by_the_watchdog(parsed_conf):
+    """paramiko awaits an exec request's answer with no timeout: the
+    watchdog closes the connection, which ends the wait."""
+    host = driver(parsed_conf, credentials={'username': 'lb',
+                                            'password': 'x'}).host
+    closed = threading.Event()
+
+    class Client:
+        def close(self):
+            closed.set()
+
+        def get_transport(self):
+            return None
+
+    host._client = Client()
+    started = time.monotonic()
+    with pytest.raises(hosts.Unreachable, match='^waiting: no answer from '
+                       '192.0.2.10 within 1 s$'):
+        with host._trying('waiting', 1):
+            # As paramiko's wait: over when the connection closes.
+            closed.wait(10)
+            raise EOFError()
+    assert 1 <= time.monotonic() - started < 3
+    assert host._client is None

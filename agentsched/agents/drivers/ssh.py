@@ -165,6 +165,7 @@ class SSHHost:
             client.get_host_keys().add(name, self._key_type, self._host_key)
             client.set_missing_host_key_policy(paramiko.RejectPolicy())
             reason = None
+            started = time.monotonic()
             try:
                 client.connect(
                     self.address, port=self.port, username=self._username,
@@ -174,7 +175,7 @@ class SSHHost:
                     look_for_keys=False, allow_agent=False)
             except Exception as exc:
                 client.close()
-                reason = self._why(exc)
+                reason = self._why(exc, time.monotonic() - started)
             if reason is not None:
                 # Out of the except block: the log line has the reason
                 # alone, not paramiko's exception.
@@ -195,7 +196,7 @@ class SSHHost:
                      self._username)
             return client
 
-    def _why(self, exc):
+    def _why(self, exc, took):
         """A connection's failure in words: never a credential."""
         if isinstance(exc, paramiko.BadHostKeyException):
             return ('host key of %s does not match physical_info.host_key '
@@ -213,6 +214,12 @@ class SSHHost:
                 sorted({(error.strerror or str(error)).lower()
                         for error in exc.errors.values()})))
         if isinstance(exc, (paramiko.SSHException, EOFError)):
+            if took >= self.timeout:
+                # paramiko's words for a peer that said nothing in time
+                # vary ('Error reading SSH protocol banner', 'No existing
+                # session': the handshake not done when it gave up).
+                return 'SSH handshake with %s failed: no answer within ' \
+                    '%d s' % (self.where, self.timeout)
             return 'SSH handshake with %s failed: %s' % (
                 self.where, exc or type(exc).__name__)
         if isinstance(exc, OSError):
