@@ -40,6 +40,8 @@ setuptools.setup(
         # Guru meditation reports (SIGUSR2), as every OpenStack service.
         'oslo.reports>=3,<4',
         'prometheus_client>=0.17,<1',
+        # The haproxy_ssh driver's SSH client (agents/drivers/ssh.py).
+        'paramiko>=3.4,<6',
     ],
     extras_require={
         'postgresql': ['psycopg[binary]>=3.1,<4'],
@@ -98,6 +100,8 @@ setuptools.setup(
         ],
         'agentsched.device_types': [
             'haproxy = agentsched.services.device_types.haproxy:HAProxy',
+            'haproxy_ssh = '
+            'agentsched.services.device_types.haproxy_ssh:HAProxySSH',
             'strongswan = '
             'agentsched.services.device_types.strongswan:StrongSwan',
             'noop = agentsched.services.device_types.noop:Noop',
@@ -105,6 +109,8 @@ setuptools.setup(
         'agentsched.device_drivers': [
             'noop = agentsched.agents.drivers.noop:NoopDriver',
             'haproxy = agentsched.agents.drivers.haproxy:HAProxyDriver',
+            'haproxy_ssh = '
+            'agentsched.agents.drivers.haproxy_ssh:HAProxySSHDriver',
             'strongswan = '
             'agentsched.agents.drivers.strongswan:StrongSwanDriver',
         ],

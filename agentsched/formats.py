@@ -14,8 +14,10 @@ Every pattern is anchored with \\A and \\Z: '$' also matches before a
 trailing newline, which is how 'host\\n' once passed.
 """
 
+import base64
 import ipaddress
 import re
+import struct
 import unicodedata
 
 from agentsched import constants
@@ -42,6 +44,10 @@ _RESOURCE_ID = re.compile(r'\A[A-Za-z0-9_-]+\Z')
 _COOKIE_NAME = re.compile(r'\A[A-Za-z0-9!*+.^_|~-]+\Z')
 # Paths written into device files unquoted (haproxy's stats socket).
 _PATH = re.compile(r'\A[A-Za-z0-9_./+@,=:-]+\Z')
+# Paths on an appliance reached over SSH (haproxy_ssh): absolute, and
+# without ',' or ':', which socat, the stats socket's client there, reads
+# as separators in its address.
+_APPLIANCE_PATH = re.compile(r'\A/[A-Za-z0-9_./+@=-]*\Z')
 # A health monitor's URL path (and query), written unquoted on haproxy's
 # `option httpchk` line: RFC 3986's path and query characters less the
 # quote, and never a space, '#' (a comment to haproxy, a fragment to
@@ -50,6 +56,33 @@ _PATH = re.compile(r'\A[A-Za-z0-9_./+@,=:-]+\Z')
 _URL_PATH = re.compile(r"\A/[A-Za-z0-9._~!$&()*+,;=:@/?%-]*\Z")
 # '200', '200,202', '200-204' (Octavia's forms), no spaces.
 _EXPECTED_CODES = re.compile(r'\A(?:\d{3}(?:,\d{3})*|\d{3}-\d{3})\Z')
+
+# SSH (haproxy_ssh's physical_info.host_key and credentials). Host key
+# types paramiko verifies, as known_hosts names them (an RSA key is ssh-rsa
+# whatever its signature's hash).
+SSH_HOST_KEY_TYPES = ('ssh-ed25519', 'ecdsa-sha2-nistp256',
+                      'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521',
+                      'ssh-rsa')
+# An RSA key of 16384 bits (OpenSSH's largest) is about 2,800 characters.
+MAX_SSH_KEY_BASE64 = 4096
+# The hosts field of a known_hosts line (ssh-keyscan prints one): names,
+# addresses, [address]:port, lists, hashed |1|salt|hash.
+_KNOWN_HOSTS = re.compile(r'\A[A-Za-z0-9.:\[\],_|=/+*?!-]{1,1024}\Z')
+_BASE64 = re.compile(r'\A(?:[A-Za-z0-9+/]{4})*'
+                     r'(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?\Z')
+# POSIX user names (useradd's rule, upper case allowed), 32 at most.
+_SSH_USERNAME = re.compile(r'\A[A-Za-z_][A-Za-z0-9_.-]{0,31}\Z')
+# Unencrypted private keys as ssh-keygen writes them (OpenSSH's own
+# format) or in PEM (RSA, EC): the armour, then base64 lines only (a PEM
+# key with a passphrase has header lines: refused).
+_PRIVATE_KEY = re.compile(
+    r'\A-----BEGIN (OPENSSH|RSA|EC) PRIVATE KEY-----\r?\n'
+    r'(?:[A-Za-z0-9+/=]{1,128}\r?\n)+'
+    r'-----END \1 PRIVATE KEY-----\r?\n?\Z')
+MAX_PRIVATE_KEY_LENGTH = 16384
+MAX_PASSWORD_LENGTH = 1024
+# Seconds an SSH connection, handshake, login or answer may take at most.
+MAX_SSH_TIMEOUT = 120
 
 # A VIP's health monitor (Neutron LBaaS v2 / Octavia): the API's schema
 # (services/resource_types/vip.py) and haproxy's renderer take the names
@@ -154,6 +187,110 @@ def path(value, field):
         raise InvalidFormat('%s may have only letters, digits and '
                             '_ . / + @ , = : -' % field)
     return value
+
+
+def appliance_path(value, field):
+    """An absolute path on an appliance reached over SSH: letters, digits
+    and _ . / + @ = - (no ',' or ':', socat's separators)."""
+    _text(value, field, constants.MAX_PATH_LENGTH)
+    if not _APPLIANCE_PATH.match(value):
+        raise InvalidFormat('%s must be an absolute path of letters, digits '
+                            'and _ . / + @ = -' % field)
+    return value
+
+
+def ssh_host_key(value, field):
+    """One public host key as a known_hosts line gives it: 'TYPE BASE64',
+    or 'HOSTS TYPE BASE64' as ssh-keyscan prints it (the hosts are not
+    used), no comment. TYPE from SSH_HOST_KEY_TYPES; the key's own bytes
+    must be a whole key of that type (its name, then its fields, nothing
+    more). Returns (type, the key's bytes)."""
+    _text(value, field, MAX_SSH_KEY_BASE64 + 1024 + 64)
+    words = value.split(' ')
+    if len(words) == 3 and _KNOWN_HOSTS.match(words[0]) and \
+            words[1] in SSH_HOST_KEY_TYPES:
+        words = words[1:]
+    if len(words) != 2:
+        raise InvalidFormat('%s must be one public key: "TYPE BASE64" (or a '
+                            'line of ssh-keyscan), single spaces, no comment'
+                            % field)
+    kind, text = words
+    choice(kind, field + ' key type', SSH_HOST_KEY_TYPES)
+    if len(text) > MAX_SSH_KEY_BASE64 or not _BASE64.match(text):
+        raise InvalidFormat('%s: the key must be base64, at most %d '
+                            'characters' % (field, MAX_SSH_KEY_BASE64))
+    blob = base64.b64decode(text)
+    fields = _ssh_strings(blob)
+    # RFC 8709 (ed25519: a 32-byte key), RFC 5656 (ecdsa: the curve, the
+    # point), RFC 4253 (rsa: e, n).
+    if fields is None or fields[0] != kind.encode() or len(fields) != (
+            2 if kind == 'ssh-ed25519' else 3) or (
+            kind == 'ssh-ed25519' and len(fields[1]) != 32):
+        raise InvalidFormat('%s: the key is not a public key of type %s'
+                            % (field, kind))
+    return kind, blob
+
+
+def _ssh_strings(blob):
+    """The SSH wire strings (RFC 4251: a 32-bit length, the bytes) that
+    make up blob exactly, or None."""
+    fields = []
+    while blob:
+        if len(blob) < 4:
+            return None
+        (length,) = struct.unpack('>I', blob[:4])
+        if length > len(blob) - 4:
+            return None
+        fields.append(blob[4:4 + length])
+        blob = blob[4 + length:]
+    return fields or None
+
+
+def ssh_username(value, field):
+    _text(value, field, 32)
+    if not _SSH_USERNAME.match(value):
+        raise InvalidFormat('%s may have only letters, digits, _ . - (not '
+                            'first: a digit, . or -), at most 32' % field)
+    return value
+
+
+def ssh_private_key(value, field):
+    """An unencrypted private key, OpenSSH's format or PEM (RSA, EC)."""
+    _text(value, field, MAX_PRIVATE_KEY_LENGTH)
+    if not _PRIVATE_KEY.match(value):
+        raise InvalidFormat('%s must be one unencrypted private key, in '
+                            'OpenSSH\'s format (BEGIN OPENSSH PRIVATE KEY) or '
+                            'PEM (BEGIN RSA or EC PRIVATE KEY)' % field)
+    return value
+
+
+def ssh_password(value, field):
+    _text(value, field, MAX_PASSWORD_LENGTH)
+    if '\0' in value:
+        raise InvalidFormat('%s must not contain NUL' % field)
+    return value
+
+
+def ssh_credentials(credentials):
+    """An SSH login: {'username', and exactly one of 'private_key' and
+    'password'}, each in its format; returned as given. The message
+    names the field, never a value."""
+    if not isinstance(credentials, dict):
+        raise InvalidFormat('credentials must be an object')
+    unknown = set(credentials) - {'username', 'private_key', 'password'}
+    if unknown:
+        raise InvalidFormat('credentials have unknown fields: %s' % ', '.join(
+            sorted(printable(name) for name in unknown)))
+    ssh_username(credentials.get('username'), 'username')
+    ways = [key for key in ('private_key', 'password') if key in credentials]
+    if len(ways) != 1:
+        raise InvalidFormat('private_key or password: exactly one of them '
+                            'is needed')
+    if ways == ['private_key']:
+        ssh_private_key(credentials['private_key'], 'private_key')
+    else:
+        ssh_password(credentials['password'], 'password')
+    return credentials
 
 
 def url_path(value, field):

@@ -23,11 +23,11 @@ class Named(http.server.BaseHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def serving(*names):
-    """HTTP servers on free 127.0.0.1 ports, one per name."""
+def serving(*names, address='127.0.0.1'):
+    """HTTP servers on free ports of address, one per name."""
     servers = []
     for name in names:
-        server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Named)
+        server = http.server.ThreadingHTTPServer((address, 0), Named)
         server.name = name
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)

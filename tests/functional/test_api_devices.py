@@ -84,8 +84,8 @@ def test_credentials_are_encrypted_at_rest(api, box):
 def test_create_errors(api):
     client, engine, _ = api
     message = _error(_create(client, device_type='teleporter'), 400)
-    assert "Unknown device_type 'teleporter'; known: haproxy, noop, " \
-        "strongswan" in message
+    assert "Unknown device_type 'teleporter'; known: haproxy, haproxy_ssh, " \
+        "noop, strongswan" in message
     assert 'physical_info for device_type strongswan' in _error(
         _create(client, physical_info={}), 400)
     assert 'credentials for device_type strongswan' in _error(

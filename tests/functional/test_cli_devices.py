@@ -248,8 +248,8 @@ def test_errors_are_one_line(cli):
     message = cli.fails('device', 'create', _name(), '--device-type',
                         'teleporter')
     assert message.startswith("Bad request (HTTP 400): Unknown device_type "
-                              "'teleporter'; known: haproxy, noop, "
-                              "strongswan [request req-")
+                              "'teleporter'; known: haproxy, haproxy_ssh, "
+                              "noop, strongswan [request req-")
     assert cli.fails('device-create', _name(), '--device-type',
                      'haproxy', '--service-type', 'VPN').startswith(
         'Bad request (HTTP 400): device_type haproxy serves LOADBALANCER, '

@@ -44,7 +44,12 @@ def read(path, default=None):
 
 
 def read_json(path, default):
-    text = read(path)
+    return parse_json(read(path), default)
+
+
+def parse_json(text, default):
+    """A JSON file's text (None: no file) as a document, or default when
+    it is missing or damaged."""
     if text is None:
         return default
     try:
@@ -53,5 +58,9 @@ def read_json(path, default):
         return default
 
 
+def dump_json(document):
+    return json.dumps(document, sort_keys=True, indent=1)
+
+
 def write_json(path, document, mode=0o600):
-    write(path, json.dumps(document, sort_keys=True, indent=1), mode)
+    write(path, dump_json(document), mode)

@@ -19,24 +19,27 @@ and its frontends' counters join the carry in stats.json, so that
 statistics() only grow across reloads and agent restarts (CounterCarry).
 PING health monitors run ping-check, a script written here, through
 haproxy's external checks.
+
+Where the files, the commands and the stats socket are is the driver's
+host (hosts.py): the agent's own here; an appliance reached over SSH for
+haproxy_ssh.py, which changes nothing else.
 """
 
+import contextlib
 import csv
 import os
 import re
 import shlex
 import shutil
 import signal
-import socket
-import subprocess
 import time
 
 from oslo_log import log as logging
 
 from agentsched import constants
 from agentsched.agents.drivers import base
-from agentsched.agents.drivers import files
 from agentsched.agents.drivers import haproxy_config
+from agentsched.agents.drivers import hosts
 
 LOG = logging.getLogger(__name__)
 
@@ -90,17 +93,21 @@ _versions = {}
 
 
 def haproxy_version(binary):
-    """(major, minor) of `haproxy -v`, or None when it does not say."""
+    """(major, minor) of `haproxy -v` on this host, or None when it does
+    not say."""
     if binary not in _versions:
-        try:
-            done = subprocess.run([binary, '-v'], capture_output=True,
-                                  text=True, timeout=COMMAND_TIMEOUT)
-            match = _VERSION.search(done.stdout)
-        except (OSError, subprocess.TimeoutExpired):
-            match = None
-        _versions[binary] = tuple(int(part) for part in match.groups()) \
-            if match else None
+        _versions[binary] = version_on(hosts.LocalHost(), binary)
     return _versions[binary]
+
+
+def version_on(host, binary):
+    """(major, minor) of `haproxy -v` on host, or None."""
+    try:
+        match = _VERSION.search(host.run([binary, '-v'],
+                                         COMMAND_TIMEOUT).stdout)
+    except hosts.HostError:
+        match = None
+    return tuple(int(part) for part in match.groups()) if match else None
 
 
 def ping_check_script(ping):
@@ -199,7 +206,8 @@ class CounterCarry:
     """What earlier haproxy processes of the device counted, so that
     statistics() only grow: stats.json, {'carried': {resource id:
     {counter: int}}, 'seen': {'pid': pid, 'vips': {resource id:
-    {field: int}}}}, written atomically.
+    {field: int}}}}, written atomically, on host (the driver's: where the
+    device's files are; this host by default).
 
     A reload takes the old process's counters (read just before) into
     'carried': the new process counts from zero. 'seen' is the last
@@ -212,9 +220,10 @@ class CounterCarry:
     whole file with the last VIP.
     """
 
-    def __init__(self, path):
+    def __init__(self, path, host=None):
         self.path = path
-        document = files.read_json(path, {})
+        self.host = host if host is not None else hosts.LocalHost()
+        document = hosts.read_json(self.host, path, {})
         if not isinstance(document, dict):
             document = {}
         self.carried = document.get('carried') or {}
@@ -264,8 +273,7 @@ class CounterCarry:
 
     def drop(self):
         self.carried, self.seen = {}, None
-        if os.path.exists(self.path):
-            os.unlink(self.path)
+        self.host.remove(self.path)
 
     def _add(self, counted, vips):
         for resource_id, fields in counted.items():
@@ -277,19 +285,31 @@ class CounterCarry:
                     (fields or {}).get(name))
 
     def _write(self):
-        if os.path.isdir(os.path.dirname(self.path)):
+        if self.host.isdir(os.path.dirname(self.path)):
             document = {'carried': self.carried}
             if self.seen is not None:
                 document['seen'] = self.seen
-            files.write_json(self.path, document)
+            hosts.write_json(self.host, self.path, document)
 
 
 class HAProxyDriver(base.DeviceDriver):
+    """haproxy on the agent's own host. The process management and the
+    file I/O go through self.host (hosts.py); HAProxySSHDriver
+    (haproxy_ssh.py) is this driver with an appliance as its host."""
 
     local = True
+    # Whether agents of other hosts may change the device's files too (an
+    # appliance linked to several agents): each change and each reading
+    # then starts from the device's files, and changes hold the device's
+    # own lock (host.exclusive). Here this driver alone writes them, and
+    # reads them once, at start.
+    shared = False
+    no_ping = NO_PING
+    not_installed = 'haproxy not installed'
 
     def __init__(self, device, conf):
         super().__init__(device, conf)
+        self.host = self._make_host()
         self.directory = self.config_dir()
         self.config_path = os.path.join(self.directory, 'haproxy.cfg')
         self.pid_path = os.path.join(self.directory, 'haproxy.pid')
@@ -297,14 +317,35 @@ class HAProxyDriver(base.DeviceDriver):
         self.server_state_path = os.path.join(self.directory,
                                               SERVER_STATE_FILE)
         self.ping_check_path = os.path.join(self.directory, PING_CHECK)
-        management = self.physical_info.get('management') or {}
-        self.stats_socket = management.get('stats_socket') or os.path.join(
-            self.directory, 'haproxy.sock')
+        self.stats_socket = self._stats_socket_path()
         # Processes a reload told to finish; stopped with the device.
         self._retired = set()
-        self._vips = files.read_json(self.state_path, {})
-        self._counters = CounterCarry(os.path.join(self.directory,
-                                                   STATS_FILE))
+        # Set while haproxy.cfg may differ from what the process runs (a
+        # change cut short between the two): the next change reloads even
+        # if the file already says what it wants.
+        self._unsure = False
+        self._vips = {}
+        self._counters = None
+        self._loaded = False
+        if not self.shared:
+            self._load()
+
+    def _make_host(self):
+        return hosts.LocalHost()
+
+    def _stats_socket_path(self):
+        management = self.physical_info.get('management') or {}
+        return management.get('stats_socket') or os.path.join(
+            self.directory, 'haproxy.sock')
+
+    def _haproxy_binary(self):
+        return haproxy_binary()
+
+    def _ping_binary(self):
+        return ping_binary()
+
+    def _haproxy_version(self, binary):
+        return haproxy_version(binary)
 
     # -- the interface -----------------------------------------------------
 
@@ -314,51 +355,77 @@ class HAProxyDriver(base.DeviceDriver):
             haproxy_config.check(resource_id, spec)
         except haproxy_config.InvalidVIP as exc:
             raise base.DriverError(str(exc))
-        if (spec.get('health_monitor') or {}).get('type') == 'PING' and \
-                ping_binary() is None:
-            # Every member would fail its checks and the VIP answer 503:
-            # refused, the device keeps serving what it served.
-            raise base.DriverError(NO_PING)
-        with self.lock:
-            return self._apply(dict(self._vips, **{resource_id: spec}))
+        try:
+            with self.lock, self._exclusive():
+                self._refresh()
+                if (spec.get('health_monitor') or {}).get('type') == \
+                        'PING' and self._ping_binary() is None:
+                    # Every member would fail its checks and the VIP
+                    # answer 503: refused, the device keeps serving what
+                    # it served.
+                    raise base.DriverError(self.no_ping)
+                return self._apply(dict(self._vips, **{resource_id: spec}))
+        except hosts.HostError as exc:
+            raise base.DriverError(str(exc))
 
     def undeploy(self, resource_id):
-        with self.lock:
-            if resource_id in self._vips:
-                vips = dict(self._vips)
-                del vips[resource_id]
-                self._apply(vips)
+        try:
+            with self.lock, self._exclusive():
+                self._refresh()
+                if resource_id in self._vips:
+                    vips = dict(self._vips)
+                    del vips[resource_id]
+                    self._apply(vips)
+        except hosts.HostError as exc:
+            raise base.DriverError(str(exc))
 
     def resources(self):
         with self.lock:
+            if not self._loaded:
+                # An appliance not reached yet: read once; until it
+                # answers, nothing is known to be there.
+                with contextlib.suppress(hosts.HostError):
+                    self._load()
             return set(self._vips)
 
     def health(self):
-        with self.lock:
-            if haproxy_binary() is None:
-                return constants.HEALTH_DOWN, 0, 'haproxy not installed'
-            if not self._vips:
-                # Idle on purpose: nothing to serve, ready to serve.
-                return constants.HEALTH_OK, 0, None
-            if not self.running_pids():
-                return (constants.HEALTH_DOWN, 0,
-                        'haproxy is not running (pid file %s)' %
-                        self.pid_path)
         try:
-            info = self.show_info()
-        except OSError as exc:
-            return (constants.HEALTH_DOWN, 0, 'stats socket %s not answering:'
-                    ' %s' % (self.stats_socket, exc))
+            with self.lock:
+                self._refresh()
+                if self._haproxy_binary() is None:
+                    return constants.HEALTH_DOWN, 0, self.not_installed
+                if not self._vips:
+                    # Idle on purpose: nothing to serve, ready to serve.
+                    return constants.HEALTH_OK, 0, None
+                if not self.running_pids():
+                    return (constants.HEALTH_DOWN, 0,
+                            'haproxy is not running (pid file %s)' %
+                            self.pid_path)
+            try:
+                info = self.show_info()
+            except hosts.Unreachable:
+                raise
+            except OSError as exc:
+                return (constants.HEALTH_DOWN, 0, 'stats socket %s not '
+                        'answering: %s' % (self.stats_socket, exc))
+        except hosts.Unreachable as exc:
+            return constants.HEALTH_DOWN, 0, str(exc)
         return constants.HEALTH_OK, int(info.get('CurrConns', 0)), None
 
     def operating_status(self):
         """Each VIP and its members from one `show stat`: see
-        vip_operating_status() and rollup()."""
-        with self.lock:
-            vips = dict(self._vips)
-            if not vips:
-                return {}
-            reading = self._reading()
+        vip_operating_status() and rollup(). Nothing (the device cannot
+        be asked) when its host is unreachable."""
+        try:
+            with self.lock:
+                self._refresh()
+                vips = dict(self._vips)
+                if not vips:
+                    return {}
+                reading = self._reading()
+        except hosts.Unreachable as exc:
+            LOG.debug('haproxy of device %s: %s', self.name, exc)
+            return {}
         rows = reading[1] if reading is not None else None
         return {resource_id: vip_operating_status(resource_id, spec, rows)
                 for resource_id, spec in vips.items()}
@@ -366,11 +433,36 @@ class HAProxyDriver(base.DeviceDriver):
     def statistics(self):
         """Each VIP's STATS_FIELDS: its frontend's counters in the running
         process plus the carry of the processes before it (CounterCarry);
-        active_connections is the running process's."""
-        with self.lock:
-            if not self._vips:
-                return {}
-            return self._counters.totals(self._reading(), set(self._vips))
+        active_connections is the running process's. Nothing when the
+        device's host is unreachable."""
+        try:
+            with self.lock, self._exclusive():
+                self._refresh()
+                if not self._vips:
+                    return {}
+                return self._counters.totals(self._reading(),
+                                             set(self._vips))
+        except hosts.Unreachable as exc:
+            LOG.debug('haproxy of device %s: %s', self.name, exc)
+            return {}
+
+    # -- the device's files ------------------------------------------------
+
+    def _load(self):
+        """What the device's files say: the VIPs deployed, the carry."""
+        self._vips = hosts.read_json(self.host, self.state_path, {})
+        self._counters = CounterCarry(os.path.join(self.directory,
+                                                   STATS_FILE), self.host)
+        self._loaded = True
+
+    def _refresh(self):
+        """Before a change or a reading: a shared device's files again
+        (another agent may have changed them)."""
+        if self.shared:
+            self._load()
+
+    def _exclusive(self):
+        return self.host.exclusive(self.directory)
 
     # -- configuration -----------------------------------------------------
 
@@ -392,31 +484,35 @@ class HAProxyDriver(base.DeviceDriver):
                 insecure_fork_wanted=self._insecure_fork_wanted(vips))
         except haproxy_config.InvalidVIP as exc:
             raise base.DriverError(str(exc))
-        os.makedirs(self.directory, mode=0o750, exist_ok=True)
+        host = self.host
+        host.makedirs(self.directory, mode=0o750)
         if haproxy_config.has_ping_monitor(vips):
             # Run at each check: written again when ping came or went,
             # without a reload.
-            script = ping_check_script(ping_binary())
-            if files.read(self.ping_check_path) != script:
-                files.write(self.ping_check_path, script, mode=0o750)
-        previous = files.read(self.config_path)
-        if text == previous and self.running_pids():
+            script = ping_check_script(self._ping_binary())
+            if host.read(self.ping_check_path) != script:
+                host.write(self.ping_check_path, script, mode=0o750)
+        previous = host.read(self.config_path)
+        if text == previous and not self._unsure and self.running_pids():
             self._save(vips)
             return None
-        binary = haproxy_binary()
+        binary = self._haproxy_binary()
         if binary is None:
-            raise base.DriverError('haproxy not installed')
-        with files.staged(self.config_path, text) as staged:
+            raise base.DriverError(self.not_installed)
+        with host.staged(self.config_path, text) as staged:
             # A file haproxy refuses never replaces one it runs with.
             self._run([binary, '-c', '-q', '-f', staged], 'invalid config')
+        self._unsure = True
         try:
             reading = self._start_or_reload(binary)
         except base.DriverError:
             if previous is None:
-                os.unlink(self.config_path)
+                host.remove(self.config_path)
             else:
-                files.write(self.config_path, previous)
+                host.write(self.config_path, previous)
+            self._unsure = False
             raise
+        self._unsure = False
         self._counters.retire(reading, set(vips))
         self._save(vips)
         return None
@@ -426,14 +522,14 @@ class HAProxyDriver(base.DeviceDriver):
         # and does not know the keyword.
         if not haproxy_config.has_ping_monitor(vips):
             return False
-        binary = haproxy_binary()
-        version = haproxy_version(binary) if binary else None
+        binary = self._haproxy_binary()
+        version = self._haproxy_version(binary) if binary else None
         return version is None or version >= (2, 2)
 
     def _save(self, vips):
-        if vips or os.path.isdir(self.directory):
-            os.makedirs(self.directory, mode=0o750, exist_ok=True)
-            files.write_json(self.state_path, vips)
+        if vips or self.host.isdir(self.directory):
+            self.host.makedirs(self.directory, mode=0o750)
+            hosts.write_json(self.host, self.state_path, vips)
         self._vips = vips
 
     # -- the process -------------------------------------------------------
@@ -451,7 +547,7 @@ class HAProxyDriver(base.DeviceDriver):
         # The new process starts from the old one's servers' states (and
         # from none at a start: a state file left by a process that died
         # would be stale).
-        files.write(self.server_state_path, servers)
+        self.host.write(self.server_state_path, servers)
         if old:
             command += ['-sf'] + [str(pid) for pid in old]
         self._run(command, 'reload failed' if old else 'start failed')
@@ -461,22 +557,18 @@ class HAProxyDriver(base.DeviceDriver):
         return reading
 
     def _stop(self):
-        pids = self.running_pids() + [
-            pid for pid in self._retired if _is_haproxy(pid)]
-        for pid in pids:
-            _signal(pid, signal.SIGTERM)
+        pids = self.running_pids() + self.host.alive(
+            sorted(self._retired), 'haproxy')
+        self.host.signal(pids, signal.SIGTERM)
         deadline = time.monotonic() + STOP_TIMEOUT
-        while any(_is_haproxy(pid) for pid in pids) and \
+        while self.host.alive(pids, 'haproxy') and \
                 time.monotonic() < deadline:
             time.sleep(0.05)
-        for pid in pids:
-            if _is_haproxy(pid):
-                _signal(pid, signal.SIGKILL)
+        self.host.signal(self.host.alive(pids, 'haproxy'), signal.SIGKILL)
         self._retired.clear()
         for path in (self.pid_path, self.config_path, self.stats_socket,
                      self.server_state_path, self.ping_check_path):
-            if os.path.exists(path):
-                os.unlink(path)
+            self.host.remove(path)
         self._counters.drop()
         if pids:
             LOG.info('haproxy of device %s stopped (pids %s)', self.name,
@@ -484,15 +576,16 @@ class HAProxyDriver(base.DeviceDriver):
 
     def running_pids(self):
         """Pids in the pid file that are live haproxy processes."""
-        text = files.read(self.pid_path, '')
+        text = self.host.read(self.pid_path, '')
         pids = [int(word) for word in text.split() if word.isdigit()]
-        return [pid for pid in pids if _is_haproxy(pid)]
+        return self.host.alive(pids, 'haproxy') if pids else []
 
     def _run(self, command, what):
         try:
-            done = subprocess.run(command, capture_output=True, text=True,
-                                  timeout=COMMAND_TIMEOUT)
-        except (OSError, subprocess.TimeoutExpired) as exc:
+            done = self.host.run(command, COMMAND_TIMEOUT)
+        except hosts.Unreachable as exc:
+            raise base.DriverError(str(exc))
+        except hosts.HostError as exc:
             raise base.DriverError('haproxy %s: %s' % (what, exc))
         if done.returncode != 0:
             # haproxy's alerts name the line and the reason; notices do not.
@@ -517,7 +610,8 @@ class HAProxyDriver(base.DeviceDriver):
 
     def _reading(self):
         """(pid, `show stat` rows) of the process answering the stats
-        socket, from one `show info;show stat`; None if none answers."""
+        socket, from one `show info;show stat`; None if none answers
+        (hosts.Unreachable when its host cannot be asked)."""
         try:
             answer = self._ask('show info;show stat')
             pid = None
@@ -529,6 +623,8 @@ class HAProxyDriver(base.DeviceDriver):
             if pid is None:
                 raise OSError('unexpected answer %r' % answer[:100])
             return pid, parse_stat(answer)
+        except hosts.Unreachable:
+            raise
         except OSError as exc:
             LOG.debug('haproxy of device %s: stats socket %s: %s', self.name,
                       self.stats_socket, exc)
@@ -538,41 +634,16 @@ class HAProxyDriver(base.DeviceDriver):
         """`show servers state`, for the next process to start from."""
         try:
             answer = self._ask('show servers state')
+        except hosts.Unreachable:
+            raise
         except OSError:
             return NO_SERVER_STATE
         return answer if answer.startswith('1\n') else NO_SERVER_STATE
 
     def _ask(self, command):
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(SOCKET_TIMEOUT)
-            sock.connect(self.stats_socket)
-            sock.sendall(command.encode() + b'\n')
-            chunks = []
-            while True:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-        return b''.join(chunks).decode(errors='replace')
+        return self.host.ask(self.stats_socket, command, SOCKET_TIMEOUT)
 
 
 def _is_haproxy(pid):
-    """Alive and haproxy: a pid file can outlive its process and the pid be
-    reused. Zombies count as gone (on some hosts nobody reaps them), but
-    only once their last thread is: until then the sockets stay open."""
-    try:
-        with open('/proc/%d/stat' % pid) as stat:
-            fields = stat.read().rsplit(')', 1)
-        if fields[1].split()[0] == 'Z':
-            return len(os.listdir('/proc/%d/task' % pid)) > 1
-        with open('/proc/%d/cmdline' % pid, 'rb') as cmdline:
-            return b'haproxy' in cmdline.read().split(b'\0')[0]
-    except (OSError, IndexError):
-        return False
-
-
-def _signal(pid, sig):
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
+    """A live haproxy process of this host (hosts.process_named)."""
+    return hosts.process_named(pid, 'haproxy')
