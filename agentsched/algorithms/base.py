@@ -24,7 +24,8 @@ from agentsched.algorithms import constraints
 
 InvalidRequest = constraints.InvalidRequest
 
-REQUIREMENT_KEYS = ('device_type', 'capabilities', 'availability_zone')
+REQUIREMENT_KEYS = ('device_type', 'capabilities', 'availability_zone',
+                    'private')
 
 # Candidates examined per placement before falling back to all of them.
 DEFAULT_SAMPLE_SIZE = 256
@@ -64,13 +65,22 @@ class PlacementRequest:
     """What a resource needs. Checked when built: InvalidRequest says why.
 
     requirements: {'device_type': str|None, 'capabilities': {name:
-    constraint}, 'availability_zone': str|None}; missing keys mean "any".
-    Unknown keys are refused, so a misspelt requirement is not ignored.
+    constraint}, 'availability_zone': str|None, 'private': bool|None};
+    missing keys mean "any". Unknown keys are refused, so a misspelt
+    requirement is not ignored. private: True, only the project's private
+    devices; False, only shared ones; None (kept out of requirements, so
+    stored requirements read as before), its private devices first when
+    one fits, else shared ones (the caller, services/placement.py, picks
+    the candidates accordingly).
+
+    project_id: the project the resource belongs to: its private devices
+    are candidates, no other project's are. None: shared devices only.
     """
     resource_type: str
     service_type: str
     units: int = 1
     requirements: dict = None
+    project_id: typing.Optional[str] = None
 
     def __post_init__(self):
         if self.service_type not in constants.SERVICE_TYPES:
@@ -87,6 +97,11 @@ class PlacementRequest:
                 ', '.join(unknown), ', '.join(REQUIREMENT_KEYS)))
         given.setdefault('device_type', None)
         given.setdefault('availability_zone', None)
+        if given.get('private', None) is None:
+            given.pop('private', None)
+        elif not isinstance(given['private'], bool):
+            raise InvalidRequest('private must be true, false or null, not '
+                                 '%r' % (given['private'],))
         given['capabilities'] = dict(given.get('capabilities') or {})
         constraints.validate(given['capabilities'])
         object.__setattr__(self, 'requirements', given)
@@ -103,6 +118,10 @@ class PlacementRequest:
     def availability_zone(self):
         return self.requirements['availability_zone']
 
+    @property
+    def private(self):
+        return self.requirements.get('private')
+
 
 class NoValidCandidate(Exception):
     """No candidate passed the filters. str() says what was missing.
@@ -110,28 +129,45 @@ class NoValidCandidate(Exception):
     counts: {filter name: candidates it rejected}, in filter order, for the
     filters that ran (each candidate counts once, under the first filter
     that rejected it). reasons: {filter name: the words for its rejects}.
+    private: the candidates were the project's private devices, and the
+    message says so. before: the refusal of the project's private devices
+    that this one (of the shared ones) came after; the message says both.
     """
 
-    def __init__(self, request, total, counts, reasons):
+    def __init__(self, request, total, counts, reasons, private=False,
+                 before=None):
         self.request = request
         self.total = total
         self.counts = dict(counts)
         self.reasons = dict(reasons)
-        super().__init__(self._message())
-
-    def _message(self):
-        kind = self.request.resource_type
-        if not self.total:
-            text = 'no valid candidate for %s: no agent reaches a %s device' \
-                % (kind, self.request.service_type)
-        else:
-            parts = ['%d %s' % (count, self.reasons[name])
-                     for name, count in self.counts.items() if count]
-            text = 'no valid candidate for %s among %d: %s' % (
-                kind, self.total, ', '.join(parts))
+        self.private = private
+        self.text = self._text()
+        if before is not None:
+            self.text = '%s; %s' % (before.text, self.text)
         # The text becomes the resource's status description (a 255-char
         # column): cut it rather than lose it.
-        return formats.shorten(text)
+        super().__init__(formats.shorten(self.text))
+
+    def _text(self):
+        kind = self.request.resource_type
+        owner = ' of project %s' % self.request.project_id
+        if not self.total:
+            return 'no valid candidate for %s: no agent reaches a %s%s ' \
+                'device%s' % (kind, 'private ' if self.private else '',
+                              self.request.service_type,
+                              owner if self.private else '')
+        parts = ['%d %s' % (count, self.reasons[name])
+                 for name, count in self.counts.items() if count]
+        return 'no valid candidate for %s among %d%s: %s' % (
+            kind, self.total,
+            ' on private devices' + owner if self.private else '',
+            ', '.join(parts))
+
+    def of_pool(self, private, before=None):
+        """The same refusal, said of the project's private candidates
+        (private) or of the shared ones after the private ones' (before)."""
+        return NoValidCandidate(self.request, self.total, self.counts,
+                                self.reasons, private, before)
 
 
 class Filter(abc.ABC):

@@ -139,11 +139,12 @@ def rebind(connection, resource_ids, old_agent_id, device_id, new_agent_id,
 
 
 def move(connection, resource_id, generation, old_device_id, units,
-         new_device_id, new_agent_id, alive_since, now):
+         new_device_id, new_agent_id, alive_since, now, project_id=None):
     """Claim the new device, point the binding there (generation+1), give
     the old device its units back: all or nothing, in the caller's
-    transaction. False if the new device's claim failed; BindingChanged if
-    the binding moved on or another server holds its row."""
+    transaction. False if the new device's claim failed (project_id: the
+    resource's, as placement_db.claim takes it); BindingChanged if the
+    binding moved on or another server holds its row."""
     locked = connection.execute(_lock(
         sa.select(_bindings.c.resource_id)
         .where(_bindings.c.resource_id == resource_id,
@@ -152,7 +153,7 @@ def move(connection, resource_id, generation, old_device_id, units,
     if locked is None:
         raise BindingChanged(resource_id)
     if not placement_db.claim(connection, new_device_id, new_agent_id, units,
-                              alive_since):
+                              alive_since, project_id):
         return False
     connection.execute(
         sa.update(_bindings)

@@ -31,26 +31,31 @@ _CANDIDATES = (
         _devices.c.id, _devices.c.name, _devices.c.device_type,
         _devices.c.service_type, _devices.c.capabilities,
         _devices.c.capacity, _devices.c.used, _devices.c.health,
-        _devices.c.admin_state_up, _devices.c.availability_zone)
+        _devices.c.admin_state_up, _devices.c.availability_zone,
+        _devices.c.project_id)
     .select_from(_links.join(_agents, _links.c.agent_id == _agents.c.id)
                  .join(_devices, _links.c.device_id == _devices.c.id))
     .where(_links.c.missing == sa.false()))
 
 
 def candidate_rows(connection, alive_since):
-    """Every linked (agent, device) pair; an agent is alive if its
+    """Every linked (agent, device) pair, with the device's owner (its
+    project_id, None for a shared device); an agent is alive if its
     heartbeat is no older than alive_since (liveness.alive_since)."""
     return connection.execute(_CANDIDATES,
                               {'alive_since': alive_since}).all()
 
 
-def claim(connection, device_id, agent_id, units, alive_since):
+def claim(connection, device_id, agent_id, units, alive_since,
+          project_id=None):
     """Take units of a device's capacity for a live agent, or nothing.
 
     One conditional UPDATE: the capacity check, the device's state and the
     agent's liveness are judged by the database at the moment of the claim,
     so concurrent schedulers (threads, processes, servers) never overcommit
-    a device, whatever their snapshot said.
+    a device, whatever their snapshot said. project_id: the resource's
+    project; a device private to another project is never claimed (the
+    snapshot already keeps them apart: this is the database's word on it).
     """
     agent_ok = sa.exists().where(
         _agents.c.id == agent_id, _agents.c.admin_state_up == sa.true(),
@@ -65,6 +70,8 @@ def claim(connection, device_id, agent_id, units, alive_since):
                _devices.c.admin_state_up == sa.true(),
                _devices.c.health.in_([constants.HEALTH_OK,
                                       constants.HEALTH_DEGRADED]),
+               sa.or_(_devices.c.project_id.is_(None),
+                      _devices.c.project_id == project_id),
                agent_ok, link_ok)
         .values(used=_devices.c.used + units))
     return result.rowcount == 1
@@ -85,6 +92,7 @@ WITH claimed AS (
     UPDATE devices SET used = used + :units
     WHERE id = :device_id AND used + :units <= capacity
       AND admin_state_up AND health IN ('OK', 'DEGRADED')
+      AND (project_id IS NULL OR project_id = :project_id)
       AND EXISTS (SELECT 1 FROM agents WHERE id = :agent_id
                   AND admin_state_up AND (%s))
       AND EXISTS (SELECT 1 FROM agent_devices WHERE agent_id = :agent_id
@@ -97,7 +105,7 @@ SELECT :resource_id, id, :agent_id, 1, :now, :now FROM claimed
 
 
 def claim_and_bind(connection, resource_id, device_id, agent_id, units,
-                   alive_since, now):
+                   alive_since, now, project_id=None):
     """claim() then bind(), as one atomic step; False if the claim failed.
 
     IntegrityError if the resource is bound already (nothing is claimed
@@ -107,8 +115,9 @@ def claim_and_bind(connection, resource_id, device_id, agent_id, units,
         return connection.execute(_PG_CLAIM_AND_BIND, {
             'units': units, 'device_id': device_id, 'agent_id': agent_id,
             'alive_since': alive_since, 'resource_id': resource_id,
-            'now': now}).rowcount == 1
-    if not claim(connection, device_id, agent_id, units, alive_since):
+            'now': now, 'project_id': project_id}).rowcount == 1
+    if not claim(connection, device_id, agent_id, units, alive_since,
+                 project_id):
         return False
     bind(connection, resource_id, device_id, agent_id, now)
     return True

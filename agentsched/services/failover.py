@@ -248,15 +248,18 @@ class FailoverService:
         """
         resource = self._resources.get(item.resource_id)
         kind = self._resources.types.get(item.resource_type)
+        # Its project's: its private devices are candidates, no other
+        # project's are.
         request = algorithms.PlacementRequest(
             kind.name, kind.service_type, item.units,
-            json.loads(resource.requirements))
+            json.loads(resource.requirements),
+            project_id=resource.project_id)
 
         def claim_by_moving(connection, candidate, alive_since, now):
             moved = failover_db.move(
                 connection, item.resource_id, item.generation,
                 item.device_id, item.units, candidate.device_id,
-                candidate.agent_id, alive_since, now)
+                candidate.agent_id, alive_since, now, resource.project_id)
             if moved:
                 # In the same transaction: the status never tells of a
                 # move that was undone, nor misses one that happened.

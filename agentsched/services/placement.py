@@ -6,6 +6,17 @@ the database (db/placement.py) has the last word. A claim lost to another
 scheduler (its snapshot said free, the database says full) moves on to the
 next candidate, a bounded number of times, with a fresh snapshot after the
 list runs out. A placement costs no query per candidate.
+
+Devices have an owner: shared (the provider's, project_id NULL) or private
+to one project. The snapshot keeps their candidates apart, shared ones by
+service type and private ones by service type and project, so a resource
+only ever sees shared devices and its own project's private ones, whatever
+the filters configured (ownership is not a filter an operator could leave
+out), and a project without private devices pays one dict lookup. A
+device's owner never changes, so the split is never stale; the claim
+checks it again in the database all the same. requirements.private picks
+among them: true, the project's private devices only; false, shared ones
+only; absent, its private ones first when one of them fits, else shared.
 """
 
 import json
@@ -33,7 +44,8 @@ class AlreadyBound(Exception):
 
 
 class Snapshot:
-    """Candidates by service type, at most max_age seconds old."""
+    """Candidates by service type (shared devices) and by service type and
+    project (private devices), at most max_age seconds old."""
 
     def __init__(self, engine, agent_down_time, max_age):
         self._engine = engine
@@ -41,14 +53,17 @@ class Snapshot:
         self._max_age = max_age
         self._lock = threading.Lock()
         self._loaded_at = None
-        self._by_service = {}
+        self._by_service = {}  # service type -> shared devices' candidates
+        self._private = {}     # (service type, project) -> its devices'
         self._positions = {}   # device_id -> [(list, index)] of its pairs
         self._reloading = None
         self.loads = 0         # how many snapshots were installed
 
-    def candidates(self, service_type):
+    def candidates(self, service_type, project_id=None):
         """The snapshot's list itself (not a copy: a placement must not
         cost a pass over every candidate); claims update it in place.
+        project_id None: the shared devices' candidates; a project: its
+        private devices' (empty if it has none).
 
         Only the first load is waited for. A stale snapshot is reloaded in
         the background meanwhile (tens of milliseconds with 40,000 pairs,
@@ -65,7 +80,9 @@ class Snapshot:
                     target=self._reload, name='placement-snapshot',
                     daemon=True)
                 self._reloading.start()
-            return self._by_service.get(service_type, [])
+            if project_id is None:
+                return self._by_service.get(service_type, [])
+            return self._private.get((service_type, project_id), [])
 
     def claimed(self, device_id, units):
         """Count our own claim until the next load sees it in the table."""
@@ -93,8 +110,9 @@ class Snapshot:
         with self._lock:
             self._install(*loaded)
 
-    def _install(self, by_service, positions):
+    def _install(self, by_service, private, positions):
         self._by_service = by_service
+        self._private = private
         self._positions = positions
         self._loaded_at = time.monotonic()
         self.loads += 1
@@ -107,6 +125,7 @@ class Snapshot:
                 connection, liveness.alive_since(self._down_time))
         capabilities = {}
         by_service = {}
+        private = {}
         positions = {}
         # One object per value of the few-valued text columns, shared by
         # every candidate: the filters then read a few hot strings (and
@@ -118,7 +137,7 @@ class Snapshot:
             (agent_id, host, agent_type, agent_up, agent_alive, agent_load,
              agent_az, device_id, device_name, device_type, service_type,
              capabilities_json, capacity, used, health, device_up,
-             device_az) = row
+             device_az, owner) = row
             agent_type = shared(agent_type, agent_type)
             agent_az = shared(agent_az, agent_az)
             device_type = shared(device_type, device_type)
@@ -129,7 +148,10 @@ class Snapshot:
             if capabilities_json not in capabilities:
                 capabilities[capabilities_json] = json.loads(
                     capabilities_json)
-            candidates = by_service.setdefault(service_type, [])
+            if owner is None:
+                candidates = by_service.setdefault(service_type, [])
+            else:
+                candidates = private.setdefault((service_type, owner), [])
             positions.setdefault(device_id, []).append(
                 (candidates, len(candidates)))
             candidates.append(algorithms.Candidate(
@@ -138,7 +160,7 @@ class Snapshot:
                 device_id, device_name, device_type, service_type,
                 capabilities[capabilities_json], capacity, used, health,
                 device_up, device_az))
-        return by_service, positions
+        return by_service, private, positions
 
 
 def _refused_most(exc):
@@ -188,6 +210,8 @@ class Placer:
                claim=None):
         """Claim capacity and bind the resource; return the Candidate.
 
+        Candidates: the shared devices' and the request's project's private
+        devices', as request.private says (the module's docstring).
         claim(connection, candidate, alive_since, now) -> bool: how to
         claim a candidate instead of claiming its capacity and binding the
         resource (a failover's move: the binding exists and changes), in
@@ -200,29 +224,16 @@ class Placer:
         loads_before = self._snapshot.loads
 
         def attempt():
-            candidates = self._snapshot.candidates(request.service_type)
-            if candidates_filter is not None:
-                candidates = [c for c in candidates if candidates_filter(c)]
-            remaining = candidates if not tried else [
-                c for c in candidates
-                if (c.agent_id, c.device_id) not in tried]
-            if not remaining and tried:
-                raise algorithms.NoValidCandidate(
-                    request, len(candidates), {}, {})
-            ordered = self._algorithm(request.resource_type).select(
-                remaining, request)
-            for candidate in ordered:
-                tried.add((candidate.agent_id, candidate.device_id))
-                if self._claim(resource_id, candidate, request.units,
-                               claim):
-                    return candidate
-                if len(tried) % attempts == 0:
-                    break
-            # The snapshot was stale for these devices: reload before the
-            # next round.
-            self._snapshot.invalidate()
-            metrics.claim_retry()
-            raise ClaimLost()
+            refused = None   # the private devices' refusal, if they had one
+            for private, candidates in self._pools(request):
+                try:
+                    return self._attempt(resource_id, request, candidates,
+                                         candidates_filter, claim, tried,
+                                         attempts)
+                except algorithms.NoValidCandidate as exc:
+                    refused = exc.of_pool(private, None if private
+                                          else refused)
+            raise refused
 
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(ClaimLost),
@@ -242,7 +253,49 @@ class Placer:
             self._snapshot.invalidate()
             return retrying(attempt)
 
-    def _claim(self, resource_id, candidate, units, claim=None):
+    def _pools(self, request):
+        """(private, candidates) in the order to try them: the project's
+        private devices' unless requirements.private is false, then the
+        shared devices' unless it is true; when it is absent, the private
+        ones only if the project has some."""
+        shared = self._snapshot.candidates(request.service_type)
+        if request.project_id is None or request.private is False:
+            return [(False, shared)]
+        own = self._snapshot.candidates(request.service_type,
+                                        request.project_id)
+        if request.private:
+            return [(True, own)]
+        return ([(True, own)] if own else []) + [(False, shared)]
+
+    def _attempt(self, resource_id, request, candidates, candidates_filter,
+                 claim, tried, attempts):
+        """One round on one pool of candidates: the Candidate claimed;
+        NoValidCandidate if none is feasible, ClaimLost if every claim of
+        the round was lost."""
+        if candidates_filter is not None:
+            candidates = [c for c in candidates if candidates_filter(c)]
+        remaining = candidates if not tried else [
+            c for c in candidates
+            if (c.agent_id, c.device_id) not in tried]
+        if not remaining and tried:
+            raise algorithms.NoValidCandidate(
+                request, len(candidates), {}, {})
+        ordered = self._algorithm(request.resource_type).select(
+            remaining, request)
+        for candidate in ordered:
+            tried.add((candidate.agent_id, candidate.device_id))
+            if self._claim(resource_id, candidate, request, claim):
+                return candidate
+            if len(tried) % attempts == 0:
+                break
+        # The snapshot was stale for these devices: reload before the
+        # next round.
+        self._snapshot.invalidate()
+        metrics.claim_retry()
+        raise ClaimLost()
+
+    def _claim(self, resource_id, candidate, request, claim=None):
+        units = request.units
         now = liveness.utcnow()
         alive_since = liveness.alive_since(self._conf.agent_down_time)
         if claim is not None:
@@ -262,7 +315,8 @@ class Placer:
             with transaction as connection:
                 claimed = placement_db.claim_and_bind(
                     connection, resource_id, candidate.device_id,
-                    candidate.agent_id, units, alive_since, now)
+                    candidate.agent_id, units, alive_since, now,
+                    request.project_id)
         except sa.exc.IntegrityError:
             # The whole transaction, claim included, was undone.
             raise AlreadyBound(resource_id)

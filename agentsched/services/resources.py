@@ -171,7 +171,7 @@ class ResourceService:
                     connection, flavor_id, kind)
             kind.validate(spec)
             public, secret = kind.split_secrets(spec)
-            request = self._request(kind, requirements)
+            request = self._request(kind, requirements, project_id)
             resources_db.insert(connection, dict(
                 id=resource_id, project_id=project_id,
                 resource_type=resource_type, name=name, spec=_dump(public),
@@ -189,10 +189,13 @@ class ResourceService:
                            notifications.resource_payload(row))
         return row
 
-    def _request(self, kind, requirements):
+    def _request(self, kind, requirements, project_id):
+        """What placing a resource of kind for project_id asks (its
+        project's private devices are candidates, no other's)."""
         try:
             return algorithms.PlacementRequest(
-                kind.name, kind.service_type, kind.units, requirements or {})
+                kind.name, kind.service_type, kind.units, requirements or {},
+                project_id=project_id)
         except algorithms.InvalidRequest as exc:
             raise resource_types.InvalidResource('requirements: %s' % exc)
 
@@ -240,7 +243,8 @@ class ResourceService:
         row = self.get(resource_id)
         kind = self.types.get(row.resource_type)
         hosting = self._place(
-            resource_id, self._request(kind, json.loads(row.requirements)),
+            resource_id, self._request(kind, json.loads(row.requirements),
+                                       row.project_id),
             only_agent)
         if hosting is not None:
             self._deploy(hosting)

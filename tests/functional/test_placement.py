@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from agentsched import algorithms
 from agentsched import liveness
 from agentsched.db import models
+from agentsched.db import placement as placement_db
 from agentsched.services import placement
 
 CAPACITY = 5
@@ -179,3 +180,73 @@ def test_a_resource_is_bound_once(database, parsed_conf):
     with pytest.raises(placement.AlreadyBound):
         placer.place(resource_id, _request())
     assert _check_invariants(engine) == 1
+
+
+def _own(engine, device_id, project_id):
+    with engine.begin() as connection:
+        connection.execute(sa.update(models.devices).where(
+            models.devices.c.id == device_id).values(project_id=project_id))
+
+
+def _owned_request(project_id, **requirements):
+    return algorithms.PlacementRequest(
+        'vip', 'LOADBALANCER', 1, dict(requirements, device_type='haproxy'),
+        project_id=project_id)
+
+
+def test_private_devices_take_their_projects_resources_only(database,
+                                                            parsed_conf):
+    """Whatever the filters configured: a project's private device is no
+    other project's candidate, nor a resource's without a project; the
+    claim refuses it too, were a candidate ever to name it."""
+    engine = database.engine()
+    _setup(engine, agents=2, devices_per_agent=1)
+    _own(engine, 'dev-0-0', 'pa')
+    parsed_conf.set_override('enabled_filters', [], 'scheduler')
+    try:
+        placer = _placer(parsed_conf, engine)
+        ids = _resources(engine, 3 * CAPACITY)
+        placed = [placer.place(resource_id, _owned_request(project)).device_id
+                  for resource_id, project in zip(ids, ['pb', None, 'pa'])]
+    finally:
+        parsed_conf.clear_override('enabled_filters', 'scheduler')
+    assert placed == ['dev-1-0', 'dev-1-0', 'dev-0-0']
+    now = liveness.utcnow()
+    alive_since = liveness.alive_since(30)
+    with engine.begin() as connection:
+        for project in ('pb', None):
+            assert not placement_db.claim(connection, 'dev-0-0', 'agent-0',
+                                          1, alive_since, project)
+            assert not placement_db.claim_and_bind(
+                connection, ids[3], 'dev-0-0', 'agent-0', 1, alive_since,
+                now, project)
+        assert placement_db.claim(connection, 'dev-0-0', 'agent-0', 1,
+                                  alive_since, 'pa')
+        assert placement_db.claim(connection, 'dev-1-0', 'agent-1', 1,
+                                  alive_since, 'pb')
+
+
+def test_private_true_false_or_absent(database, parsed_conf):
+    engine = database.engine()
+    _setup(engine, agents=2, devices_per_agent=1, capacity=1)
+    _own(engine, 'dev-0-0', 'pa')
+    placer = _placer(parsed_conf, engine)
+    ids = _resources(engine, 6)
+    assert placer.place(ids[0], _owned_request(
+        'pa', private=False)).device_id == 'dev-1-0'
+    with pytest.raises(algorithms.NoValidCandidate) as info:
+        placer.place(ids[1], _owned_request('pb', private=True))
+    assert str(info.value) == ('no valid candidate for vip: no agent '
+                               'reaches a private LOADBALANCER device of '
+                               'project pb')
+    assert placer.place(ids[2], _owned_request('pa')).device_id == 'dev-0-0'
+    with pytest.raises(algorithms.NoValidCandidate) as info:
+        placer.place(ids[3], _owned_request('pa'))
+    assert str(info.value) == (
+        'no valid candidate for vip among 1 on private devices of project '
+        'pa: 1 without 1 free unit; no valid candidate for vip among 1: 1 '
+        'without 1 free unit')
+    with pytest.raises(algorithms.InvalidRequest):
+        _owned_request('pa', private='yes')
+    assert 'private' not in _owned_request('pa', private=None).requirements
+    assert _check_invariants(engine) == 2

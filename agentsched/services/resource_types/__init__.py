@@ -32,6 +32,10 @@ REQUIREMENTS_SCHEMA = {
         'device_type': {'type': ['string', 'null'], 'maxLength': 255},
         'capabilities': {'type': 'object'},
         'availability_zone': {'type': ['string', 'null'], 'maxLength': 255},
+        # The project's private devices only (true), shared devices only
+        # (false); absent or null: its private devices first when one
+        # fits, else shared ones (services/placement.py).
+        'private': {'type': ['boolean', 'null']},
     },
 }
 
