@@ -59,9 +59,13 @@ DEVICE_HEALTHS = (HEALTH_OK, HEALTH_DEGRADED, HEALTH_DOWN, HEALTH_UNKNOWN)
 # choice. UNKNOWN is refused: nobody has told us the device works.
 PLACEABLE_HEALTHS = frozenset((HEALTH_OK, HEALTH_DEGRADED))
 
-# Where a device row came from.
+# Where a device row came from: an agent's report, an admin, or a project
+# registering its own (private) appliance.
 DEVICE_SOURCE_REPORTED = 'reported'
 DEVICE_SOURCE_ADMIN = 'admin'
+DEVICE_SOURCE_PROJECT = 'project'
+DEVICE_SOURCES = (DEVICE_SOURCE_REPORTED, DEVICE_SOURCE_ADMIN,
+                  DEVICE_SOURCE_PROJECT)
 
 # Resource lifecycle.
 STATUS_PENDING_CREATE = 'PENDING_CREATE'

@@ -8,6 +8,7 @@ from agentsched.conf import database
 from agentsched.conf import default
 from agentsched.conf import health
 from agentsched.conf import metrics
+from agentsched.conf import quota
 from agentsched.conf import reports
 from agentsched.conf import scheduler
 from agentsched.conf import secrets
@@ -27,5 +28,6 @@ def list_opts():
         (health.GROUP, copy.deepcopy(health.opts)),
         (health.COORDINATION_GROUP, copy.deepcopy(health.coordination_opts)),
         (metrics.GROUP, copy.deepcopy(metrics.opts)),
+        (quota.GROUP, copy.deepcopy(quota.opts)),
         ('device:example', copy.deepcopy(agent.device_opts)),
     ]

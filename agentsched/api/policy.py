@@ -3,7 +3,8 @@
 The defaults are OpenStack's secure-RBAC personas as Neutron ships them:
 
   admin           role admin (of any project): everything
-  project member  role member, on its own project's resources: read, write
+  project member  role member, on its own project's resources and private
+                  devices: read, write
   project reader  role reader (or member), on its own project's: read only
 
 Every rule is scope_types=['project'], as in Neutron since it dropped
@@ -86,18 +87,28 @@ _AGENTS = [
 ]
 
 
+# A project's private devices are its own to read (reader) and to
+# register, change and delete (member); shared devices, which agents reach
+# a device, and the agent-device links are the admin's. Registering a
+# shared device (no project_id) also takes context_is_admin, whatever this
+# rule says (extensions/devices.py).
 _DEVICES = [
-    _rule('get_device', ADMIN, 'List devices, show one, list its agents or '
-          'an agent\'s devices.',
+    _rule('get_device', ADMIN_OR_PROJECT_READER,
+          'List devices or show one (a project: its private devices).',
           [{'method': 'GET', 'path': '/v2.0/devices'},
-           {'method': 'GET', 'path': '/v2.0/devices/{id}'},
-           {'method': 'GET', 'path': '/v2.0/devices/{id}/agents'},
-           {'method': 'GET', 'path': '/v2.0/agents/{id}/devices'}]),
-    _rule('create_device', ADMIN, 'Register a device.',
+           {'method': 'GET', 'path': '/v2.0/devices/{id}'}]),
+    _rule('get_device_agents', ADMIN, 'List the agents that reach a device.',
+          [{'method': 'GET', 'path': '/v2.0/devices/{id}/agents'}]),
+    _rule('get_agent_devices', ADMIN, 'List the devices an agent reaches.',
+          [{'method': 'GET', 'path': '/v2.0/agents/{id}/devices'}]),
+    _rule('create_device', ADMIN_OR_PROJECT_MEMBER,
+          'Register a device (a shared one, or in another project: an '
+          'admin only).',
           [{'method': 'POST', 'path': '/v2.0/devices'}]),
-    _rule('update_device', ADMIN, 'Update a device (credentials included).',
+    _rule('update_device', ADMIN_OR_PROJECT_MEMBER,
+          'Update a device (credentials included).',
           [{'method': 'PUT', 'path': '/v2.0/devices/{id}'}]),
-    _rule('delete_device', ADMIN, 'Delete a device.',
+    _rule('delete_device', ADMIN_OR_PROJECT_MEMBER, 'Delete a device.',
           [{'method': 'DELETE', 'path': '/v2.0/devices/{id}'}]),
     _rule('add_device_to_agent', ADMIN,
           'Associate a device with an agent (or create and associate one).',

@@ -26,6 +26,24 @@ def authorize(rule, target=None):
     flask.current_app.config['authorizer'].authorize(context(), rule, target)
 
 
+def is_admin():
+    """Whether the caller passes context_is_admin (it sees every
+    project's objects)."""
+    return flask.current_app.config['authorizer'].is_admin(context())
+
+
+# The project of a caller without one (an unscoped or domain-scoped token):
+# nothing belongs to it, so such a caller sees nothing, never all.
+NO_PROJECT = ''
+
+
+def visible_project():
+    """The project whose objects the caller sees; None: all (an admin)."""
+    if is_admin():
+        return None
+    return context().project_id or NO_PROJECT
+
+
 def conf():
     return flask.current_app.config['conf']
 

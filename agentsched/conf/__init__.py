@@ -16,6 +16,7 @@ from agentsched.conf import database
 from agentsched.conf import default
 from agentsched.conf import health
 from agentsched.conf import metrics
+from agentsched.conf import quota
 from agentsched.conf import reports
 from agentsched.conf import scheduler
 from agentsched.conf import secrets
@@ -24,7 +25,7 @@ from agentsched.conf import signing
 CONF = cfg.CONF
 
 _MODULES = (default, database, reports, agent, api, secrets, signing,
-            scheduler, health, metrics)
+            scheduler, health, metrics, quota)
 
 
 def register_opts(conf=CONF):

@@ -1,5 +1,8 @@
 """Queries on devices and on agent_devices, the agent-device association."""
 
+import contextlib
+import hashlib
+
 import sqlalchemy as sa
 
 from agentsched import constants
@@ -22,10 +25,12 @@ SORT_COLUMNS = {
     'admin_state_up': _devices.c.admin_state_up,
     'availability_zone': sa.func.coalesce(_devices.c.availability_zone, ''),
     'source': _devices.c.source,
+    'project_id': sa.func.coalesce(_devices.c.project_id, ''),
     'created_at': _devices.c.created_at,
 }
 FILTER_COLUMNS = ('id', 'name', 'device_type', 'service_type', 'health',
-                  'admin_state_up', 'availability_zone', 'source')
+                  'admin_state_up', 'availability_zone', 'source',
+                  'project_id')
 
 
 class RevisionMismatch(Exception):
@@ -36,19 +41,113 @@ class NameInUse(Exception):
     """Another device has this name: names are unique."""
 
 
+class OverQuota(Exception):
+    """The project has as many private devices as its quota allows."""
+
+
+class OwnerBusy(Exception):
+    """Another transaction held the project's device lock for too long."""
+
+
 def insert(connection, values):
     connection.execute(sa.insert(_devices).values(**values))
 
 
-def insert_named(connection, values):
+def _within_quota(values, limit):
+    """INSERT of values only while the project has fewer than limit
+    private devices: the count and the insert are one statement. The count
+    is a derived table (MySQL refuses the target table in a subquery of
+    the WHERE, not in the FROM)."""
+    owned = sa.select(sa.func.count().label('owned')).select_from(
+        _devices).where(_devices.c.project_id == values['project_id'])\
+        .subquery('owned')
+    names = list(values)
+    return sa.insert(_devices).from_select(names, sa.select(*[
+        sa.literal(values[name], type_=_devices.c[name].type).label(name)
+        for name in names]).select_from(owned).where(owned.c.owned < limit))
+
+
+def insert_named(connection, values, limit=None):
     """Insert a device; NameInUse if its name is taken. In a savepoint, so
     the refusal leaves the caller's transaction usable (PostgreSQL aborts a
-    transaction on an error outside one)."""
+    transaction on an error outside one).
+
+    limit: the most private devices its project (values['project_id'])
+    may have; OverQuota if it has that many. Exact only inside
+    owner_transaction() (two transactions would each count without the
+    other's insert).
+    """
     try:
         with connection.begin_nested():
-            insert(connection, values)
+            if limit is None:
+                insert(connection, values)
+                return
+            connection.execute(_within_quota(values, limit))
     except sa.exc.IntegrityError:
         raise NameInUse() from None
+    # Whether the row went in: psycopg tells no rowcount (-1) for an INSERT
+    # from a SELECT.
+    if get(connection, values['id']) is None:
+        raise OverQuota()
+
+
+def private_count(connection, project_id):
+    return connection.execute(
+        sa.select(sa.func.count()).select_from(_devices).where(
+            _devices.c.project_id == project_id)).scalar()
+
+
+def _owner_key(project_id):
+    """The project's lock: a name for MySQL's GET_LOCK (64 characters at
+    most) and a signed 64-bit key for PostgreSQL's advisory locks."""
+    digest = hashlib.sha256(
+        ('agentsched.devices:%s' % project_id).encode()).digest()
+    return ('agentsched.devices.%s' % digest.hex()[:40],
+            int.from_bytes(digest[:8], 'big', signed=True))
+
+
+@contextlib.contextmanager
+def owner_transaction(engine, project_id, lock_timeout=30):
+    """A transaction (its connection) in which project_id's private devices
+    are counted and added by one transaction at a time: two creates at the
+    quota never both pass, whatever the isolation level. None: a plain
+    transaction (shared devices have no quota).
+
+    PostgreSQL: an advisory lock held until the transaction ends. MySQL and
+    MariaDB: GET_LOCK (a session's lock) before the transaction, released
+    after its commit or rollback, so the next holder counts what this one
+    inserted. SQLite: the file's one writer at a time, and the count is in
+    the insert's own statement (insert_named). OwnerBusy if the lock
+    was not had within lock_timeout seconds (MySQL; PostgreSQL waits).
+    """
+    dialect = engine.dialect.name
+    if project_id is None or dialect not in ('postgresql', 'mysql',
+                                             'mariadb'):
+        with engine.begin() as connection:
+            yield connection
+        return
+    name, key = _owner_key(project_id)
+    if dialect == 'postgresql':
+        with engine.begin() as connection:
+            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+            yield connection
+        return
+    with engine.connect() as connection:
+        got = connection.execute(sa.select(sa.func.get_lock(
+            name, lock_timeout))).scalar()
+        connection.commit()
+        if got != 1:
+            raise OwnerBusy()
+        try:
+            with connection.begin():
+                yield connection
+        finally:
+            try:
+                connection.execute(sa.select(sa.func.release_lock(name)))
+                connection.commit()
+            except sa.exc.DBAPIError:
+                # The session is gone, and its lock with it.
+                connection.invalidate()
 
 
 def get(connection, device_id):
@@ -87,12 +186,16 @@ def by_names(connection, names):
 
 
 def query(connection, alive_since, filters=None, sort=(('id', True),),
-          limit=None, marker=None, reverse=False, agent_id=None):
+          limit=None, marker=None, reverse=False, agent_id=None,
+          visible_to=None):
     """Devices matching filters, in pages, as the API shows them (health
     judged by liveness, for filters and sorting too); agent_id: only that
-    agent's."""
+    agent's; visible_to: only that project's private devices (a tenant's
+    view)."""
     health = _shown_health(alive_since)
     statement = _shown(alive_since)
+    if visible_to is not None:
+        statement = statement.where(_devices.c.project_id == visible_to)
     if agent_id is not None:
         statement = statement.join(_links, _links.c.device_id ==
                                    _devices.c.id).where(

@@ -3,6 +3,13 @@
 Credentials are write-only: stored encrypted (services/secrets.py), never
 returned; has_credentials says whether they are set. Updates are guarded by
 revision_number, with Neutron's If-Match: revision_number=N (412 if stale).
+
+Owners (services/devices.py): an admin registers shared devices (no
+project_id) or a project's private ones (project_id); a project member
+registers its own project's. A caller that is not an admin sees and
+changes its own project's devices only: a shared device or another
+project's is a 404, as a missing one. Which agents reach a device, and
+linking one to an agent, stay the admin's.
 """
 
 import re
@@ -24,7 +31,8 @@ from agentsched.services import devices as devices_service
 FIELDS = ('id', 'name', 'device_type', 'service_type', 'capabilities',
           'capacity', 'used', 'physical_info', 'has_credentials',
           'admin_state_up', 'health', 'availability_zone', 'source',
-          'revision_number', 'created_at', 'updated_at')
+          'project_id', 'tenant_id', 'revision_number', 'created_at',
+          'updated_at')
 _JSON_FIELDS = ('capabilities', 'physical_info')
 
 _NAME = {'type': 'string', 'minLength': 1,
@@ -42,14 +50,21 @@ _WRITABLE = {
     'availability_zone': {'type': ['string', 'null'],
                           'maxLength': constants.MAX_STRING_LENGTH},
 }
+# The owner, as given; null: a shared device (an admin's).
+_PROJECT = {'type': ['string', 'null'], 'minLength': 1,
+            'maxLength': constants.MAX_STRING_LENGTH,
+            'pattern': devices_openapi.PROJECT_PATTERN}
+_OWNER_KEYS = ('project_id', 'tenant_id')
 DEVICE_CREATE = {
     'type': 'object', 'additionalProperties': False,
     'required': ['name', 'device_type'],
     'properties': dict(_WRITABLE, device_type=_NAME,
-                       service_type={'enum': list(constants.SERVICE_TYPES)}),
+                       service_type={'enum': list(constants.SERVICE_TYPES)},
+                       project_id=_PROJECT, tenant_id=_PROJECT),
 }
+# The owner keys are accepted to be refused by name: an owner never changes.
 DEVICE_UPDATE = {'type': 'object', 'additionalProperties': False,
-                 'properties': _WRITABLE}
+                 'properties': dict(_WRITABLE, project_id={}, tenant_id={})}
 _validate_create = fastjsonschema.compile({
     'type': 'object', 'required': ['device'], 'additionalProperties': False,
     'properties': {'device': DEVICE_CREATE}})
@@ -71,6 +86,8 @@ def _device_dict(row, fields=None):
             value = orjson.Fragment(getattr(row, field))
         elif field == 'has_credentials':
             value = row.credentials is not None
+        elif field == 'tenant_id':
+            value = row.project_id
         elif field in ('created_at', 'updated_at'):
             value = times.iso_time(getattr(row, field))
         else:
@@ -91,55 +108,100 @@ def _if_match():
     return int(match.group(1))
 
 
+def _owner(device):
+    """The owner of a device to register, taken out of its fields:
+    project_id (or tenant_id) as given, null for a shared device; neither:
+    the caller's project, or shared for an admin. Only an admin registers
+    a shared device."""
+    given = [device.pop(key) for key in _OWNER_KEYS if key in device]
+    if len(set(given)) > 1:
+        raise errors.BadRequest('project_id and tenant_id differ')
+    admin = request.is_admin()
+    if given:
+        owner = given[0]
+    elif admin:
+        owner = None
+    else:
+        owner = request.context().project_id
+        if not owner:
+            raise errors.Forbidden('A token scoped to a project is needed to '
+                                   'register a device')
+    if owner is None and not admin:
+        raise errors.Forbidden('rule:create_device is disallowed by policy: '
+                               'a shared device (project_id null) is an '
+                               'admin\'s')
+    return owner
+
+
+def _visible(device_id):
+    """(the device's row, if the caller may see it: its project's, or an
+    admin; the target of the policy check, the caller's project: None for
+    an admin)."""
+    tenant = request.visible_project()
+    return request.services().devices.get(device_id, tenant), tenant
+
+
 # -- /v2.0/devices ---------------------------------------------------------
 
 def list_devices(agent_id=None):
-    request.authorize('get_device')
-    request.check_query(devices_service.FILTER_KEYS + listing.PAGING_PARAMS)
+    request.authorize('get_device' if agent_id is None
+                      else 'get_agent_devices')
+    filter_names = devices_service.FILTER_KEYS + ('tenant_id',)
+    request.check_query(filter_names + listing.PAGING_PARAMS)
     conf = request.conf()
     fields = listing.fields(FIELDS)
-    filters = listing.filters(devices_service.FILTER_KEYS,
-                              booleans=('admin_state_up',))
+    filters = listing.filters(filter_names, booleans=('admin_state_up',))
+    if 'tenant_id' in filters:
+        filters['project_id'] = filters.get('project_id', []) + \
+            filters.pop('tenant_id')
     sort = listing.sort(devices_service.SORT_KEYS)
     limit, reverse = listing.limit(conf), listing.reverse()
     rows = request.services().devices.list(
         filters, sort, limit, listing.marker_id(), reverse,
-        agent_id=agent_id)
+        agent_id=agent_id, tenant=request.visible_project())
     return listing.respond('devices', [_device_dict(r, fields) for r in rows],
                            rows, limit, reverse)
 
 
 def create_device():
-    request.authorize('create_device')
-    fields = request.json_body(_validate_create)['device']
-    row = request.services().devices.create(fields)
+    fields = dict(request.json_body(_validate_create)['device'])
+    owner = _owner(fields)
+    request.authorize('create_device', {'project_id': owner})
+    row = request.services().devices.create(
+        dict(fields, project_id=owner), tenant=request.visible_project())
     return request.respond({'device': _device_dict(row)}, status=201)
 
 
 def show_device(device_id):
-    request.authorize('get_device')
     request.check_query(('fields',))
     fields = listing.fields(FIELDS)
-    row = request.services().devices.get(device_id)
+    row, _ = _visible(device_id)
+    request.authorize('get_device', {'project_id': row.project_id})
     return request.respond({'device': _device_dict(row, fields)})
 
 
 def update_device(device_id):
-    request.authorize('update_device')
     changes = request.json_body(_validate_update)['device']
-    row = request.services().devices.update(device_id, changes,
-                                            expected_revision=_if_match())
+    row, tenant = _visible(device_id)
+    request.authorize('update_device', {'project_id': row.project_id})
+    fixed = [key for key in _OWNER_KEYS if key in changes]
+    if fixed:
+        raise errors.BadRequest('%s of a device cannot be updated: its '
+                                'owner never changes' % fixed[0])
+    row = request.services().devices.update(
+        device_id, changes, expected_revision=_if_match(), tenant=tenant)
     return request.respond({'device': _device_dict(row)})
 
 
 def delete_device(device_id):
-    request.authorize('delete_device')
-    request.services().devices.delete(device_id)
+    row, tenant = _visible(device_id)
+    request.authorize('delete_device', {'project_id': row.project_id})
+    request.services().devices.delete(device_id, tenant=tenant)
     return request.no_content()
 
 
 def list_device_agents(device_id):
-    request.authorize('get_device')
+    request.authorize('get_device_agents')
     request.check_query(())
     rows = request.services().devices.agents(device_id)
     # One cutoff for every agent's alive.
@@ -162,9 +224,12 @@ def list_agent_devices(agent_id):
 def add_agent_device(agent_id):
     request.authorize('add_device_to_agent')
     body = request.json_body(_validate_add)
+    new_device = body.get('device')
+    if new_device is not None:
+        new_device = dict(new_device)
+        new_device['project_id'] = _owner(new_device)
     row = request.services().devices.add_to_agent(
-        agent_id, device_id=body.get('device_id'),
-        new_device=body.get('device'))
+        agent_id, device_id=body.get('device_id'), new_device=new_device)
     return request.respond({'device': _device_dict(row)}, status=201)
 
 
@@ -189,6 +254,7 @@ EXTENSION = extension.Extension(
     alias='agent-devices', name='Agent devices',
     description='The device inventory: appliances with their type, '
                 'capabilities, capacity, physical info and write-only '
-                'credentials, and the devices each agent reaches.',
-    updated='2026-11-22T12:00:00-00:00', routes=ROUTES,
+                'credentials, shared or private to a project, and the '
+                'devices each agent reaches.',
+    updated='2026-11-30T12:00:00-00:00', routes=ROUTES,
     openapi=devices_openapi.OPENAPI)

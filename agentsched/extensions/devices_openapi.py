@@ -21,7 +21,11 @@ DEVICE = {
         'health': {'type': 'string',
                    'enum': ['OK', 'DEGRADED', 'DOWN', 'UNKNOWN']},
         'availability_zone': _NULLABLE_STRING,
-        'source': {'type': 'string', 'enum': ['reported', 'admin']},
+        'source': {'type': 'string',
+                   'enum': list(constants.DEVICE_SOURCES)},
+        # The owner: null for a shared device (the provider's), a project
+        # for its private device; tenant_id says the same, as in Neutron.
+        'project_id': _NULLABLE_STRING, 'tenant_id': _NULLABLE_STRING,
         'revision_number': {'type': 'integer'},
         'created_at': _TIME, 'updated_at': _TIME,
     },
@@ -32,6 +36,11 @@ DEVICE = {
 # '..', no control characters. The handlers validate with this pattern.
 NAME_PATTERN = '^(?!\\.\\.?{end})[^/\\x00-\\x1f\\x7f-\\x9f]+{end}'.format(
     end=openapi.END_OF_TEXT)
+# A device's owner, as a token names its project: no white space, no
+# control characters (null: a shared device, an admin's).
+PROJECT_PATTERN = '^[^\\s\\x00-\\x1f\\x7f-\\x9f]+' + openapi.END_OF_TEXT
+PROJECT = {'type': 'string', 'minLength': 1, 'maxLength': 255,
+           'pattern': PROJECT_PATTERN, 'nullable': True}
 _WRITABLE = {
     'name': {'type': 'string', 'minLength': 1, 'maxLength': 255,
              'pattern': NAME_PATTERN},
@@ -49,7 +58,8 @@ _CREATE = {'type': 'object', 'additionalProperties': False,
            'properties': dict(_WRITABLE, device_type={
                'type': 'string', 'minLength': 1, 'maxLength': 255},
                service_type={'type': 'string',
-                             'enum': ['LOADBALANCER', 'VPN']})}
+                             'enum': ['LOADBALANCER', 'VPN']},
+               project_id=PROJECT, tenant_id=PROJECT)}
 
 _REF = {'$ref': '#/components/schemas/Device'}
 _ONE = openapi.json_response('The device', {
@@ -85,12 +95,13 @@ _BOOL = {'type': 'string', 'enum': ['True', 'true', '1', 'False', 'false',
 _LIST_PARAMETERS = [
     _query('id'), _query('name'), _query('device_type'),
     _query('service_type'), _query('health'), _query('availability_zone'),
-    _query('source'), _query('admin_state_up', _BOOL),
+    _query('source'), _query('project_id'), _query('tenant_id'),
+    _query('admin_state_up', _BOOL),
     _query('fields', {'type': 'string', 'enum': list(DEVICE['properties'])}),
     _query('sort_key', {'type': 'string', 'enum': [
         'id', 'name', 'device_type', 'service_type', 'capacity', 'used',
         'health', 'admin_state_up', 'availability_zone', 'source',
-        'created_at']}),
+        'project_id', 'created_at']}),
     _query('sort_dir', {'type': 'string', 'enum': ['asc', 'desc']}),
     {'name': 'limit', 'in': 'query', 'required': False,
      'schema': {'type': 'integer', 'minimum': 0}},

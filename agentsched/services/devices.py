@@ -1,5 +1,5 @@
-"""The device inventory as an admin manages it, and the devices each agent
-reaches.
+"""The device inventory as admins and projects manage it, and the devices
+each agent reaches.
 
 A device's type (services/device_types) checks its physical info and
 credentials. Credentials are write-only: stored encrypted
@@ -7,8 +7,21 @@ credentials. Credentials are write-only: stored encrypted
 name the revision its caller knew (Neutron's If-Match), refused if stale.
 Each method is one transaction; the agents a change concerns are told
 (devices_updated) after the commit, and sync to learn what changed.
+
+Owners: a device is shared (project_id None: the provider's, anyone's
+resources go there) or private to one project (only its resources go
+there; services/placement.py). A project registers its own appliances:
+the methods take tenant, the project of a caller that is not an admin,
+which sees and changes only its own devices (another's is NotFound, as a
+missing one) and may not set the physical_info fields that name things on
+the agent's host (DeviceType.host_fields). A project has at most [quota]
+private_devices_per_project private devices, counted in the create's
+transaction under the project's lock (db/devices.py owner_transaction).
+An owner is set at creation and never changes. Linking a private device
+to an agent stays an admin's (add_to_agent).
 """
 
+import contextlib
 import json
 import uuid
 
@@ -32,9 +45,11 @@ def _dump(document):
     return json.dumps(document, sort_keys=True)
 
 
-def _existing(connection, device_id):
+def _existing(connection, device_id, tenant=None):
+    """The device's row; NotFound if there is none, or (tenant: a project)
+    if it is not that project's: the same refusal for both."""
     row = devices_db.get(connection, device_id)
-    if row is None:
+    if row is None or (tenant is not None and row.project_id != tenant):
         raise exceptions.NotFound('Device %s could not be found.' % device_id,
                                   code='DeviceNotFound')
     return row
@@ -43,6 +58,15 @@ def _existing(connection, device_id):
 def _name_in_use(name):
     return exceptions.Conflict('A device named %s already exists' % name,
                                code='DeviceNameInUse')
+
+
+def _over_quota(project_id, limit):
+    # Neutron's words and type for a quota refusal.
+    return exceptions.Conflict(
+        "Quota exceeded for resources: ['private_device']. Project %s has "
+        "reached its limit of %d private devices ([quota] "
+        "private_devices_per_project)." % (project_id, limit),
+        code='OverQuota')
 
 
 def _stale(expected, current):
@@ -100,26 +124,33 @@ class DeviceService:
 
     # -- reading ---------------------------------------------------------
 
-    def get(self, device_id):
+    def get(self, device_id, tenant=None):
+        """The device as shown; tenant: NotFound unless it is that
+        project's."""
         with self._engine.connect() as connection:
-            _existing(connection, device_id)
+            _existing(connection, device_id, tenant)
             return self._shown(connection, device_id)
 
     def list(self, filters=None, sort=(('id', True),), limit=None,
-             marker_id=None, reverse=False, agent_id=None):
+             marker_id=None, reverse=False, agent_id=None, tenant=None):
         """Devices matching filters, a page after marker_id; agent_id: that
-        agent's only (NotFound if there is no such agent)."""
+        agent's only (NotFound if there is no such agent); tenant: that
+        project's only (its marker too)."""
         with self._engine.connect() as connection:
             if agent_id is not None:
                 agents_service.existing_agent(connection, agent_id)
             alive_since = self._alive_since()
-            marker = paging.marker_row(
-                connection, lambda connection, device_id: devices_db.shown(
-                    connection, device_id, alive_since), marker_id,
-                'a device')
-            return devices_db.query(connection, alive_since, filters, sort,
-                                    limit, marker, reverse,
-                                    agent_id=agent_id)
+
+            def marker(connection, device_id):
+                row = devices_db.shown(connection, device_id, alive_since)
+                if row is not None and tenant is not None and \
+                        row.project_id != tenant:
+                    return None
+                return row
+            return devices_db.query(
+                connection, alive_since, filters, sort, limit,
+                paging.marker_row(connection, marker, marker_id, 'a device'),
+                reverse, agent_id=agent_id, visible_to=tenant)
 
     def agents(self, device_id):
         """The agents that list a device, by host, each with its link's
@@ -130,24 +161,36 @@ class DeviceService:
 
     # -- the inventory ---------------------------------------------------
 
-    def create(self, fields):
-        """A new device from an admin's fields; its row."""
-        values = self._new_values(fields)
-        with self._engine.begin() as connection:
+    def create(self, fields, tenant=None):
+        """A new device from an admin's or a project's fields; its row.
+        fields' project_id: its owner (None or absent: shared); tenant: the
+        project of a caller that is not an admin (the owner; Invalid for
+        the provider's physical_info fields). Conflict (OverQuota) past the
+        owner's quota."""
+        values = self._new_values(fields, tenant)
+        with self._owned(values['project_id']) as connection:
             row = self._insert(connection, values)
             row = self._shown(connection, row.id)
         notifications.emit('device.create.end',
                            notifications.device_payload(row))
         return row
 
-    def update(self, device_id, changes, expected_revision=None):
+    def update(self, device_id, changes, expected_revision=None,
+               tenant=None):
         """Apply changes and return the row; expected_revision: the revision
-        the caller knew (StaleRevision if the device changed since)."""
+        the caller knew (StaleRevision if the device changed since);
+        tenant: that project's device only (NotFound otherwise), and the
+        provider's physical_info fields it may not set are kept as
+        stored."""
         with self._engine.begin() as connection:
-            row = _existing(connection, device_id)
+            row = _existing(connection, device_id, tenant)
             if expected_revision is not None and \
                     expected_revision != row.revision_number:
                 raise _stale(expected_revision, row.revision_number)
+            if tenant is not None and 'physical_info' in changes:
+                changes = dict(changes, physical_info=self._tenants_info(
+                    row.device_type, changes['physical_info'],
+                    json.loads(row.physical_info)))
             self._checked(row.device_type, row.service_type,
                           changes.get('physical_info',
                                       json.loads(row.physical_info)),
@@ -175,10 +218,11 @@ class DeviceService:
                            notifications.device_payload(row))
         return row
 
-    def delete(self, device_id):
-        """Conflict (DeviceInUse) while resources are bound to it."""
+    def delete(self, device_id, tenant=None):
+        """Conflict (DeviceInUse) while resources are bound to it; tenant:
+        that project's device only (NotFound otherwise)."""
         with self._engine.begin() as connection:
-            _existing(connection, device_id)
+            _existing(connection, device_id, tenant)
             bound = devices_db.bound_resource_count(connection, device_id)
             if bound:
                 raise exceptions.Conflict(
@@ -193,11 +237,16 @@ class DeviceService:
 
     def add_to_agent(self, agent_id, device_id=None, new_device=None):
         """Link an existing device (device_id) or a new one (new_device: an
-        admin's fields) to an agent; the device's row."""
-        with self._engine.begin() as connection:
+        admin's fields, a project's private device with project_id) to an
+        agent; the device's row."""
+        values = owner = None
+        if new_device is not None:
+            values = self._new_values(new_device)
+            owner = values['project_id']
+        with self._owned(owner) as connection:
             agent = agents_service.existing_agent(connection, agent_id)
-            if new_device is not None:
-                row = self._insert(connection, self._new_values(new_device))
+            if values is not None:
+                row = self._insert(connection, values)
             else:
                 row = _existing(connection, device_id)
             links = devices_db.links_of_agent(connection, agent_id)
@@ -277,8 +326,27 @@ class DeviceService:
         except secrets.NoEncryptionKey as exc:
             raise exceptions.Conflict(str(exc), code='NoEncryptionKey')
 
-    def _new_values(self, fields):
+    def _tenants_info(self, device_type, physical_info, stored=None):
+        """A project's physical_info, with the provider's host fields as
+        stored (none on a create); Invalid if it sets one of them."""
+        try:
+            host_fields = self.types.get(device_type).host_fields
+        except device_types.InvalidDevice as exc:
+            raise exceptions.Invalid(str(exc))
+        given = sorted(set(host_fields) & set(physical_info))
+        if given:
+            raise exceptions.Invalid(
+                'physical_info.%s names a place on the agent\'s host: the '
+                'provider\'s to set, not a project\'s' % given[0])
+        kept = {key: value for key, value in (stored or {}).items()
+                if key in host_fields}
+        return dict(physical_info, **kept)
+
+    def _new_values(self, fields, tenant=None):
         physical_info = fields.get('physical_info', {})
+        if tenant is not None:
+            physical_info = self._tenants_info(fields['device_type'],
+                                               physical_info)
         service_type = self._checked(
             fields['device_type'], fields.get('service_type'),
             physical_info, fields.get('credentials'))
@@ -294,15 +362,41 @@ class DeviceService:
             'admin_state_up': fields.get('admin_state_up', True),
             'health': constants.HEALTH_UNKNOWN,
             'availability_zone': fields.get('availability_zone'),
-            'source': constants.DEVICE_SOURCE_ADMIN, 'revision_number': 0,
-            'created_at': now, 'updated_at': now,
+            'source': (constants.DEVICE_SOURCE_ADMIN if tenant is None
+                       else constants.DEVICE_SOURCE_PROJECT),
+            'project_id': fields.get('project_id'),
+            'revision_number': 0, 'created_at': now, 'updated_at': now,
         }
 
-    def _insert(self, connection, values):
+    def _quota(self, project_id):
+        """The most private devices project_id may have; None: no limit
+        (a shared device, or -1)."""
+        limit = self._conf.quota.private_devices_per_project
+        if project_id is None or limit < 0:
+            return None
+        return limit
+
+    @contextlib.contextmanager
+    def _owned(self, project_id):
+        """The transaction of a create: under the owner's lock for a
+        private device, so that its quota holds against racing creates."""
         try:
-            devices_db.insert_named(connection, values)
+            with devices_db.owner_transaction(self._engine,
+                                              project_id) as connection:
+                yield connection
+        except devices_db.OwnerBusy:
+            raise exceptions.Conflict(
+                'Another request is registering a device of project %s; '
+                'try again' % project_id, code='OwnerBusy') from None
+
+    def _insert(self, connection, values):
+        limit = self._quota(values['project_id'])
+        try:
+            devices_db.insert_named(connection, values, limit)
         except devices_db.NameInUse:
             raise _name_in_use(values['name'])
+        except devices_db.OverQuota:
+            raise _over_quota(values['project_id'], limit)
         return devices_db.get(connection, values['id'])
 
     def _alive_since(self):

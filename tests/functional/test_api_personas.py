@@ -80,13 +80,16 @@ ROUTES = {
     ('PUT', '/v2.0/agents/<agent_id>'): ('update_agent', ADMIN_ONLY),
     ('DELETE', '/v2.0/agents/<agent_id>'): ('delete_agent', ADMIN_ONLY),
 
-    ('GET', '/v2.0/devices'): ('get_device', ADMIN_ONLY),
-    ('POST', '/v2.0/devices'): ('create_device', ADMIN_ONLY),
-    ('GET', '/v2.0/devices/<device_id>'): ('get_device', ADMIN_ONLY),
-    ('PUT', '/v2.0/devices/<device_id>'): ('update_device', ADMIN_ONLY),
-    ('DELETE', '/v2.0/devices/<device_id>'): ('delete_device', ADMIN_ONLY),
-    ('GET', '/v2.0/devices/<device_id>/agents'): ('get_device', ADMIN_ONLY),
-    ('GET', '/v2.0/agents/<agent_id>/devices'): ('get_device', ADMIN_ONLY),
+    # /v2.0/devices/<device_id> is A's private device (issue 15).
+    ('GET', '/v2.0/devices'): ('get_device', LIST_OWN),
+    ('POST', '/v2.0/devices'): ('create_device', CREATE_IN_A),
+    ('GET', '/v2.0/devices/<device_id>'): ('get_device', READ_A),
+    ('PUT', '/v2.0/devices/<device_id>'): ('update_device', WRITE_A),
+    ('DELETE', '/v2.0/devices/<device_id>'): ('delete_device', WRITE_A),
+    ('GET', '/v2.0/devices/<device_id>/agents'): ('get_device_agents',
+                                                  ADMIN_ONLY),
+    ('GET', '/v2.0/agents/<agent_id>/devices'): ('get_agent_devices',
+                                                 ADMIN_ONLY),
     ('POST', '/v2.0/agents/<agent_id>/devices'): ('add_device_to_agent',
                                                   ADMIN_ONLY),
     ('DELETE', '/v2.0/agents/<agent_id>/devices/<device_id>'): (
@@ -182,7 +185,10 @@ def _body(method, path, world):
         return {'agent': {}}
     if path == '/v2.0/agents/<agent_id>':
         return {'agent': {'description': 'x'}}
-    if path in ('/v2.0/devices', '/v2.0/agents/<agent_id>/devices'):
+    if path == '/v2.0/devices':
+        return {'device': dict(_device('dev-' + unique),
+                               project_id=PROJECT_A)}
+    if path == '/v2.0/agents/<agent_id>/devices':
         return {'device': _device('dev-' + unique)}
     if path == '/v2.0/devices/<device_id>':
         return {'device': {'capacity': 12}}
@@ -224,6 +230,8 @@ def _url(path, world):
             return world['vpn_agent' if vpn else 'lb_agent']
         if name == 'resource_id':
             return world['vpn' if vpn else 'vip']
+        if name == 'device_id' and path.startswith('/v2.0/devices/'):
+            return world['a_device']
         if name == 'device_id':
             return world['vpn_device' if vpn else 'lb_device']
         return world[name]
@@ -243,6 +251,8 @@ def site(parsed_conf, tmp_path_factory):
                              'keystone_authtoken')
     parsed_conf.set_override('agent_down_time', 30)
     parsed_conf.set_override('snapshot_max_age', 0, 'scheduler')
+    # Every test makes A a private device.
+    parsed_conf.set_override('private_devices_per_project', -1, 'quota')
     try:
         with ksm_fixture.AuthTokenFixture() as tokens:
             headers = {'anonymous': {}}
@@ -269,6 +279,7 @@ def site(parsed_conf, tmp_path_factory):
                                    'keystone_authtoken')
         parsed_conf.clear_override('agent_down_time')
         parsed_conf.clear_override('snapshot_max_age', 'scheduler')
+        parsed_conf.clear_override('private_devices_per_project', 'quota')
         database.close()
 
 
@@ -279,7 +290,7 @@ def _created(response, key):
 
 def _world(client, engine, as_admin):
     """Fresh objects, made by the admin: A's VIP and VPN connection live on
-    agents with devices."""
+    agents with (shared) devices; A has a private device of its own."""
     unique = uuid.uuid4().hex[:8]
     world = {'alias': 'resources'}
     for kind, agent_type, topic, device_type in (
@@ -296,6 +307,9 @@ def _world(client, engine, as_admin):
             devices_db.set_health(connection, device_id, 'OK')
         world['%s_agent' % kind] = agent_id
         world['%s_device' % kind] = device_id
+    world['a_device'] = _created(client.post(
+        '/v2.0/devices', headers=as_admin, json={'device': dict(
+            _device('a-' + unique), project_id=PROJECT_A)}), 'device')
     requirements = {'device_type': 'haproxy'}
     world['vip'] = _created(client.post('/v2.0/lb/vips', headers=as_admin,
                                         json={'vip': dict(
@@ -456,6 +470,14 @@ def test_new_defaults(authorizer):
     assert _who(built, 'get_agent') == ['admin']
     assert _who(built, 'get_flavor') == ['admin', 'member_a', 'member_b',
                                          'reader_a']
+    # A project's private devices (issue 15); the agents' side stays the
+    # admin's.
+    assert _who(built, 'get_device') == ['admin', 'member_a', 'reader_a']
+    for rule in ('create_device', 'update_device', 'delete_device'):
+        assert _who(built, rule) == ['admin', 'member_a'], rule
+    for rule in ('get_device_agents', 'get_agent_devices',
+                 'add_device_to_agent', 'remove_device_from_agent'):
+        assert _who(built, rule) == ['admin'], rule
 
 
 def test_enforce_new_defaults_false_ors_the_deprecated_rule(authorizer):

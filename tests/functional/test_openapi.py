@@ -319,14 +319,15 @@ def test_client_mistakes_get_a_4xx_in_neutron_shape(case, live_app):
 
 # Stateful: schemathesis follows the document's links from each create (the
 # created id) to the operations on what it created. Only those links: the
-# links schemathesis would infer are off. Two groups, because the machine
-# starts scenarios only at "reliable" creates when it has any, and it takes
-# project_id in a VIP's body for a reference to a Project nothing creates:
-# alone, the VIP and VPN creates are its starting points.
+# links schemathesis would infer are off. Three groups, because the
+# machine starts scenarios only at "reliable" creates when it has any, and
+# it takes project_id in a VIP's or a device's body for a reference to a
+# Project nothing creates: alone, the VIP and VPN creates, and the device
+# creates, are their group's starting points.
 STATEFUL_GROUPS = {
     'resources': r'^/v2\.0/(lb/vips|vpn/connections)(/\{resource_id\})?$',
-    'catalog': r'^/v2\.0/(devices|flavors|service_profiles|agents/'
-               r'\{agent_id\}/devices)(/|$)',
+    'catalog': r'^/v2\.0/(flavors|service_profiles)(/|$)',
+    'devices': r'^/v2\.0/(devices|agents/\{agent_id\}/devices)(/|$)',
 }
 # Operations a link must reach with an id a create returned in the same
 # scenario (evidence that the links are followed; most answer 2xx, but
@@ -338,10 +339,10 @@ LINKED = {
                   'GET /v2.0/vpn/connections/{resource_id}',
                   'PUT /v2.0/vpn/connections/{resource_id}',
                   'DELETE /v2.0/vpn/connections/{resource_id}'},
-    'catalog': {'GET /v2.0/devices/{device_id}',
+    'devices': {'GET /v2.0/devices/{device_id}',
                 'PUT /v2.0/devices/{device_id}',
-                'DELETE /v2.0/devices/{device_id}',
-                'GET /v2.0/flavors/{flavor_id}',
+                'DELETE /v2.0/devices/{device_id}'},
+    'catalog': {'GET /v2.0/flavors/{flavor_id}',
                 'PUT /v2.0/flavors/{flavor_id}',
                 'DELETE /v2.0/flavors/{flavor_id}',
                 'POST /v2.0/flavors/{flavor_id}/service_profiles',

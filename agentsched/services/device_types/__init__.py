@@ -31,6 +31,12 @@ class DeviceType:
     # paths ('management.stats_socket'), and the function of
     # agentsched/formats.py each must pass ('host', 'path').
     physical_info_formats = {}
+    # Top-level physical_info fields that name things on the agent's own
+    # host: the provider's to set, never a project's that registers its own
+    # device (services/devices.py). Every driver writes its files in
+    # physical_info's config_dir (agents/drivers/base.py), and the shipped
+    # ones reach their daemon through management's sockets.
+    host_fields = ('config_dir', 'management')
 
     def __init__(self):
         self._check_physical_info = fastjsonschema.compile(
