@@ -34,7 +34,7 @@ LIST_COLUMNS = (
     ('admin_state_up', 'State'))
 LONG_COLUMNS = (
     ('capacity', 'Capacity'), ('used', 'Used'), ('source', 'Source'),
-    ('has_credentials', 'Has Credentials'),
+    ('project_id', 'Project'), ('has_credentials', 'Has Credentials'),
     ('revision_number', 'Revision Number'), ('updated_at', 'Updated At'))
 AGENT_COLUMNS = (
     ('id', 'ID'), ('agent_type', 'Agent Type'), ('host', 'Host'),
@@ -243,9 +243,9 @@ class ListDevice(_DeviceLister):
     FILTERS = (('device_type', '--device-type', None),
                ('service_type', '--service-type', constants.SERVICE_TYPES),
                ('health', '--health', constants.DEVICE_HEALTHS),
-               ('source', '--source', (constants.DEVICE_SOURCE_ADMIN,
-                                       constants.DEVICE_SOURCE_REPORTED)),
-               ('availability_zone', '--availability-zone', None))
+               ('source', '--source', constants.DEVICE_SOURCES),
+               ('availability_zone', '--availability-zone', None),
+               ('project_id', '--project', None))
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -326,6 +326,11 @@ class CreateDevice(base.APICommand, show.ShowOne):
             choices=constants.SERVICE_TYPES,
             metavar='<%s>' % '|'.join(constants.SERVICE_TYPES),
             help="Service it serves (default: its type's first)")
+        parser.add_argument(
+            '--project', metavar='<project-id>',
+            help="The project whose private device it is (an admin's "
+                 "option; default: the caller's project, or a shared "
+                 "device for an admin)")
         _add_common_options(parser)
         _add_state_options(parser)
         return parser
@@ -335,6 +340,8 @@ class CreateDevice(base.APICommand, show.ShowOne):
                     device_type=parsed_args.device_type)
         if parsed_args.service_type:
             body['service_type'] = parsed_args.service_type
+        if parsed_args.project:
+            body['project_id'] = parsed_args.project
         for field, _ in DOCUMENTS:
             document = _document(parsed_args, field)
             if document is not None:

@@ -84,6 +84,22 @@ def test_create_show_and_legacy_spellings(cli):
     assert nested['service_type'] == 'VPN' and nested['admin_state_up']
 
 
+def test_a_projects_private_device(cli):
+    """An admin registers a project's device (issue 15) and lists a
+    project's devices; --long shows every owner."""
+    project = 'p-%s' % uuid.uuid4().hex[:6]
+    private = _create(cli, None, '--project', project)
+    shared = _create(cli)
+    assert (private['project_id'], private['tenant_id']) == (project,
+                                                            project)
+    assert shared['project_id'] is None
+    assert cli('device', 'list', '-f', 'value', '-c', 'ID', '--project',
+               project).split() == [private['id']]
+    owners = {d['ID']: d['Project'] for d in cli.json('device', 'list',
+                                                      '--long')}
+    assert (owners[private['id']], owners[shared['id']]) == (project, None)
+
+
 def test_list_filters_long_and_paging(cli):
     zone = 'az-%s' % uuid.uuid4().hex[:6]
     lb = _create(cli, None, '--availability-zone', zone)
