@@ -35,6 +35,10 @@ from agentsched.db import placement as placement_db
 LOG = logging.getLogger(__name__)
 
 
+# The words of a NoValidCandidate for candidates whose claims were lost.
+_CLAIMS_LOST = {'claim': 'lost to other schedulers'}
+
+
 class ClaimLost(Exception):
     """Another scheduler took the capacity first."""
 
@@ -242,8 +246,7 @@ class Placer:
             return retrying(attempt)
         except ClaimLost:
             raise algorithms.NoValidCandidate(
-                request, len(tried), {'claim': len(tried)},
-                {'claim': 'lost to other schedulers'})
+                request, len(tried), {'claim': len(tried)}, _CLAIMS_LOST)
         except algorithms.NoValidCandidate:
             if tried or self._snapshot.loads != loads_before:
                 raise
@@ -277,11 +280,15 @@ class Placer:
         remaining = candidates if not tried else [
             c for c in candidates
             if (c.agent_id, c.device_id) not in tried]
+        algorithm = self._algorithm(request.resource_type)
         if not remaining and tried:
+            # Every one was tried, and claims lost: say what the snapshot
+            # (fresh since a lost claim) finds missing, else the claims.
+            algorithm.select(candidates, request)
             raise algorithms.NoValidCandidate(
-                request, len(candidates), {}, {})
-        ordered = self._algorithm(request.resource_type).select(
-            remaining, request)
+                request, len(candidates), {'claim': len(candidates)},
+                _CLAIMS_LOST)
+        ordered = algorithm.select(remaining, request)
         for candidate in ordered:
             tried.add((candidate.agent_id, candidate.device_id))
             if self._claim(resource_id, candidate, request, claim):

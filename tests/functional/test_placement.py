@@ -250,3 +250,20 @@ def test_private_true_false_or_absent(database, parsed_conf):
         _owned_request('pa', private='yes')
     assert 'private' not in _owned_request('pa', private=None).requirements
     assert _check_invariants(engine) == 2
+
+
+def test_a_refusal_after_lost_claims_says_what_is_missing(database,
+                                                          parsed_conf):
+    """The snapshot said free, the database says full: the claim is lost,
+    and the refusal judged on the fresh snapshot names the capacity (it
+    named nothing: 'among 1: ')."""
+    engine = database.engine()
+    _setup(engine, agents=1, devices_per_agent=1, capacity=1)
+    placer = _placer(parsed_conf, engine)
+    placer._snapshot.candidates('LOADBALANCER')
+    with engine.begin() as connection:
+        connection.execute(sa.update(models.devices).values(used=1))
+    with pytest.raises(algorithms.NoValidCandidate) as info:
+        placer.place(_resources(engine, 1)[0], _request())
+    assert str(info.value) == ('no valid candidate for vip among 1: 1 '
+                               'without 1 free unit')
