@@ -62,6 +62,7 @@ class Snapshot:
         self._positions = {}   # device_id -> [(list, index)] of its pairs
         self._reloading = None
         self.loads = 0         # how many snapshots were installed
+        self.read_at = None    # when the installed one's read began
 
     def candidates(self, service_type, project_id=None):
         """The snapshot's list itself (not a copy: a placement must not
@@ -74,19 +75,30 @@ class Snapshot:
         which one placement in a thousand would otherwise pay).
         """
         with self._lock:
-            if self._loaded_at is None:
-                self._install(*self._read())
-            elif time.monotonic() - self._loaded_at > self._max_age and (
-                    self._reloading is None or
-                    not self._reloading.is_alive()):
-                self._loaded_at = time.monotonic()  # one reload at a time
-                self._reloading = threading.Thread(
-                    target=self._reload, name='placement-snapshot',
-                    daemon=True)
-                self._reloading.start()
+            self._refresh()
             if project_id is None:
                 return self._by_service.get(service_type, [])
             return self._private.get((service_type, project_id), [])
+
+    def pools(self, service_type, project_id):
+        """(the shared devices' candidates, project_id's private devices'
+        candidates, when the read of the snapshot they come from began
+        (time.monotonic())), of one snapshot, as candidates() gives them."""
+        with self._lock:
+            self._refresh()
+            return (self._by_service.get(service_type, []),
+                    self._private.get((service_type, project_id), []),
+                    self.read_at)
+
+    def _refresh(self):
+        if self._loaded_at is None:
+            self._install(*self._read())
+        elif time.monotonic() - self._loaded_at > self._max_age and (
+                self._reloading is None or not self._reloading.is_alive()):
+            self._loaded_at = time.monotonic()  # one reload at a time
+            self._reloading = threading.Thread(
+                target=self._reload, name='placement-snapshot', daemon=True)
+            self._reloading.start()
 
     def claimed(self, device_id, units):
         """Count our own claim until the next load sees it in the table."""
@@ -114,14 +126,16 @@ class Snapshot:
         with self._lock:
             self._install(*loaded)
 
-    def _install(self, by_service, private, positions):
+    def _install(self, by_service, private, positions, read_at):
         self._by_service = by_service
         self._private = private
         self._positions = positions
         self._loaded_at = time.monotonic()
+        self.read_at = read_at
         self.loads += 1
 
     def _read(self):
+        read_at = time.monotonic()
         with self._engine.connect() as connection:
             # Each agent's liveness is judged in the query (the rule's SQL
             # twin), against this cutoff.
@@ -164,7 +178,7 @@ class Snapshot:
                 device_id, device_name, device_type, service_type,
                 capabilities[capabilities_json], capacity, used, health,
                 device_up, device_az))
-        return by_service, private, positions
+        return by_service, private, positions, read_at
 
 
 def _refused_most(exc):
@@ -225,11 +239,12 @@ class Placer:
         """
         attempts = self._conf.scheduler.max_claim_attempts
         tried = set()
-        loads_before = self._snapshot.loads
+        started = time.monotonic()
+        judged_on = []   # when the read of each attempt's snapshot began
 
         def attempt():
             refused = None   # the private devices' refusal, if they had one
-            for private, candidates in self._pools(request):
+            for private, candidates in self._pools(request, judged_on):
                 try:
                     return self._attempt(resource_id, request, candidates,
                                          candidates_filter, claim, tried,
@@ -248,24 +263,26 @@ class Placer:
             raise algorithms.NoValidCandidate(
                 request, len(tried), {'claim': len(tried)}, _CLAIMS_LOST)
         except algorithms.NoValidCandidate:
-            if tried or self._snapshot.loads != loads_before:
+            if tried or judged_on[-1] >= started:
                 raise
-            # "Nothing fits" must not come from a snapshot older than this
-            # request (a device linked or an agent revived since): judge
+            # "Nothing fits" must not come from a snapshot read before this
+            # request (a device linked or an agent revived since; a reload
+            # installed meanwhile may have been read before it too): judge
             # again on a fresh one. Only failures pay for this reload.
             self._snapshot.invalidate()
             return retrying(attempt)
 
-    def _pools(self, request):
+    def _pools(self, request, judged_on):
         """(private, candidates) in the order to try them: the project's
         private devices' unless requirements.private is false, then the
         shared devices' unless it is true; when it is absent, the private
-        ones only if the project has some."""
-        shared = self._snapshot.candidates(request.service_type)
+        ones only if the project has some. Appends to judged_on when the
+        read of their snapshot began."""
+        shared, own, read_at = self._snapshot.pools(request.service_type,
+                                                    request.project_id)
+        judged_on.append(read_at)
         if request.project_id is None or request.private is False:
             return [(False, shared)]
-        own = self._snapshot.candidates(request.service_type,
-                                        request.project_id)
         if request.private:
             return [(True, own)]
         return ([(True, own)] if own else []) + [(False, shared)]

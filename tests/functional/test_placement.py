@@ -267,3 +267,44 @@ def test_a_refusal_after_lost_claims_says_what_is_missing(database,
         placer.place(_resources(engine, 1)[0], _request())
     assert str(info.value) == ('no valid candidate for vip among 1: 1 '
                                'without 1 free unit')
+
+
+class _LateReload(placement.Snapshot):
+    """A background reload read before the request, installed during it."""
+
+    stale = None
+
+    def _late(self):
+        if self.stale is not None:
+            with self._lock:
+                self._install(*self.stale)
+            self.stale = None
+
+    def candidates(self, *args, **kwargs):
+        self._late()
+        return super().candidates(*args, **kwargs)
+
+    def pools(self, *args):
+        self._late()
+        return super().pools(*args)
+
+
+def test_nothing_fits_only_on_a_snapshot_read_after_the_request(
+        database, parsed_conf):
+    """A refusal is trusted only from a snapshot whose read began after the
+    request did: a reload read before it (the agent still admin-down) and
+    installed meanwhile is judged again on a fresh one."""
+    engine = database.engine()
+    _setup(engine, agents=1, devices_per_agent=1)
+    with engine.begin() as connection:
+        connection.execute(sa.update(models.agents).values(
+            admin_state_up=False))
+    snapshot = _LateReload(engine, 30, max_age=60)
+    snapshot.candidates('LOADBALANCER')
+    snapshot.stale = snapshot._read()
+    with engine.begin() as connection:
+        connection.execute(sa.update(models.agents).values(
+            admin_state_up=True))
+    placer = placement.Placer(engine, parsed_conf, snapshot)
+    assert placer.place(_resources(engine, 1)[0], _request()).agent_id == \
+        'agent-0'
