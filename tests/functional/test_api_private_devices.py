@@ -3,6 +3,8 @@ MariaDB, under keystone tokens: a project registers its own devices, sees
 and changes only those, and only its resources ever land on them; the
 scheduler's private/shared choice; the quota, racing creates included."""
 
+import base64
+import struct
 import threading
 import uuid
 
@@ -19,6 +21,14 @@ from tests.functional import test_api_resources as resources_tests
 
 VIP = resources_tests.VIP
 SECRET = 'private-key-%s' % uuid.uuid4().hex
+
+
+def _ssh_string(data):
+    return struct.pack('>I', len(data)) + data
+
+
+ED25519 = 'ssh-ed25519 ' + base64.b64encode(
+    _ssh_string(b'ssh-ed25519') + _ssh_string(b'k' * 32)).decode()
 PERSONAS = {'admin': ('admin', 'p-admin'), 'member_a': ('member', 'pa'),
             'reader_a': ('reader', 'pa'), 'member_b': ('member', 'pb'),
             'member_c': ('member', 'pc'), 'unscoped': ('member', None)}
@@ -347,6 +357,13 @@ def test_what_a_tenant_may_set(site):
         'address': '192.0.2.22'}}}).json['device']
     assert kept['physical_info'] == {'address': '192.0.2.22',
                                      'config_dir': '/var/lib/a-lb'}
+    # An appliance driven over SSH: its paths are its own, the project's.
+    ssh = site.device('member_a', 'a-vm', device_type='haproxy_ssh',
+                      physical_info={'address': '192.0.2.30',
+                                     'host_key': ED25519,
+                                     'config_dir': '/srv/haproxy'},
+                      credentials={'username': 'lb', 'password': SECRET})
+    assert ssh['physical_info']['config_dir'] == '/srv/haproxy'
     for key in ('project_id', 'tenant_id'):
         message = _error(site.call('member_a', 'put', url,
                                    {'device': {key: 'pa'}}), 400)

@@ -39,6 +39,9 @@ class HAProxySSH(device_types.DeviceType):
             'haproxy_binary': _PATH,
         },
     }
+    # Every path is the appliance's, none the agent's host's: a project
+    # registering its own appliance sets them all (services/devices.py).
+    host_fields = ()
     # What reaches the appliance's commands and files (agentsched/formats.py).
     physical_info_formats = {'address': 'host',
                              'host_key': 'ssh_host_key',
