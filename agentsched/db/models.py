@@ -53,7 +53,8 @@ class Agent(Base):
 
 
 class Device(Base):
-    """An appliance that serves resources (first form; see issue 4)."""
+    """An appliance that serves resources: the provider's (shared) or one
+    project's (private)."""
     __tablename__ = 'devices'
     __table_args__ = (sa.UniqueConstraint('name', name='uniq_devices0name'),)
     id = sa.Column(UUID, primary_key=True)
@@ -74,6 +75,10 @@ class Device(Base):
     # The host whose report created it: its agents may link to it again
     # (after an admin deleted the agent), no other host may.
     reported_by = sa.Column(sa.String(255))
+    # Its owner: NULL for the provider's shared devices (anyone's resources
+    # go there), a project for that project's private appliance (only its
+    # resources go there). Set at creation, never changed.
+    project_id = sa.Column(Name, index=True)
     revision_number = sa.Column(sa.BigInteger, nullable=False, default=0,
                                 server_default='0')
     created_at = sa.Column(DateTime, nullable=False)
