@@ -7,6 +7,7 @@ from oslo_log import log as logging
 import oslo_messaging
 from oslo_service import service
 
+from agentsched import algorithms
 from agentsched import constants
 from agentsched import messaging
 from agentsched import metrics
@@ -214,9 +215,11 @@ class ServerService(service.Service):
 def preflight(conf):
     """Checks that would otherwise fail inside the worker, again and again.
 
-    Raises SchemaNotCurrent, PortInUse or UnsafeNoAuth with a message for
-    the operator.
+    Raises SchemaNotCurrent, PortInUse, UnsafeNoAuth or
+    algorithms.UnknownPlugin with a message for the operator.
     """
+    # A misspelt plugin name would fail the worker at every start.
+    algorithms.load_device_assigner(conf)
     if conf.api.enabled and conf.auth_strategy == 'noauth':
         api_auth.check_noauth(conf)
     if conf.api.enabled and conf.bind_port:
