@@ -144,7 +144,8 @@ class ServerService(service.Service):
         if conf.health.enabled:
             self.monitor = health_monitor.HealthMonitor(
                 self.engine, conf, self.failover, leader.from_conf(conf),
-                report_stats=self.reports.stats, sink=self.sink)
+                report_stats=self.reports.stats, sink=self.sink,
+                assignment=self.services.assignment)
             self.monitor.start()
         self._start_metrics(conf)
         for index in range(self._local_agent_count):
