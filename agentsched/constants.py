@@ -122,6 +122,11 @@ MAX_CONFIGURATIONS_BYTES = 64 * 1024
 MAX_DEVICES_PER_REPORT = 1000
 # [agent] remote_device_types: device types an agent manages remotely.
 MAX_REMOTE_DEVICE_TYPES = 32
+# The server assigns a manager agent no more devices than this (its own
+# included): each goes into its heartbeats (about 120 bytes with a name of
+# 20 characters), which MAX_CONFIGURATIONS_BYTES bounds. The agent also
+# leaves out of a heartbeat the remote devices that would not fit.
+MAX_DEVICES_PER_MANAGER = 400
 # The largest value of an integer column a report fills (agents.load,
 # devices.capacity, agent_devices.load: sa.Integer, signed 32 bits on every
 # backend). A larger one would fail the write, not just this report's.

@@ -1,6 +1,7 @@
 """The agent daemon: heartbeats, and an RPC endpoint the server casts to."""
 
 import collections
+import json
 import threading
 import time
 
@@ -27,6 +28,9 @@ LOG = logging.getLogger(__name__)
 # the admin's, kept by the server (physical_info and credentials never go
 # into a heartbeat).
 _REPORTED_REMOTE = ('name', 'device_type', 'service_type')
+# Bytes of a heartbeat's configurations kept for all but its devices (the
+# drivers in use, 32 remote device types of 255 characters, serialization).
+_REPORT_ROOM = 16 * 1024
 
 
 class AgentEndpoint:
@@ -130,6 +134,8 @@ class AgentService(service.Service):
         # What the server says this agent manages (sync), credentials
         # included: kept in memory only, never logged.
         self.managed_devices = []
+        # Remote devices left out of the last heartbeat (_fitting).
+        self._left_out = 0
         self._sync_lock = threading.Lock()
         self.deployments = deployments.Deployments(self._report_status,
                                                    conf=conf)
@@ -158,9 +164,36 @@ class AgentService(service.Service):
         """Health and load of its own devices and of those it manages
         remotely (remote: their dicts from the sync), as heartbeat entries;
         kept for the agent's metrics (device health by type)."""
-        self.last_devices = self.deployments.device_health(self.devices) + \
-            self.deployments.device_health(remote, _REPORTED_REMOTE)
+        own = self.deployments.device_health(self.devices)
+        self.last_devices = own + self._fitting(
+            own, self.deployments.device_health(remote, _REPORTED_REMOTE))
         return self.last_devices
+
+    def _fitting(self, own, managed):
+        """The remote devices' entries that fit in a heartbeat beside its
+        own devices' (the server refuses a report beyond its bounds, and an
+        agent whose reports are refused is judged dead): the rest are left
+        out, with a WARNING when their number changes."""
+        if not managed:
+            return managed
+        budget = constants.MAX_CONFIGURATIONS_BYTES - _REPORT_ROOM
+        used = sum(len(json.dumps(entry)) + 1 for entry in own)
+        kept = []
+        for entry in managed:
+            used += len(json.dumps(entry)) + 1
+            if used > budget or len(own) + len(kept) >= \
+                    constants.MAX_DEVICES_PER_REPORT:
+                break
+            kept.append(entry)
+        left_out = len(managed) - len(kept)
+        if left_out != self._left_out:
+            self._left_out = left_out
+            if left_out:
+                LOG.warning('Agent %s on %s manages %d devices more than '
+                            'its heartbeats can carry: %d left out of them '
+                            '(no health reported for them from here)',
+                            self.agent_type, self.host, left_out, left_out)
+        return kept
 
     def remote_devices(self):
         """The devices this agent manages remotely: those of its sync

@@ -17,6 +17,8 @@ import abc
 import random
 import typing
 
+from agentsched import constants
+
 
 class Manager(typing.NamedTuple):
     """A live, admin-up agent that manages the device's type remotely."""
@@ -53,12 +55,14 @@ class DeviceAssigner(abc.ABC):
         self.rng = rng if rng is not None else random.Random()
 
     def feasible(self, managers, device):
-        """The managers that may take the device: of its service type and,
-        when it has an availability zone, of that zone."""
+        """The managers that may take the device: of its service type,
+        when it has an availability zone of that zone, and with room in
+        their heartbeats (constants.MAX_DEVICES_PER_MANAGER)."""
         zone = device.availability_zone
         return [manager for manager in managers
                 if manager.service_type == device.service_type and
-                (not zone or manager.availability_zone == zone)]
+                (not zone or manager.availability_zone == zone) and
+                manager.devices < constants.MAX_DEVICES_PER_MANAGER]
 
     def select(self, managers, device, count):
         """At most count managers for the device, best first (fewer when

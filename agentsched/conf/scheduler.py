@@ -3,6 +3,8 @@
 from oslo_config import cfg
 from oslo_config import types
 
+from agentsched import constants
+
 GROUP = 'scheduler'
 
 # Cheapest and most often failing checks first: later filters see fewer
@@ -88,9 +90,10 @@ opts = [
              'point in agentsched.device_assigners): least_devices, the '
              'default, takes the live, admin-up agents managing the '
              'device\'s type, of its service type and, when the device has '
-             'one, of its availability zone, with the fewest devices '
-             '(ties: by host name). An unknown name stops the server at '
-             'start.'),
+             'one, of its availability zone, with the fewest devices (ties: '
+             'by host name; none with %d, what a heartbeat carries). An '
+             'unknown name stops the server at start.'
+             % constants.MAX_DEVICES_PER_MANAGER),
     cfg.IntOpt(
         'max_claim_attempts', default=5, min=1,
         help='Candidates tried per round when claims are lost to other '

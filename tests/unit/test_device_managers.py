@@ -60,6 +60,13 @@ def test_managers_of_another_service_type_or_zone_are_not_chosen():
         managers, device(service_type=constants.SERVICE_VPN), 2)] == ['vpn']
 
 
+def test_a_manager_whose_heartbeats_are_full_takes_no_more_devices():
+    assigner = device_assigners.LeastDevices()
+    full = manager('full', constants.MAX_DEVICES_PER_MANAGER)
+    room = manager('room', constants.MAX_DEVICES_PER_MANAGER - 1)
+    assert assigner.select([full, room], device(), 2) == [room]
+
+
 def test_the_assigner_loads_through_stevedore_by_its_name(parsed_conf):
     assert isinstance(algorithms.load_device_assigner(parsed_conf),
                       device_assigners.LeastDevices)
@@ -212,3 +219,26 @@ def test_a_device_still_managed_or_serving_ours_keeps_its_driver(
     # Managed: as before, what nobody wants is swept.
     deployed.converge([_vip('mine', 'lb-remote')], devices={'lb-remote'})
     assert driver.resources() == {'mine'}
+
+
+def test_a_heartbeat_leaves_out_the_remote_devices_it_cannot_carry(
+        parsed_conf, caplog):
+    agent = agent_service.AgentService(
+        parsed_conf, 'm1', agent_devices.simulated('m1', count=2),
+        remote_device_types=['noop'])
+    # An admin pinned more long-named devices than a report may carry.
+    agent.managed_devices = [remote('%s-%04d' % ('x' * 200, index))
+                             for index in range(400)]
+    state = agent.agent_state()
+    reported = state['configurations']['devices']
+    assert [d['name'] for d in reported[:2]] == ['m1-noop-0', 'm1-noop-1']
+    assert 100 < len(reported) < 402
+    assert 'left out of them' in caplog.text
+    # The server takes it (a refused report would make the agent dead).
+    report = schema.parse({'agent_state': {'agent_state': state},
+                           'time': '2026-12-01T10:00:00.000000'})
+    schema.check_configurations(report)
+    caplog.clear()
+    agent.agent_state()
+    assert 'left out' not in caplog.text     # said once
+
