@@ -106,11 +106,13 @@ def manager_candidates(connection, device_type, alive_since):
 
 
 def short_devices(connection, alive_since, count, limit, hold=False,
-                  tripped=()):
+                  tripped=(), after=None, until=None):
     """Admin-registered devices of a managed type with fewer than count
     agents managing them (live, or held back by a guard: _managing) while
-    a live manager of their type is not linked to them yet, by id, at most
-    limit (rows: id, name, device_type, service_type, availability_zone).
+    a live manager of their type, service type and zone (the shipped
+    assigner's rule, algorithms/device_assigners.py) is not linked to them
+    yet, by id, after (until) an id if given, at most limit (rows: id,
+    name, device_type, service_type, availability_zone).
 
     Set-based (one pass over the links with their agents, grouped, hash
     joined to the devices): a correlated count per device costs PostgreSQL
@@ -130,13 +132,21 @@ def short_devices(connection, alive_since, count, limit, hold=False,
             manager, manager.c.id == _types.c.agent_id))
         .where(_types.c.device_type == _devices.c.device_type,
                _live(manager, alive_since),
+               sa.or_(*[sa.and_(manager.c.agent_type == agent_type,
+                                _devices.c.service_type == service_type)
+                        for agent_type, service_type in sorted(
+                            constants.SERVICE_BY_AGENT_TYPE.items())]),
+               sa.or_(sa.func.coalesce(_devices.c.availability_zone,
+                                       '') == '',
+                      manager.c.availability_zone ==
+                      _devices.c.availability_zone),
                # Correlated by hand: two levels down, SQLAlchemy would
                # add devices to the inner FROM instead.
                ~sa.select(1).select_from(other_link).where(
                    other_link.c.device_id == _devices.c.id,
                    other_link.c.agent_id == manager.c.id)
                .correlate(_devices, manager).exists()))
-    return connection.execute(
+    statement = (
         sa.select(_devices.c.id, _devices.c.name, _devices.c.device_type,
                   _devices.c.service_type, _devices.c.availability_zone)
         .select_from(_devices.outerjoin(
@@ -145,8 +155,13 @@ def short_devices(connection, alive_since, count, limit, hold=False,
                _devices.c.device_type.in_(
                    sa.select(_types.c.device_type).distinct()),
                sa.func.coalesce(managing.c.managing, 0) < count,
-               free_manager)
-        .order_by(_devices.c.id).limit(limit)).all()
+               free_manager))
+    if after is not None:
+        statement = statement.where(_devices.c.id > after)
+    if until is not None:
+        statement = statement.where(_devices.c.id <= until)
+    return connection.execute(
+        statement.order_by(_devices.c.id).limit(limit)).all()
 
 
 def lock_device(connection, device_id):

@@ -282,7 +282,8 @@ class HealthMonitor:
         done = self._assignment.reassign(
             self._conf.health.batch_size, self.guards.bucket.take,
             hold=hold, tripped=tripped)
-        self._devices_pending = bool(done.devices or done.deferred)
+        self._devices_pending = bool(done.devices or done.deferred or
+                                     done.more)
         self.totals['devices_reassigned'] += done.devices
         if done.devices or done.deferred:
             LOG.info('Device assignment: %d device(s) got %d new agent(s), '

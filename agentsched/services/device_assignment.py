@@ -36,10 +36,11 @@ LOG = logging.getLogger(__name__)
 
 # What a health check's reassignment did: devices that got new managers,
 # links added and removed, devices still short of agents_per_device
-# managers after it, devices deferred by the rate limit.
+# managers after it, devices deferred by the rate limit, and whether more
+# short devices wait beyond the batch.
 Outcome = collections.namedtuple(
-    'Outcome', 'devices assigned unassigned short deferred')
-_NOTHING = Outcome(0, 0, 0, 0, 0)
+    'Outcome', 'devices assigned unassigned short deferred more')
+_NOTHING = Outcome(0, 0, 0, 0, 0, False)
 
 
 def _target(row):
@@ -56,6 +57,10 @@ class DeviceAssignmentService:
         self._conf = conf
         self._notifier = notifier
         self._assigner = assigner or algorithms.load_device_assigner(conf)
+        # Where the monitor's next look starts (the last device id of a
+        # full batch): short devices no manager can take (a custom
+        # assigner's rule, full managers) never starve the others.
+        self._cursor = None
 
     @property
     def per_device(self):
@@ -145,15 +150,24 @@ class DeviceAssignmentService:
         with self._engine.connect() as connection:
             short = assignment_db.short_devices(
                 connection, alive_since, self.per_device, limit, hold,
-                tripped)
+                tripped, after=self._cursor)
+            if len(short) < limit and self._cursor is not None:
+                # Wrapped around: the devices before the cursor.
+                short += assignment_db.short_devices(
+                    connection, alive_since, self.per_device,
+                    limit - len(short), hold, tripped, until=self._cursor)
+        more = len(short) == limit
         if not short:
+            self._cursor = None
             return _NOTHING
         managers_of = {}   # device_type -> _managers(), counts kept current
         devices = assigned = unassigned = still_short = deferred = 0
+        cursor = None
         for index, device in enumerate(short):
             if not allow():
                 deferred = len(short) - index
                 break
+            cursor = device.id
             with self._engine.begin() as connection:
                 if assignment_db.lock_device(connection, device.id) is None:
                     continue   # deleted, or another server holds it
@@ -184,7 +198,11 @@ class DeviceAssignmentService:
                          '; no longer to %s' % ', '.join(
                              link.host for link in removed)
                          if removed else '')
-        return Outcome(devices, assigned, unassigned, still_short, deferred)
+        # The next look goes on after the last device looked at, when
+        # devices were left (the batch full, or deferred).
+        self._cursor = cursor if (more or deferred) else None
+        return Outcome(devices, assigned, unassigned, still_short, deferred,
+                       more)
 
     def _tell(self, agents):
         for agent in agents:

@@ -22,8 +22,11 @@ from agentsched.db import models
 from agentsched.health import leader
 from agentsched.health import monitor as health_monitor
 from agentsched.reports import device_sync
+from agentsched.algorithms import device_assigners
+from agentsched.db import assignment as assignment_db
 from agentsched.reports import sink as reports_sink
 from agentsched.services import agent_sync
+from agentsched.services import device_assignment
 from tests import api_fixtures
 from tests import report_factory
 
@@ -549,3 +552,49 @@ def test_the_monitor_looks_for_short_devices_only_when_something_changed(
     cloud.report('m2')
     cloud.check('m1', 'm2')
     assert len(looks) == 4
+
+
+class Refusing(device_assigners.LeastDevices):
+    """A stricter assigner of a third party's: no manager for 'stuck-*'."""
+
+    def feasible(self, managers, device):
+        return [] if device.name.startswith('stuck') else super().feasible(
+            managers, device)
+
+
+def test_devices_no_manager_can_take_never_starve_the_others(cloud):
+    cloud.report('m1')
+    now = liveness.utcnow()
+    with cloud.engine.begin() as connection:
+        for device_id in ('a', 'b', 'c', 'd'):
+            name = 'ok-d' if device_id == 'd' else 'stuck-' + device_id
+            connection.execute(sa.insert(models.devices).values(
+                id=device_id, name=name, device_type='noop',
+                service_type=LB, capabilities='{}', capacity=1,
+                physical_info='{}', health='UNKNOWN', source='admin',
+                created_at=now))
+        # Nobody may take these by the shipped rule: another zone's, and a
+        # VPN device (m1 is a load balancer agent). Never looked at.
+        for device_id, zone, service_type in (
+                ('e', 'cloud-x', LB), ('f', None, constants.SERVICE_VPN)):
+            connection.execute(sa.insert(models.devices).values(
+                id=device_id, name='elsewhere-' + device_id,
+                device_type='noop', service_type=service_type,
+                availability_zone=zone, capabilities='{}', capacity=1,
+                physical_info='{}', health='UNKNOWN', source='admin',
+                created_at=now))
+    with cloud.engine.connect() as connection:
+        assert [row.id for row in assignment_db.short_devices(
+            connection, liveness.alive_since(DOWN_TIME), 2, 10)] == [
+            'a', 'b', 'c', 'd']
+    service = device_assignment.DeviceAssignmentService(
+        cloud.engine, cloud.conf, cloud.notifier, assigner=Refusing())
+    # Two a look: a and b, which nobody takes, then c and d.
+    first = service.reassign(2)
+    assert (first.devices, first.more) == (0, True)
+    second = service.reassign(2)
+    assert second.devices == 1
+    assert cloud.links('d') == {'m1': 'assigned'}
+    # Then around again from the start.
+    assert service.reassign(2).devices == 0
+
