@@ -3,7 +3,7 @@
 On PostgreSQL, through the real DeviceService and DeviceAssignmentService
 (issue 15): a fleet written straight to the database (bulk inserts, then
 ANALYZE) of --agents agents (10,000), each linked to a device it reported
-(haproxy, pinned), --managers of them (20) managers of noop devices, and
+(haproxy, pinned), --managers of them (100) managers of noop devices, and
 --devices admin-registered noop devices (10,000), each assigned to two
 managers (round robin). Measured:
 
@@ -94,7 +94,7 @@ def _fleet(engine, run_id, agents, managers, devices):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--agents', type=int, default=10000)
-    parser.add_argument('--managers', type=int, default=20)
+    parser.add_argument('--managers', type=int, default=100)
     parser.add_argument('--devices', type=int, default=10000)
     parser.add_argument('--repeats', type=int, default=20)
     args = parser.parse_args(argv)

@@ -146,22 +146,27 @@ def short_devices(connection, alive_since, count, limit, hold=False,
                    other_link.c.device_id == _devices.c.id,
                    other_link.c.agent_id == manager.c.id)
                .correlate(_devices, manager).exists()))
-    statement = (
+    short = (sa.select(_devices.c.id)
+             .select_from(_devices.outerjoin(
+                 managing, managing.c.device_id == _devices.c.id))
+             .where(_devices.c.source == constants.DEVICE_SOURCE_ADMIN,
+                    _devices.c.device_type.in_(
+                        sa.select(_types.c.device_type).distinct()),
+                    sa.func.coalesce(managing.c.managing, 0) < count))
+    if after is not None:
+        short = short.where(_devices.c.id > after)
+    if until is not None:
+        short = short.where(_devices.c.id <= until)
+    # The short ones first (few), then the free manager of each: left to
+    # itself PostgreSQL probes a free manager for every device first.
+    short = short.cte('short').prefix_with('MATERIALIZED',
+                                           dialect='postgresql')
+    return connection.execute(
         sa.select(_devices.c.id, _devices.c.name, _devices.c.device_type,
                   _devices.c.service_type, _devices.c.availability_zone)
-        .select_from(_devices.outerjoin(
-            managing, managing.c.device_id == _devices.c.id))
-        .where(_devices.c.source == constants.DEVICE_SOURCE_ADMIN,
-               _devices.c.device_type.in_(
-                   sa.select(_types.c.device_type).distinct()),
-               sa.func.coalesce(managing.c.managing, 0) < count,
-               free_manager))
-    if after is not None:
-        statement = statement.where(_devices.c.id > after)
-    if until is not None:
-        statement = statement.where(_devices.c.id <= until)
-    return connection.execute(
-        statement.order_by(_devices.c.id).limit(limit)).all()
+        .join(short, short.c.id == _devices.c.id)
+        .where(free_manager)
+        .order_by(_devices.c.id).limit(limit)).all()
 
 
 def lock_device(connection, device_id):
