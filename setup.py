@@ -82,6 +82,10 @@ setuptools.setup(
             'least_loaded = agentsched.algorithms.least_loaded:LeastLoaded',
             'weighted = agentsched.algorithms.weighted:Weighted',
         ],
+        'agentsched.device_assigners': [
+            'least_devices = '
+            'agentsched.algorithms.device_assigners:LeastDevices',
+        ],
         'agentsched.filters': [
             'agent_alive = agentsched.algorithms.filters:AgentAlive',
             'agent_serves = agentsched.algorithms.filters:AgentServes',

@@ -59,6 +59,13 @@ DEVICE_HEALTHS = (HEALTH_OK, HEALTH_DEGRADED, HEALTH_DOWN, HEALTH_UNKNOWN)
 # choice. UNKNOWN is refused: nobody has told us the device works.
 PLACEABLE_HEALTHS = frozenset((HEALTH_OK, HEALTH_DEGRADED))
 
+# How an agent came to manage a device (GET /v2.0/agents/{id}/devices):
+# assigned by the server to a manager of its type (the health monitor may
+# reassign it), or pinned (an admin's link, or the agent's own report:
+# never undone by the server).
+ASSIGNMENT_ASSIGNED = 'assigned'
+ASSIGNMENT_PINNED = 'pinned'
+
 # Where a device row came from: an agent's report, an admin, or a project
 # registering its own (private) appliance.
 DEVICE_SOURCE_REPORTED = 'reported'
@@ -117,6 +124,13 @@ FAILOVER_POLICIES = (FAILOVER_REBIND_AND_MOVE, FAILOVER_REBIND_ONLY,
 MAX_STRING_LENGTH = 255
 MAX_CONFIGURATIONS_BYTES = 64 * 1024
 MAX_DEVICES_PER_REPORT = 1000
+# [agent] remote_device_types: device types an agent manages remotely.
+MAX_REMOTE_DEVICE_TYPES = 32
+# The server assigns a manager agent no more devices than this (its own
+# included): each goes into its heartbeats (about 120 bytes with a name of
+# 20 characters), which MAX_CONFIGURATIONS_BYTES bounds. The agent also
+# leaves out of a heartbeat the remote devices that would not fit.
+MAX_DEVICES_PER_MANAGER = 400
 # The largest value of an integer column a report fills (agents.load,
 # devices.capacity, agent_devices.load: sa.Integer, signed 32 bits on every
 # backend). A larger one would fail the write, not just this report's.
@@ -137,6 +151,7 @@ MAX_PSK_LENGTH = 255
 
 # Stevedore namespaces, one per plugin kind.
 NS_ALGORITHMS = 'agentsched.algorithms'
+NS_DEVICE_ASSIGNERS = 'agentsched.device_assigners'
 NS_FILTERS = 'agentsched.filters'
 NS_WEIGHERS = 'agentsched.weighers'
 NS_DEVICE_TYPES = 'agentsched.device_types'

@@ -7,6 +7,7 @@ from oslo_log import log as logging
 import oslo_messaging
 from oslo_service import service
 
+from agentsched import algorithms
 from agentsched import constants
 from agentsched import messaging
 from agentsched import metrics
@@ -143,7 +144,8 @@ class ServerService(service.Service):
         if conf.health.enabled:
             self.monitor = health_monitor.HealthMonitor(
                 self.engine, conf, self.failover, leader.from_conf(conf),
-                report_stats=self.reports.stats, sink=self.sink)
+                report_stats=self.reports.stats, sink=self.sink,
+                assignment=self.services.assignment)
             self.monitor.start()
         self._start_metrics(conf)
         for index in range(self._local_agent_count):
@@ -214,9 +216,11 @@ class ServerService(service.Service):
 def preflight(conf):
     """Checks that would otherwise fail inside the worker, again and again.
 
-    Raises SchemaNotCurrent, PortInUse or UnsafeNoAuth with a message for
-    the operator.
+    Raises SchemaNotCurrent, PortInUse, UnsafeNoAuth or
+    algorithms.UnknownPlugin with a message for the operator.
     """
+    # A misspelt plugin name would fail the worker at every start.
+    algorithms.load_device_assigner(conf)
     if conf.api.enabled and conf.auth_strategy == 'noauth':
         api_auth.check_noauth(conf)
     if conf.api.enabled and conf.bind_port:

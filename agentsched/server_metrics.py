@@ -86,7 +86,9 @@ class ServerCollector:
             'failover_actions', 'Failover actions of this server\'s monitor '
             'while it led: rebound, moved, failed, retried (ERROR and stuck '
             'PENDING retries), deferred (by the rate limit), held (a dead '
-            'agent a guard kept from failover, at each check).', ['action'],
+            'agent a guard kept from failover, at each check), '
+            'devices_reassigned (devices given new manager agents).',
+            ['action'],
             sorted(totals.items()))
         yield metrics.counter('health_check_errors', 'Health checks that '
                               'failed on a bug.', [],

@@ -7,6 +7,7 @@ written here into the global cfg.CONF: oslo.messaging drops casts silently
 on a private ConfigOpts.
 """
 
+import contextlib
 import datetime
 import os
 import random
@@ -91,6 +92,26 @@ class Run:
         with psycopg.connect(PG_ADMIN, autocommit=True) as connection:
             connection.execute('DROP DATABASE IF EXISTS %s WITH (FORCE)'
                                % self.id)
+
+
+@contextlib.contextmanager
+def migrated(phase, **run_options):
+    """(run, conf, engine) over a scratch database of the run's own,
+    migrated to head; dropped after."""
+    bench = Run(**run_options)
+    bench.create_database()
+    try:
+        from agentsched.db import engine as db_engine
+        from agentsched.db import migration
+        conf = load_conf(bench.config_file(phase))
+        engine = db_engine.create_engine(conf)
+        migration.upgrade(engine)
+        try:
+            yield bench, conf, engine
+        finally:
+            engine.dispose()
+    finally:
+        bench.drop_database()
 
 
 def load_conf(config_file):

@@ -57,16 +57,9 @@ def main(argv=None):
     parser.add_argument('--vips', type=int, default=1000)
     parser.add_argument('--repeats', type=int, default=20)
     args = parser.parse_args(argv)
-    bench = common.Run()
-    bench.create_database()
-    try:
+    with common.migrated('data_plane') as (bench, conf, engine):
         from agentsched import constants
-        from agentsched.db import engine as db_engine
-        from agentsched.db import migration
         from agentsched.services import data_plane
-        conf = common.load_conf(bench.config_file('data_plane'))
-        engine = db_engine.create_engine(conf)
-        migration.upgrade(engine)
         rows, ids, host = _fleet(bench.id, args.vips)
         rows.write(engine)
         service = data_plane.DataPlaneService(engine)
@@ -102,9 +95,6 @@ def main(argv=None):
                 models.resource_stats.c.bytes_in))).scalar()
         # Every run grew every VIP's counter by 1000: the totals add up.
         assert total == 1000 * args.repeats * args.vips, total
-        engine.dispose()
-    finally:
-        bench.drop_database()
     json.dump(report, sys.stdout, indent=2)
     print()
 

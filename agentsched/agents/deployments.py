@@ -93,9 +93,13 @@ class Deployments:
             self._drivers[name] = self._load_driver(device, self._conf)
             return self._drivers[name]
 
-    def device_health(self, devices):
+    def device_health(self, devices, reported=None):
         """Copies of devices (heartbeat dicts) with health and load from
-        their drivers, and health_reason when the driver gave one."""
+        their drivers, and health_reason when the driver gave one.
+
+        reported: the keys a copy keeps, for devices known from the
+        server's sync (physical_info and credentials build the driver and
+        never go into a heartbeat)."""
         updated = []
         for device in devices:
             try:
@@ -104,7 +108,9 @@ class Deployments:
                 LOG.exception('Health check of device %s failed',
                               device.get('name'))
                 health, load, reason = constants.HEALTH_DOWN, 0, _reason(exc)
-            entry = dict(device, health=health, load=load)
+            entry = dict(device) if reported is None else {
+                key: device[key] for key in reported if key in device}
+            entry.update(health=health, load=load)
             entry.pop('health_reason', None)
             if reason:
                 entry['health_reason'] = formats.shorten(reason)
@@ -198,7 +204,7 @@ class Deployments:
         LOG.info('Released %s (generation %d): another agent of its device '
                  'manages it now', resource_id, generation)
 
-    def converge(self, resources, elsewhere=(), withheld=()):
+    def converge(self, resources, elsewhere=(), withheld=(), devices=None):
         """Make what is deployed here match the server's list (sync).
 
         elsewhere: resources on our devices that other agents now manage
@@ -206,8 +212,17 @@ class Deployments:
         withheld: ours, but the server could not decrypt their secrets:
         left exactly as they are (it may be a working tunnel), neither
         undeployed nor deployed.
+        devices: names of the devices this agent manages now; a device
+        elsewhere (not local) that it no longer manages and none of its
+        resources is on (one the server assigned to another manager) is
+        dropped without touching it: what it serves belongs to its other
+        agents.
         """
         wanted = {r['id']: r for r in resources}
+        if devices is not None:
+            devices = set(devices)
+            self._drop_devices(devices | {
+                (r.get('device') or {}).get('name') for r in resources})
         elsewhere = set(elsewhere)
         keep = set(wanted) | set(withheld)
         for resource_id in elsewhere & set(self.deployed):
@@ -227,15 +242,36 @@ class Deployments:
                 self.deploy(resource)
         self._withheld = set(withheld)
         # What devices still hold that nobody wants: found in their files
-        # after the agent restarted, or left by a failed undeploy.
+        # after the agent restarted, or left by a failed undeploy. Only on
+        # the devices this agent manages, or of its host: a device
+        # elsewhere that it no longer manages (a rebind to its other agent
+        # on the way) may hold what its other agents serve.
         with self._drivers_guard:
-            known = list(self._drivers.values())
+            known = [driver for name, driver in self._drivers.items()
+                     if devices is None or name in devices or driver.local]
         for driver in known:
             for resource_id in driver.resources() - keep - elsewhere:
                 self.undeploy({'id': resource_id,
                                'generation': self.deployed.get(resource_id,
                                                                0)},
                               report=False)
+
+    def _drop_devices(self, keep):
+        """Forget the drivers of devices elsewhere not in keep, and what
+        was deployed through them, leaving the devices as they are."""
+        with self._drivers_guard:
+            gone = [name for name, driver in self._drivers.items()
+                    if name not in keep and not driver.local]
+        for name in gone:
+            placed = [resource_id for resource_id, device in
+                      list(self._placed.items()) if device == name]
+            for resource_id in placed:
+                self.release(resource_id, self.deployed.get(resource_id, 0))
+            with self._drivers_guard:
+                self._drivers.pop(name, None)
+            LOG.info('Device %s is no longer managed by this agent: '
+                     'dropped, %d resource(s) left on it for its other '
+                     'agents', name, len(placed))
 
     def fence(self):
         """Stop serving what the devices of this host serve (drivers whose

@@ -43,6 +43,27 @@ def from_config(conf):
     return devices
 
 
+def remote_device_types(conf, given=None):
+    """The device types this agent manages remotely ([agent]
+    remote_device_types, or given), sorted, each once; InvalidDeviceConfig
+    beyond what a heartbeat may carry (the server would refuse every
+    report)."""
+    names = sorted(set(conf.agent.remote_device_types if given is None
+                       else given))
+    if len(names) > constants.MAX_REMOTE_DEVICE_TYPES:
+        raise InvalidDeviceConfig(
+            '[agent] remote_device_types lists %d types; at most %d' % (
+                len(names), constants.MAX_REMOTE_DEVICE_TYPES))
+    for name in names:
+        if not name or len(name) > constants.MAX_STRING_LENGTH or \
+                not name.isprintable():
+            raise InvalidDeviceConfig(
+                '[agent] remote_device_types: %r is not a device type '
+                'name (1 to %d printable characters)' % (
+                    name[:64], constants.MAX_STRING_LENGTH))
+    return names
+
+
 def simulated(host, count=2, service_type=constants.SERVICE_LOADBALANCER):
     """noop devices for local agents of the embedded default and scale tests."""
     return [{

@@ -1,6 +1,7 @@
 """The agent daemon: heartbeats, and an RPC endpoint the server casts to."""
 
 import collections
+import json
 import threading
 import time
 
@@ -16,11 +17,20 @@ from agentsched import sealing
 from agentsched import signing
 from agentsched.agents import data_plane
 from agentsched.agents import deployments
+from agentsched.agents import devices as agent_devices
 from agentsched.agents import server_api
 from agentsched.agents import service_plugins
 from agentsched.reports import reporter
 
 LOG = logging.getLogger(__name__)
+
+# What a heartbeat says of a device managed remotely: its description is
+# the admin's, kept by the server (physical_info and credentials never go
+# into a heartbeat).
+_REPORTED_REMOTE = ('name', 'device_type', 'service_type')
+# Bytes of a heartbeat's configurations kept for all but its devices (the
+# drivers in use, 32 remote device types of 255 characters, serialization).
+_REPORT_ROOM = 16 * 1024
 
 
 class AgentEndpoint:
@@ -64,14 +74,19 @@ class AgentEndpoint:
 class AgentService(service.Service):
     """One agentsched-agent: reports its state and devices every interval."""
 
-    def __init__(self, conf, host, devices, plugin=None, keyring=None):
+    def __init__(self, conf, host, devices, plugin=None, keyring=None,
+                 remote_device_types=None):
         """plugin: the service (agents/service_plugins) this agent runs;
         the first of [agent] services by default. keyring: what it signs
         with (signing.Keyring); [signing] host_keys by default, and with
-        none it neither signs nor verifies."""
+        none it neither signs nor verifies. remote_device_types: the device
+        types it manages remotely; [agent] remote_device_types by
+        default."""
         super().__init__()
         self._conf = conf
         self.host = host
+        self.remote_device_types = agent_devices.remote_device_types(
+            conf, remote_device_types)
         self._keyring = keyring or signing.Keyring.for_agent(
             host, conf.signing.host_keys)
         self._signer = (signing.Signer(self._keyring)
@@ -119,30 +134,78 @@ class AgentService(service.Service):
         # What the server says this agent manages (sync), credentials
         # included: kept in memory only, never logged.
         self.managed_devices = []
+        # Remote devices left out of the last heartbeat (_fitting).
+        self._left_out = 0
         self._sync_lock = threading.Lock()
         self.deployments = deployments.Deployments(self._report_status,
                                                    conf=conf)
 
     def agent_state(self):
+        remote = self.remote_devices()
+        # Health and load as the device drivers see them now, and the
+        # drivers in use (Neutron's LBaaS agent reported device_drivers).
+        configurations = {
+            'devices': self._device_health(remote),
+            'device_drivers': sorted({d['device_type']
+                                      for d in self.devices + remote})}
+        if self.remote_device_types:
+            configurations['remote_device_types'] = self.remote_device_types
         return {
             'agent_type': self.agent_type,
             'binary': constants.AGENT_BINARY,
             'host': self.host,
             'topic': self.topic,
             'availability_zone': self._conf.agent.availability_zone,
-            # Health and load as the device drivers see them now, and the
-            # drivers in use (Neutron's LBaaS agent reported device_drivers).
-            'configurations': {
-                'devices': self._device_health(),
-                'device_drivers': sorted({d['device_type']
-                                          for d in self.devices})},
+            'configurations': configurations,
             'start_flag': self._start_flag,
         }
 
-    def _device_health(self):
-        # Kept for the agent's metrics (device health by type).
-        self.last_devices = self.deployments.device_health(self.devices)
+    def _device_health(self, remote):
+        """Health and load of its own devices and of those it manages
+        remotely (remote: their dicts from the sync), as heartbeat entries;
+        kept for the agent's metrics (device health by type)."""
+        own = self.deployments.device_health(self.devices)
+        self.last_devices = own + self._fitting(
+            own, self.deployments.device_health(remote, _REPORTED_REMOTE))
         return self.last_devices
+
+    def _fitting(self, own, managed):
+        """The remote devices' entries that fit in a heartbeat beside its
+        own devices' (the server refuses a report beyond its bounds, and an
+        agent whose reports are refused is judged dead): the rest are left
+        out, with a WARNING when their number changes."""
+        if not managed:
+            return managed
+        budget = constants.MAX_CONFIGURATIONS_BYTES - _REPORT_ROOM
+        used = sum(len(json.dumps(entry)) + 1 for entry in own)
+        kept = []
+        for entry in managed:
+            used += len(json.dumps(entry)) + 1
+            if used > budget or len(own) + len(kept) >= \
+                    constants.MAX_DEVICES_PER_REPORT:
+                break
+            kept.append(entry)
+        left_out = len(managed) - len(kept)
+        if left_out != self._left_out:
+            self._left_out = left_out
+            if left_out:
+                LOG.warning('Agent %s on %s manages %d devices more than '
+                            'its heartbeats can carry: %d left out of them '
+                            '(no health reported for them from here)',
+                            self.agent_type, self.host, left_out, left_out)
+        return kept
+
+    def remote_devices(self):
+        """The devices this agent manages remotely: those of its sync
+        (assigned by the server, or pinned by an admin) of a type in its
+        remote_device_types and not one of its own [device:] sections;
+        dicts with physical_info and credentials, as the sync gave them."""
+        if not self.remote_device_types:
+            return []
+        own = {device['name'] for device in self.devices}
+        return [device for device in self.managed_devices
+                if device.get('device_type') in self.remote_device_types
+                and device.get('name') not in own]
 
     def start(self):
         super().start()
@@ -363,8 +426,12 @@ class AgentService(service.Service):
                     withheld.append(resource['id'])
                 else:
                     resources.append(opened)
-            self.deployments.converge(resources, answer.get('elsewhere', ()),
-                                      withheld)
+            # Devices it no longer manages (a remote one the server
+            # reassigned while it was away) are dropped, never touched.
+            self.deployments.converge(
+                resources, answer.get('elsewhere', ()), withheld,
+                devices={device['name'] for device in
+                         self.devices + self.managed_devices})
         LOG.info('Agent %s on %s manages %d devices: %s', self.agent_type,
                  self.host, len(self.managed_devices),
                  ', '.join(d['name'] for d in self.managed_devices))

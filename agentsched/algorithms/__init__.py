@@ -10,11 +10,15 @@ in order, atomically in the database, until one claim succeeds.
 """
 
 from agentsched.algorithms import base
+from agentsched.algorithms import device_assigners
 from agentsched.algorithms import loader
 
 # The interface callers use, in one place.
 Algorithm = base.Algorithm
 Candidate = base.Candidate
+DeviceAssigner = device_assigners.DeviceAssigner
+DeviceToAssign = device_assigners.Device
+Manager = device_assigners.Manager
 Filter = base.Filter
 InvalidRequest = base.InvalidRequest
 NoValidCandidate = base.NoValidCandidate
@@ -23,3 +27,4 @@ Weigher = base.Weigher
 UnknownPlugin = loader.UnknownPlugin
 load = loader.load
 load_algorithm = loader.load_algorithm
+load_device_assigner = loader.load_device_assigner

@@ -1,7 +1,9 @@
-"""Algorithms, filters and weighers by name, through stevedore.
+"""Algorithms, filters, weighers and device assigners by name, through
+stevedore.
 
 Any package may add its own: an entry point in agentsched.algorithms,
-agentsched.filters or agentsched.weighers, then its name in [scheduler].
+agentsched.filters, agentsched.weighers or agentsched.device_assigners,
+then its name in [scheduler].
 """
 
 from oslo_log import log as logging
@@ -64,6 +66,25 @@ def load_algorithm(name, filters=(), weighers=(), host_subset_size=1,
                          'sample_size': sample_size, 'rng': rng})
     except stevedore_exception.NoMatches:
         raise _unknown('algorithm', [name], constants.NS_ALGORITHMS, option)
+    return manager.driver
+
+
+def load_device_assigner(conf, rng=None):
+    """The device assigner named by [scheduler] device_assigner;
+    UnknownPlugin if no installed entry point provides it."""
+    scheduler_conf.register_opts(conf)
+    name = conf[scheduler_conf.GROUP].device_assigner
+    try:
+        manager = stevedore.DriverManager(
+            constants.NS_DEVICE_ASSIGNERS, name, invoke_on_load=True,
+            invoke_kwds={'rng': rng})
+    except stevedore_exception.NoMatches:
+        raise UnknownPlugin(
+            'Unknown device assigner %r in [scheduler] device_assigner; '
+            'installed (entry points in %s): %s' % (
+                name, constants.NS_DEVICE_ASSIGNERS,
+                ', '.join(_installed(constants.NS_DEVICE_ASSIGNERS)) or
+                'none'))
     return manager.driver
 
 

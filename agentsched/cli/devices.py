@@ -40,7 +40,9 @@ AGENT_COLUMNS = (
     ('id', 'ID'), ('agent_type', 'Agent Type'), ('host', 'Host'),
     ('alive', 'Alive'), ('admin_state_up', 'State'),
     ('device_missing', 'Device Missing'), ('device_health', 'Device Health'),
-    ('device_load', 'Device Load'))
+    ('device_load', 'Device Load'), ('assignment', 'Assignment'))
+# An agent's devices: assigned by the server or pinned (an admin's link).
+AGENT_DEVICE_COLUMNS = (('assignment', 'Assignment'),)
 
 FORMATTERS = {'admin_state_up': formats.StateColumn,
               'alive': formats.AliveColumn,
@@ -208,6 +210,8 @@ def _common_fields(parsed_args):
 
 class _DeviceLister(base.APICommand, lister.Lister):
 
+    COLUMNS = LIST_COLUMNS
+
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         parser.add_argument('--long', action='store_true',
@@ -231,7 +235,7 @@ class _DeviceLister(base.APICommand, lister.Lister):
         params += [('sort_key', key) for key in parsed_args.sort_key]
         params += [('sort_dir', way) for way in parsed_args.sort_dir]
         devices = self.client.list_all(path, 'devices', params)
-        chosen = LIST_COLUMNS + (LONG_COLUMNS if parsed_args.long else ())
+        chosen = self.COLUMNS + (LONG_COLUMNS if parsed_args.long else ())
         fields = [field for field, _ in chosen]
         return ([title for _, title in chosen],
                 [_row(device, fields) for device in devices])
@@ -267,7 +271,9 @@ class ListDevice(_DeviceLister):
 
 
 class ListAgentDevice(_DeviceLister):
-    """List the devices an agent reaches."""
+    """List the devices an agent reaches, assigned or pinned."""
+
+    COLUMNS = LIST_COLUMNS + AGENT_DEVICE_COLUMNS
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)

@@ -24,6 +24,7 @@ def main(argv=None):
     try:
         plugins = service_plugins.load(conf.agent.services)
         device_list = devices.from_config(conf)
+        devices.remote_device_types(conf)
     except (service_plugins.UnknownService,
             devices.InvalidDeviceConfig) as exc:
         sys.exit('agentsched-agent: %s' % exc)

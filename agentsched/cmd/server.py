@@ -7,6 +7,7 @@ import oslo_messaging
 from oslo_service import service
 import sqlalchemy as sa
 
+from agentsched import algorithms
 from agentsched import conf as agentsched_conf
 from agentsched.api import auth as api_auth
 from agentsched.db import engine as db_engine
@@ -29,7 +30,7 @@ def main(argv=None):
     try:
         server.preflight(conf)
     except (server.SchemaNotCurrent, server.PortInUse,
-            api_auth.UnsafeNoAuth) as exc:
+            api_auth.UnsafeNoAuth, algorithms.UnknownPlugin) as exc:
         sys.exit('agentsched-server: %s' % exc)
     print(_banner(conf), flush=True)
     server_service = server.ServerService(conf,

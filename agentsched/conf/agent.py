@@ -84,6 +84,19 @@ opts = [
     cfg.HostAddressOpt(
         'metrics_bind_host', default='127.0.0.1',
         help='Address of the agent\'s metrics listener (metrics_port).'),
+    cfg.ListOpt(
+        'remote_device_types', default=[],
+        help='Device types this agent manages remotely, beside the devices '
+             'of its [device:<name>] sections, e.g. haproxy_ssh. The agent '
+             'reports them in its heartbeats; a device of such a type that '
+             'an admin registers without naming agents is assigned by the '
+             'server to [scheduler] agents_per_device live agents that '
+             'manage its type (and its service type and availability zone), '
+             'which learn it with its credentials through their sync, '
+             'report its health and deploy to it; when one dies, the health '
+             'monitor assigns its devices to another. Empty: this agent '
+             'manages only its own devices. At most %d types, each a '
+             'device type name.' % constants.MAX_REMOTE_DEVICE_TYPES),
     cfg.FloatOpt(
         'stats_interval', default=60, min=0,
         help='Seconds between two reports of the statistics of what this '

@@ -3,6 +3,8 @@
 from oslo_config import cfg
 from oslo_config import types
 
+from agentsched import constants
+
 GROUP = 'scheduler'
 
 # Cheapest and most often failing checks first: later filters see fewer
@@ -72,6 +74,26 @@ opts = [
              'database checks capacity, device state and agent liveness '
              'when capacity is claimed, and our own claims update the '
              'snapshot at once.'),
+    cfg.IntOpt(
+        'agents_per_device', default=2, min=1,
+        help='How many live agents manage a device that an admin registers '
+             'without naming agents: the server assigns it to that many '
+             'agents whose [agent] remote_device_types lists its type (two '
+             'by default, so that one can die without its resources moving: '
+             'they are rebound to the other). Agents an admin pinned to the '
+             'device count. With fewer managers alive, the device gets what '
+             'there is, and the health monitor assigns more when they '
+             'appear or when one dies.'),
+    cfg.StrOpt(
+        'device_assigner', default='least_devices',
+        help='How the server chooses the agents of such a device (entry '
+             'point in agentsched.device_assigners): least_devices, the '
+             'default, takes the live, admin-up agents managing the '
+             'device\'s type, of its service type and, when the device has '
+             'one, of its availability zone, with the fewest devices (ties: '
+             'by host name; none with %d, what a heartbeat carries). An '
+             'unknown name stops the server at start.'
+             % constants.MAX_DEVICES_PER_MANAGER),
     cfg.IntOpt(
         'max_claim_attempts', default=5, min=1,
         help='Candidates tried per round when claims are lost to other '

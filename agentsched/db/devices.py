@@ -199,7 +199,7 @@ def query(connection, alive_since, filters=None, sort=(('id', True),),
     if agent_id is not None:
         statement = statement.join(_links, _links.c.device_id ==
                                    _devices.c.id).where(
-            _links.c.agent_id == agent_id)
+            _links.c.agent_id == agent_id).add_columns(_assignment())
     for name, values in (filters or {}).items():
         column = health if name == 'health' else _devices.c[name]
         statement = statement.where(column.in_(values))
@@ -207,6 +207,15 @@ def query(connection, alive_since, filters=None, sort=(('id', True),),
                             sort, marker, limit, reverse)
     rows = connection.execute(statement).all()
     return rows[::-1] if reverse else rows
+
+
+def _assignment():
+    """How the agent of a link came to manage the device: assigned by the
+    server, or pinned (an admin's link, the agent's own report)."""
+    return sa.case((_links.c.assigned == sa.true(),
+                    sa.literal(constants.ASSIGNMENT_ASSIGNED)),
+                   else_=sa.literal(constants.ASSIGNMENT_PINNED)
+                   ).label('assignment')
 
 
 def update(connection, device_id, values, if_revision=None):
@@ -274,7 +283,8 @@ def agents_of_device(connection, device_id):
     """(agent row, link row) pairs of the agents that reach a device."""
     rows = connection.execute(
         sa.select(_agents, _links.c.missing, _links.c.health.label(
-            'link_health'), _links.c.load.label('link_load'))
+            'link_health'), _links.c.load.label('link_load'),
+            _links.c.assigned)
         .join(_links, _links.c.agent_id == _agents.c.id)
         .where(_links.c.device_id == device_id)
         .order_by(_agents.c.host))
@@ -302,10 +312,13 @@ def set_health(connection, device_id, health):
 
 
 def devices_of_agent(connection, agent_id):
-    """The devices an agent reaches now (links not missing), by name."""
+    """The devices an agent reaches now (links not missing, and those
+    assigned to it that it has not reported yet), by name."""
     return connection.execute(
         sa.select(_devices).join(_links, _links.c.device_id == _devices.c.id)
-        .where(_links.c.agent_id == agent_id, _links.c.missing == sa.false())
+        .where(_links.c.agent_id == agent_id,
+               sa.or_(_links.c.missing == sa.false(),
+                      _links.c.assigned == sa.true()))
         .order_by(_devices.c.name)).all()
 
 

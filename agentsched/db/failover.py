@@ -19,6 +19,7 @@ from agentsched.db import placement as placement_db
 _agents = models.agents
 _devices = models.devices
 _links = models.agent_devices
+_types = models.manager_device_types
 _bindings = models.bindings
 _resources = models.resources
 _health = models.scheduler_health
@@ -38,15 +39,30 @@ def _lock(statement, connection):
 
 
 def agents_overview(connection):
-    """Every agent with how many resources it holds (the monitor's view)."""
+    """Every agent with how many resources it holds, how many devices the
+    server assigned to it and whether it manages device types remotely
+    (the monitor's view)."""
     held = (sa.select(_bindings.c.agent_id, sa.func.count().label('held'))
             .group_by(_bindings.c.agent_id).subquery())
+    assigned = (sa.select(_links.c.agent_id,
+                          sa.func.count().label('assigned'))
+                .where(_links.c.assigned == sa.true())
+                .group_by(_links.c.agent_id).subquery())
+    managers = (sa.select(_types.c.agent_id)
+                .group_by(_types.c.agent_id).subquery())
     return connection.execute(
         sa.select(_agents.c.id, _agents.c.agent_type, _agents.c.host,
                   _agents.c.availability_zone, _agents.c.heartbeat_timestamp,
                   _agents.c.admin_state_up, _agents.c.forced_down,
-                  sa.func.coalesce(held.c.held, 0).label('held'))
-        .select_from(_agents.outerjoin(held, held.c.agent_id == _agents.c.id))
+                  sa.func.coalesce(held.c.held, 0).label('held'),
+                  sa.func.coalesce(assigned.c.assigned, 0)
+                  .label('assigned'),
+                  managers.c.agent_id.is_not(None).label('manager'))
+        .select_from(_agents.outerjoin(held, held.c.agent_id == _agents.c.id)
+                     .outerjoin(assigned,
+                                assigned.c.agent_id == _agents.c.id)
+                     .outerjoin(managers,
+                                managers.c.agent_id == _agents.c.id))
     ).all()
 
 

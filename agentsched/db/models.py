@@ -98,6 +98,21 @@ class AgentDevice(Base):
     health = sa.Column(sa.String(16))
     load = sa.Column(sa.Integer)
     updated_at = sa.Column(DateTime)
+    # True: the server assigned the device to this agent (a manager of its
+    # type, services/device_assignment.py) and may reassign it; false: an
+    # admin's pin or the agent's own report, which the server never undoes.
+    assigned = sa.Column(sa.Boolean, nullable=False, default=False,
+                         server_default=sa.false())
+
+
+class ManagerDeviceType(Base):
+    """A device type an agent manages remotely (its [agent]
+    remote_device_types, from its heartbeats): devices of that type that an
+    admin registers are assigned to such agents."""
+    __tablename__ = 'manager_device_types'
+    agent_id = sa.Column(UUID, sa.ForeignKey('agents.id', ondelete='CASCADE'),
+                         primary_key=True)
+    device_type = sa.Column(Name, primary_key=True, index=True)
 
 
 class Resource(Base):
@@ -207,6 +222,7 @@ class SchedulerHealth(Base):
 agents = Agent.__table__
 devices = Device.__table__
 agent_devices = AgentDevice.__table__
+manager_device_types = ManagerDeviceType.__table__
 resources = Resource.__table__
 resource_stats = ResourceStats.__table__
 bindings = Binding.__table__

@@ -33,6 +33,10 @@ FIELDS = ('id', 'name', 'device_type', 'service_type', 'capabilities',
           'admin_state_up', 'health', 'availability_zone', 'source',
           'project_id', 'tenant_id', 'revision_number', 'created_at',
           'updated_at')
+# An agent's device list says how the agent came to manage each device:
+# 'assigned' by the server (a manager of its type) or 'pinned' (an admin's
+# link, or the agent's own report).
+AGENT_DEVICE_FIELDS = FIELDS + ('assignment',)
 _JSON_FIELDS = ('capabilities', 'physical_info')
 
 _NAME = {'type': 'string', 'minLength': 1,
@@ -149,7 +153,8 @@ def list_devices(agent_id=None):
     filter_names = devices_service.FILTER_KEYS + ('tenant_id',)
     request.check_query(filter_names + listing.PAGING_PARAMS)
     conf = request.conf()
-    fields = listing.fields(FIELDS)
+    known = FIELDS if agent_id is None else AGENT_DEVICE_FIELDS
+    fields = listing.fields(known) or known
     filters = listing.filters(filter_names, booleans=('admin_state_up',))
     if 'tenant_id' in filters:
         filters['project_id'] = filters.get('project_id', []) + \
@@ -212,7 +217,9 @@ def list_device_agents(device_id):
         'alive': liveness.is_alive(row.heartbeat_timestamp, row.forced_down,
                                    alive_since),
         'device_missing': row.missing, 'device_health': row.link_health,
-        'device_load': row.link_load} for row in rows]})
+        'device_load': row.link_load,
+        'assignment': constants.ASSIGNMENT_ASSIGNED if row.assigned
+        else constants.ASSIGNMENT_PINNED} for row in rows]})
 
 
 # -- /v2.0/agents/{id}/devices ---------------------------------------------

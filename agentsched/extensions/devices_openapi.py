@@ -31,6 +31,11 @@ DEVICE = {
     },
 }
 
+# In an agent's device list: how the agent came to manage the device.
+AGENT_DEVICE = dict(DEVICE, properties=dict(DEVICE['properties'], assignment={
+    'type': 'string', 'enum': [constants.ASSIGNMENT_ASSIGNED,
+                               constants.ASSIGNMENT_PINNED]}))
+
 # A device's name names its directory on the agent's host (the haproxy
 # driver's default config_dir) and reaches terminals: no '/', no '.' or
 # '..', no control characters. The handlers validate with this pattern.
@@ -62,6 +67,12 @@ _CREATE = {'type': 'object', 'additionalProperties': False,
                project_id=PROJECT, tenant_id=PROJECT)}
 
 _REF = {'$ref': '#/components/schemas/Device'}
+_AGENT_DEVICES = openapi.json_response('Devices of the agent', {
+    'type': 'object', 'required': ['devices'],
+    'properties': {'devices': {'type': 'array', 'items': {
+        '$ref': '#/components/schemas/AgentDevice'}},
+        'devices_links': {'type': 'array', 'items': {
+            '$ref': '#/components/schemas/Link'}}}})
 _ONE = openapi.json_response('The device', {
     'type': 'object', 'required': ['device'], 'properties': {'device': _REF}})
 _MANY = openapi.json_response('Devices', {
@@ -116,8 +127,14 @@ def _body(schema):
         'schema': schema}}}
 
 
+_AGENT_LIST_PARAMETERS = [
+    _query('fields', {'type': 'string',
+                      'enum': list(AGENT_DEVICE['properties'])})
+    if parameter['name'] == 'fields' else parameter
+    for parameter in _LIST_PARAMETERS]
+
 OPENAPI = {
-    'schemas': {'Device': DEVICE},
+    'schemas': {'Device': DEVICE, 'AgentDevice': AGENT_DEVICE},
     'paths': {
         '/v2.0/devices': {
             'get': {'operationId': 'listDevices', 'summary': 'List devices',
@@ -176,9 +193,11 @@ OPENAPI = {
         '/v2.0/agents/{agent_id}/devices': {
             'get': {'operationId': 'listAgentDevices',
                     'summary': 'Devices an agent reaches',
-                    'parameters': [_path('agent_id')] + _LIST_PARAMETERS,
-                    'responses': {'200': _MANY, **openapi.error_responses(
-                        400, 401, 403, 404)}},
+                    'parameters': [_path('agent_id')] +
+                    _AGENT_LIST_PARAMETERS,
+                    'responses': {'200': _AGENT_DEVICES,
+                                  **openapi.error_responses(
+                                      400, 401, 403, 404)}},
             'post': {'operationId': 'addAgentDevice',
                      'summary': 'Associate a device, or create and '
                                 'associate one',

@@ -7,6 +7,10 @@ availability zone (mass-failure guard), then fail over what must be:
   once, whatever the guards say, as an admin asked (moves still paced);
 - bindings of dead agents, of deleted agents and on DOWN devices: only when
   no guard holds and the agent's group is not tripped.
+Before them, devices short of [scheduler] agents_per_device managers get
+new ones (services/device_assignment.py; a dead manager's devices only as
+the guards allow, paced by the same token bucket), so that the resources
+of a dead manager are rebound to the device's live managers, not moved.
 Each binding is rebound, moved or held as services/failover.decide() says
 (the rule an admin's failover follows too); rebinds are done at once, moves
 paced by the token bucket and handed to a pool of movers. What the check
@@ -36,14 +40,23 @@ REASON_DRAINING = 'agent disabled (draining)'
 REASON_DELETED = 'agent deleted'
 REASON_DEVICE_DOWN = 'device DOWN'
 
+# Seconds between two looks for devices short of managers when nothing the
+# agents' overview shows changed (an admin's unlink, a manager's deletion,
+# a pinned agent's death): the look costs one statement over every
+# admin-registered device of a managed type (docs/failover.md).
+DEVICE_SWEEP_INTERVAL = 60.0
+
 
 class HealthMonitor:
 
     def __init__(self, engine, conf, failover, leadership, report_stats=None,
-                 sink=None, clock=time.monotonic):
+                 sink=None, clock=time.monotonic, assignment=None):
+        """assignment: services/device_assignment.py, which gives devices
+        short of managers new ones (None: devices are not reassigned)."""
         self._engine = engine
         self._conf = conf
         self._failover = failover
+        self._assignment = assignment
         self._leadership = leadership
         self._report_stats = report_stats
         self._sink = sink
@@ -62,9 +75,15 @@ class HealthMonitor:
                        failover_service.MOVED: 0,
                        failover_service.FAILED: 0, 'retried': 0,
                        'held': 0}
+        if assignment is not None:
+            self.totals['devices_reassigned'] = 0
         self.last = {}
         # Checks that failed on a bug (not a database outage).
         self.check_errors = 0
+        # What the last look for devices short of managers saw, and when.
+        self._device_view = None
+        self._device_sweep_at = None
+        self._devices_pending = False
         self._stop = threading.Event()
         self._thread = None
         self._movers = futures.ThreadPoolExecutor(
@@ -115,7 +134,12 @@ class HealthMonitor:
         # each check while it holds: metrics' held).
         self.totals['held'] += sum(
             1 for key in dead.values() if hold is not None or key in tripped)
+        # Devices first: the failover below rebinds to their new managers.
+        devices = self._reassign_devices(agents, now, hold is not None,
+                                         tripped)
         outcome = self._fail_over(reasons, include_orphans=hold is None)
+        if devices is not None:
+            outcome['devices'] = devices
         if hold is None:
             outcome['retried'] = (self._retry_errors(now) +
                                   self._retry_pending(now))
@@ -172,10 +196,13 @@ class HealthMonitor:
         # (agent_type, zone) -> agents dead or late, agents in all.
         late_count, total, admin, dead = {}, {}, {}, {}
         for agent in agents:
+            # Resources bound to it, or devices the server assigned to it:
+            # what failover hands over when it dies.
+            holds = agent.held or agent.assigned
             # Forced down: dead by the rule, failed over as an admin asked
             # (whatever the guards say); otherwise its heartbeats decide.
             if agent.forced_down:
-                if agent.held:
+                if holds:
                     admin[agent.id] = REASON_FORCED
                 continue
             is_dead = not liveness.heartbeat_is_fresh(
@@ -183,7 +210,7 @@ class HealthMonitor:
             key = (agent.agent_type, agent.availability_zone)
             late_count.setdefault(key, 0)
             total.setdefault(key, 0)
-            if agent.held and not liveness.heartbeat_is_fresh(
+            if holds and not liveness.heartbeat_is_fresh(
                     agent.heartbeat_timestamp, late_since):
                 late_count[key] += 1
                 total[key] += 1
@@ -191,7 +218,7 @@ class HealthMonitor:
                     dead[agent.id] = key
             elif not is_dead:
                 total[key] += 1
-                if not agent.admin_state_up and agent.held:
+                if not agent.admin_state_up and holds:
                     admin[agent.id] = REASON_DRAINING
         return ({key: (late_count[key], total[key]) for key in total},
                 admin, dead)
@@ -218,6 +245,53 @@ class HealthMonitor:
                                    'network down?)' % (self._clock() - last))
                 return
         self.guards.healthy()
+
+    def _reassign_devices(self, agents, now, hold, tripped):
+        """Give devices short of managers new ones: a dead manager's
+        devices only when no guard holds and its group is not tripped
+        (they count as still managed meanwhile); a forced-down or draining
+        one's at once. Paced by the token bucket, one token a device.
+        What was done, for the health state.
+
+        The look costs a statement over every admin-registered device of a
+        managed type: taken when what the overview shows changed (the live
+        managers, the agents with assignments no longer managing them),
+        when the last look left work, and every DEVICE_SWEEP_INTERVAL."""
+        if self._assignment is None:
+            return None
+        alive_since = liveness.alive_since(self._conf.agent_down_time, now)
+        live, failing = set(), set()
+        for agent in agents:
+            fresh = liveness.heartbeat_is_fresh(agent.heartbeat_timestamp,
+                                                alive_since)
+            if fresh and not agent.forced_down and agent.admin_state_up:
+                if agent.manager:
+                    live.add(agent.id)
+            elif agent.assigned and (agent.forced_down or fresh or not (
+                    hold or (agent.agent_type, agent.availability_zone)
+                    in tripped)):
+                failing.add(agent.id)
+        view = (frozenset(live), frozenset(failing))
+        if view == self._device_view and not self._devices_pending and \
+                self._device_sweep_at is not None and \
+                self._clock() - self._device_sweep_at < \
+                DEVICE_SWEEP_INTERVAL:
+            return dict(self._assignment.nothing()._asdict())
+        self._device_view = view
+        self._device_sweep_at = self._clock()
+        done = self._assignment.reassign(
+            self._conf.health.batch_size, self.guards.bucket.take,
+            hold=hold, tripped=tripped)
+        self._devices_pending = bool(done.devices or done.deferred or
+                                     done.more)
+        self.totals['devices_reassigned'] += done.devices
+        if done.devices or done.deferred:
+            LOG.info('Device assignment: %d device(s) got %d new agent(s), '
+                     '%d assignment(s) of agents no longer managing them '
+                     'removed, %d still short of agents, %d deferred by the '
+                     'rate limit', done.devices, done.assigned,
+                     done.unassigned, done.short, done.deferred)
+        return done._asdict()
 
     def _fail_over(self, reasons, include_orphans):
         """Claim this check's work, decide each binding, rebind and hand

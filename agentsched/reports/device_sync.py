@@ -8,7 +8,9 @@ linked to its agent: a device another host reported first, or an admin
 created, is refused for an agent not linked to it (an admin links it), so
 no host can redefine or claim another's device (docs/security.md). Devices
 registered by an admin keep the admin's description; a report of a linked
-agent carries health and load.
+agent carries health and load, and so does the report of a manager agent
+(its [agent] remote_device_types, kept in manager_device_types here) for
+a device the server assigned to it (services/device_assignment.py).
 """
 
 import json
@@ -20,6 +22,7 @@ import sqlalchemy as sa
 
 from agentsched import constants
 from agentsched.conf import agent as agent_conf
+from agentsched.db import assignment as assignment_db
 from agentsched.db import devices as devices_db
 from agentsched.services import device_types
 from agentsched.services import devices as devices_service
@@ -52,25 +55,36 @@ class DeviceSync:
         self.refused = 0
 
     def reconcile(self, connection, agent_id, state, now):
-        """Make the inventory match one agent's reported device list."""
-        reported = (state.get('configurations') or {}).get('devices') or []
+        """Make the inventory match one agent's reported device list, and
+        the device types it manages remotely."""
+        configurations = state.get('configurations') or {}
+        reported = configurations.get('devices') or []
+        remote_types = set(configurations.get('remote_device_types') or ())
+        assignment_db.set_managed_types(connection, agent_id, remote_types)
         service_type = constants.SERVICE_BY_AGENT_TYPE.get(
             state['agent_type'], constants.SERVICE_LOADBALANCER)
+        described_devices = {
+            device['name']: (device, _described(
+                device, service_type, state.get('availability_zone')))
+            for device in reported}
+        existing = devices_db.by_names(connection, described_devices)
         valid = {}
-        for device in reported:
-            described = _described(device, service_type,
-                                   state.get('availability_zone'))
-            try:
-                self._registry.get(device['device_type']).validate(
-                    described['service_type'],
-                    json.loads(described['physical_info']))
-            except device_types.InvalidDevice as exc:
-                LOG.warning('Agent %s on %s reported device %r, ignored: %s',
-                            state['agent_type'], state['host'],
-                            device['name'], exc)
-                continue
-            valid[device['name']] = (device, described)
-        existing = devices_db.by_names(connection, valid)
+        for name, (device, described) in described_devices.items():
+            row = existing.get(name)
+            # The description counts only where it creates or updates a
+            # row: an admin's device (one assigned to a manager among them)
+            # keeps the admin's, and its report carries health and load.
+            if row is None or row.source == constants.DEVICE_SOURCE_REPORTED:
+                try:
+                    self._registry.get(device['device_type']).validate(
+                        described['service_type'],
+                        json.loads(described['physical_info']))
+                except device_types.InvalidDevice as exc:
+                    LOG.warning('Agent %s on %s reported device %r, '
+                                'ignored: %s', state['agent_type'],
+                                state['host'], device['name'], exc)
+                    continue
+            valid[name] = (device, described)
         links = devices_db.links_of_agent(connection, agent_id)
         touched = set()
         for name, (device, described) in valid.items():
@@ -81,6 +95,15 @@ class DeviceSync:
             elif row.id not in links and not (
                     row.source == constants.DEVICE_SOURCE_REPORTED and
                     row.reported_by == state['host']):
+                if row.source == constants.DEVICE_SOURCE_ADMIN and \
+                        row.device_type in remote_types:
+                    # A manager reporting a device assigned to it until
+                    # its last sync (reassigned while it was away): it
+                    # drops the device at its next sync.
+                    LOG.info('Agent %s on %s reported device %s, no longer '
+                             'assigned to it: ignored', state['agent_type'],
+                             state['host'], name)
+                    continue
                 row = None
             if row is None:
                 self._refuse(state, name)

@@ -66,6 +66,12 @@ CONFIGURATIONS_SCHEMA = {
         'devices': {'type': 'array',
                     'maxItems': constants.MAX_DEVICES_PER_REPORT,
                     'items': DEVICE_SCHEMA},
+        # [agent] remote_device_types: device types the agent manages
+        # remotely (db manager_device_types rows).
+        'remote_device_types': {
+            'type': 'array', 'uniqueItems': True,
+            'maxItems': constants.MAX_REMOTE_DEVICE_TYPES,
+            'items': _NAME},
     },
 }
 

@@ -107,20 +107,25 @@ def _last_report(agent, device_name):
 
 
 def _reaching(connection, device_id):
-    """The agents that reach a device now (their link not missing): those
-    told of a change to it."""
+    """The agents that reach a device now (their link not missing, or
+    assigned and not yet picked up): those told of a change to it."""
     return [row for row in devices_db.agents_of_device(connection, device_id)
-            if not row.missing]
+            if not row.missing or row.assigned]
 
 
 class DeviceService:
 
-    def __init__(self, engine, conf, notifier, secret_box, registry=None):
+    def __init__(self, engine, conf, notifier, secret_box, registry=None,
+                 assignment=None):
+        """assignment: services/device_assignment.py, which assigns a
+        device registered without agents to manager agents (None: it stays
+        unlinked until an admin links it)."""
         self._engine = engine
         self._conf = conf
         self._notifier = notifier
         self._secrets = secret_box
         self.types = registry or device_types.Registry()
+        self._assignment = assignment
 
     # -- reading ---------------------------------------------------------
 
@@ -166,13 +171,16 @@ class DeviceService:
         fields' project_id: its owner (None or absent: shared); tenant: the
         project of a caller that is not an admin (the owner; Invalid for
         the provider's physical_info fields). Conflict (OverQuota) past the
-        owner's quota."""
+        owner's quota. Assigned to manager agents of its type, told after
+        the commit."""
         values = self._new_values(fields, tenant)
         with self._owned(values['project_id']) as connection:
             row = self._insert(connection, values)
+            managers = self._assign(connection, row)
             row = self._shown(connection, row.id)
         notifications.emit('device.create.end',
                            notifications.device_payload(row))
+        self._tell(managers)
         return row
 
     def update(self, device_id, changes, expected_revision=None,
@@ -250,14 +258,16 @@ class DeviceService:
             else:
                 row = _existing(connection, device_id)
             links = devices_db.links_of_agent(connection, agent_id)
-            if row.id in links and not links[row.id].missing:
+            if row.id in links and not links[row.id].missing and \
+                    not links[row.id].assigned:
                 raise exceptions.Conflict(
                     'Device %s is already on agent %s' % (row.id, agent_id),
                     code='DeviceAlreadyOnAgent')
             if row.id in links:
                 # The agent stopped reporting it: an admin says it is back.
+                # Or the server assigned it: now pinned, never undone.
                 devices_db.update_link(connection, agent_id, row.id,
-                                       {'missing': False})
+                                       {'missing': False, 'assigned': False})
             else:
                 devices_db.link(connection, agent_id, row.id,
                                 liveness.utcnow())
@@ -274,8 +284,11 @@ class DeviceService:
                                            constants.HEALTH_UNKNOWN),
                     'load': int(load) if load is not None else None})
                 update_health(connection, row.id)
+            # A new device: managers beside the pinned agent.
+            managers = (self._assign(connection, row)
+                        if new_device is not None else [])
             row = self._shown(connection, row.id)
-        self._tell([agent])
+        self._tell([agent] + managers)
         return row
 
     def remove_from_agent(self, agent_id, device_id):
@@ -284,7 +297,7 @@ class DeviceService:
         it: they would be left without an agent."""
         with self._engine.begin() as connection:
             agent = agents_service.existing_agent(connection, agent_id)
-            _existing(connection, device_id)
+            device = _existing(connection, device_id)
             if device_id not in devices_db.links_of_agent(connection,
                                                           agent_id):
                 raise exceptions.NotFound(
@@ -301,7 +314,9 @@ class DeviceService:
                     'admin-up agent reaches it: they would be left without '
                     'an agent' % (device_id, bound), code='DeviceInUse')
             devices_db.unlink(connection, agent_id, device_id)
-        self._tell([agent])
+            # Another manager in its place, never the one just unlinked.
+            managers = self._assign(connection, device, exclude=[agent_id])
+        self._tell([agent] + managers)
 
     # -- helpers ---------------------------------------------------------
 
@@ -398,6 +413,13 @@ class DeviceService:
         except devices_db.OverQuota:
             raise _over_quota(values['project_id'], limit)
         return devices_db.get(connection, values['id'])
+
+    def _assign(self, connection, row, exclude=()):
+        """Manager agents for an admin's device (services/
+        device_assignment.py), to tell after the commit."""
+        if self._assignment is None:
+            return []
+        return self._assignment.assign(connection, row, exclude)
 
     def _alive_since(self):
         return liveness.alive_since(self._conf.agent_down_time)

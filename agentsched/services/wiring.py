@@ -9,6 +9,7 @@ import dataclasses
 
 from agentsched.services import agents as agents_service
 from agentsched.services import data_plane as data_plane_service
+from agentsched.services import device_assignment
 from agentsched.services import devices as devices_service
 from agentsched.services import failover as failover_service
 from agentsched.services import flavors as flavors_service
@@ -30,6 +31,7 @@ class Services:
     flavors: object
     data_plane: object
     inventory: object
+    assignment: object = None
 
 
 def build(conf, engine, notifier, secret_box, placer=None):
@@ -41,12 +43,16 @@ def build(conf, engine, notifier, secret_box, placer=None):
     failover = failover_service.FailoverService(
         engine, conf, placer, notifier, resources)
     agents = agents_service.AgentService(engine, conf, notifier)
+    assignment = device_assignment.DeviceAssignmentService(engine, conf,
+                                                           notifier)
     devices = devices_service.DeviceService(engine, conf, notifier,
-                                            secret_box)
+                                            secret_box,
+                                            assignment=assignment)
     return Services(conf=conf, engine=engine, notifier=notifier,
                     secrets=secret_box, resources=resources,
                     failover=failover, agents=agents, devices=devices,
                     flavors=flavors,
                     data_plane=data_plane_service.DataPlaneService(engine),
                     inventory=inventory_service.InventoryService(engine,
-                                                                 conf))
+                                                                 conf),
+                    assignment=assignment)

@@ -236,7 +236,9 @@ def test_agent_devices(cli, server):
 
     listed = cli.json('agent', 'device', 'list', agent)
     assert sorted(d['ID'] for d in listed) == sorted([device, legacy])
-    assert set(listed[0]) >= {'ID', 'Name', 'Device Type', 'State'}
+    assert set(listed[0]) >= {'ID', 'Name', 'Device Type', 'State',
+                              'Assignment'}
+    assert {d['Assignment'] for d in listed} == {'pinned'}
     paged = cli.json('agent-device-list', agent, '--limit', '1', '--long')
     assert sorted(d['ID'] for d in paged) == sorted([device, legacy])
     assert 'Revision Number' in paged[0]
@@ -245,7 +247,7 @@ def test_agent_devices(cli, server):
     assert sorted(a['ID'] for a in reaching) == sorted([agent, other])
     assert set(reaching[0]) == {'ID', 'Agent Type', 'Host', 'Alive', 'State',
                                 'Device Missing', 'Device Health',
-                                'Device Load'}
+                                'Device Load', 'Assignment'}
     assert all(a['Alive'] is True and a['Device Missing'] is False
                for a in reaching)
     assert ':-)' in cli('device', 'agent', 'list', device)

@@ -178,3 +178,29 @@ def test_unknown_service_and_ambiguous_devices_are_refused(tmp_path):
         assert result.returncode == 1
         assert words in result.stderr
         assert 'Traceback' not in result.stderr
+
+
+def test_an_unknown_device_assigner_stops_the_server_at_start(tmp_path):
+    config = commands.write_config(
+        tmp_path / 's.conf', DEFAULT={'state_path': tmp_path},
+        scheduler={'device_assigner': 'most_devices'})
+    result = commands.run('agentsched-server', '--config-file', config,
+                          check=False)
+    assert result.returncode == 1
+    assert ("Unknown device assigner 'most_devices' in [scheduler] "
+            "device_assigner" in result.stderr)
+    assert 'least_devices' in result.stderr
+    assert 'Traceback' not in result.stderr
+
+
+def test_remote_device_types_a_report_could_not_carry_are_refused(
+        tmp_path):
+    config = commands.write_config(
+        tmp_path / 'a.conf', DEFAULT={'transport_url': 'rabbit://x/'},
+        agent={'remote_device_types': ','.join(
+            't%d' % index for index in range(40))})
+    result = commands.run('agentsched-agent', '--config-file', config,
+                          check=False)
+    assert result.returncode == 1
+    assert 'remote_device_types lists 40 types; at most 32' in result.stderr
+    assert 'Traceback' not in result.stderr
