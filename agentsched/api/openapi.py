@@ -121,6 +121,14 @@ ROOT_PATHS = {
         'responses': {'200': json_response('OpenAPI document',
                                            {'type': 'object'}),
                       **error_responses(401, 403)}}},
+    '/metrics': {'get': {
+        'operationId': 'showMetrics',
+        'summary': 'Prometheus metrics of this server (docs/operations.md); '
+                   '404 with [metrics] enabled = false',
+        'responses': {'200': {
+            'description': 'Prometheus text exposition format',
+            'content': {'text/plain': {'schema': {'type': 'string'}}}},
+            **error_responses(400, 401, 403, 404)}}},
 }
 
 
