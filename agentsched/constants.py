@@ -73,6 +73,9 @@ DEVICE_SOURCE_ADMIN = 'admin'
 DEVICE_SOURCE_PROJECT = 'project'
 DEVICE_SOURCES = (DEVICE_SOURCE_REPORTED, DEVICE_SOURCE_ADMIN,
                   DEVICE_SOURCE_PROJECT)
+# Devices the server assigns to manager agents: registered through the API
+# by an admin or a project (a reported device is its reporting agent's).
+ASSIGNED_SOURCES = (DEVICE_SOURCE_ADMIN, DEVICE_SOURCE_PROJECT)
 
 # Resource lifecycle.
 STATUS_PENDING_CREATE = 'PENDING_CREATE'

@@ -76,8 +76,9 @@ opts = [
              'snapshot at once.'),
     cfg.IntOpt(
         'agents_per_device', default=2, min=1,
-        help='How many live agents manage a device that an admin registers '
-             'without naming agents: the server assigns it to that many '
+        help='How many live agents manage a device that an admin or a '
+             'project registers without naming agents: the server assigns '
+             'it to that many '
              'agents whose [agent] remote_device_types lists its type (two '
              'by default, so that one can die without its resources moving: '
              'they are rebound to the other). Agents an admin pinned to the '

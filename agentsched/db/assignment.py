@@ -10,7 +10,7 @@ here.
 Cost: the candidates of a device type are found through the index on
 manager_device_types.device_type (no agent's configurations is parsed),
 each with one index count of its links. short_devices(), the health
-monitor's per-check query, counts each admin-registered device's managing
+monitor's per-check query, counts each API-registered device's managing
 links through the index on agent_devices.device_id: a few index probes per
 device of a managed type (benchmarks in docs/failover.md).
 """
@@ -107,7 +107,8 @@ def manager_candidates(connection, device_type, alive_since):
 
 def short_devices(connection, alive_since, count, limit, hold=False,
                   tripped=(), after=None, until=None):
-    """Admin-registered devices of a managed type with fewer than count
+    """Devices registered through the API (by an admin or a project) of a
+    managed type with fewer than count
     agents managing them (live, or held back by a guard: _managing) while
     a live manager of their type, service type and zone (the shipped
     assigner's rule, algorithms/device_assigners.py) is not linked to them
@@ -149,7 +150,7 @@ def short_devices(connection, alive_since, count, limit, hold=False,
     short = (sa.select(_devices.c.id)
              .select_from(_devices.outerjoin(
                  managing, managing.c.device_id == _devices.c.id))
-             .where(_devices.c.source == constants.DEVICE_SOURCE_ADMIN,
+             .where(_devices.c.source.in_(constants.ASSIGNED_SOURCES),
                     _devices.c.device_type.in_(
                         sa.select(_types.c.device_type).distinct()),
                     sa.func.coalesce(managing.c.managing, 0) < count))

@@ -43,7 +43,7 @@ REASON_DEVICE_DOWN = 'device DOWN'
 # Seconds between two looks for devices short of managers when nothing the
 # agents' overview shows changed (an admin's unlink, a manager's deletion,
 # a pinned agent's death): the look costs one statement over every
-# admin-registered device of a managed type (docs/failover.md).
+# API-registered device of a managed type (docs/failover.md).
 DEVICE_SWEEP_INTERVAL = 60.0
 
 
@@ -253,7 +253,7 @@ class HealthMonitor:
         one's at once. Paced by the token bucket, one token a device.
         What was done, for the health state.
 
-        The look costs a statement over every admin-registered device of a
+        The look costs a statement over every API-registered device of a
         managed type: taken when what the overview shows changed (the live
         managers, the agents with assignments no longer managing them),
         when the last look left work, and every DEVICE_SWEEP_INTERVAL."""

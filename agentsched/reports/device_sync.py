@@ -95,7 +95,7 @@ class DeviceSync:
             elif row.id not in links and not (
                     row.source == constants.DEVICE_SOURCE_REPORTED and
                     row.reported_by == state['host']):
-                if row.source == constants.DEVICE_SOURCE_ADMIN and \
+                if row.source in constants.ASSIGNED_SOURCES and \
                         row.device_type in remote_types:
                     # A manager reporting a device assigned to it until
                     # its last sync (reassigned while it was away): it

@@ -1,7 +1,7 @@
 """Devices scheduled to agents: the managers of a device nobody was named for.
 
 An agent whose [agent] remote_device_types lists a device type is a manager
-of that type. A device an admin registers without naming agents is
+of that type. A device an admin (or a project) registers without naming agents is
 assigned by the server to [scheduler] agents_per_device live managers
 (the [scheduler] device_assigner plugin chooses, algorithms/
 device_assigners.py): links marked assigned, in the registering
@@ -105,15 +105,15 @@ class DeviceAssignmentService:
             devices_service.update_health(connection, device.id)
         return [managers[manager.agent_id][1] for manager in chosen], removed
 
-    # -- a device an admin registers or unlinks ----------------------------
+    # -- a device an admin or a project registers, or an admin unlinks -----
 
     def assign(self, connection, device, exclude=()):
-        """Assign managers to a device an admin registered (without agents,
-        or through an agent's list: the pin counts) or just unlinked from
-        an agent, up to per_device, in the admin's transaction; exclude:
+        """Assign managers to a device an admin or a project registered
+        (without agents, or through an agent's list: the pin counts) or
+        just unlinked from an agent, up to per_device, in the admin's transaction; exclude:
         agents not to choose (the one just unlinked). The agents to tell
         (devices_updated) after the commit."""
-        if device.source != constants.DEVICE_SOURCE_ADMIN:
+        if device.source not in constants.ASSIGNED_SOURCES:
             return []
         alive_since = self._alive_since()
         managers = self._managers(connection, device.device_type,

@@ -598,3 +598,21 @@ def test_devices_no_manager_can_take_never_starve_the_others(cloud):
     # Then around again from the start.
     assert service.reassign(2).devices == 0
 
+
+
+def test_a_projects_device_is_assigned_and_reassigned_too(cloud):
+    """'A device that an admin (or a tenant) registers': a project's
+    private appliance is managed as the provider's are."""
+    for host in ('m1', 'm2', 'm3'):
+        cloud.report(host)
+    row = cloud.services.devices.create(
+        {'name': 'tenant-lb', 'device_type': 'noop', 'project_id': 'pa'},
+        tenant='pa')
+    assert (row.source, row.project_id) == ('project', 'pa')
+    assert cloud.links(row.id) == {'m1': 'assigned', 'm2': 'assigned'}
+    assert cloud.notifier.told() == ['m1', 'm2']
+    cloud.past_grace()
+    cloud.kill('m1')
+    outcome = cloud.check('m2', 'm3')
+    assert outcome['devices']['devices'] == 1
+    assert cloud.links(row.id) == {'m2': 'assigned', 'm3': 'assigned'}
