@@ -25,6 +25,7 @@ from agentsched.health import leader
 from agentsched.health import monitor as health_monitor
 from agentsched.reports import device_sync
 from agentsched.reports import endpoint as reports_endpoint
+from agentsched.reports import intake as reports_intake
 from agentsched.reports import sink as reports_sink
 from agentsched.reports import trust as report_trust
 from agentsched.services import agent_notifier
@@ -110,9 +111,7 @@ class ServerService(service.Service):
             trust=report_trust.ReportTrust(
                 verifier, conf.signing.unsigned_agent_types,
                 conf.signing.enforce))
-        reports_server = messaging.get_server(conf, conf.reports.topic,
-                                              [self.reports])
-        reports_server.start(override_pool_size=conf.reports.executor_threads)
+        reports_server = reports_intake.start(conf, self.reports)
         notifier = agent_notifier.AgentNotifier(conf, signer, self.keyring)
         self.services = wiring.build(conf, self.engine, notifier,
                                      self.secret_box)
