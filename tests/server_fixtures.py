@@ -1,9 +1,14 @@
 """agentsched's real server, in the test's process, on the test's bus and DB."""
 
 import contextlib
+import time
 
 from agentsched import messaging
 from agentsched import server as agentsched_server
+from agentsched.reports import kombu_intake
+
+# [reports] intake: the report tests run with each.
+INTAKES = ('oslo.messaging', 'kombu')
 
 
 @contextlib.contextmanager
@@ -22,9 +27,28 @@ def running_server(conf, bus, database, *overrides):
     service = agentsched_server.ServerService(conf)
     try:
         service.start()
+        # Never a silent fall-back: the intake asked for is the one running.
+        assert isinstance(reports_server(service), kombu_intake.KombuIntake) \
+            == (conf.reports.intake == 'kombu')
         yield service
     finally:
         service.stop()
         messaging.cleanup()
         for name, _value, group in overrides:
             conf.clear_override(name, group)
+
+
+def reports_server(service):
+    """What takes the service's heartbeats: an oslo.messaging RPC server or
+    a KombuIntake."""
+    return service._rpc_servers[0]
+
+
+def wait_for(predicate, timeout=15):
+    """Whether predicate() became true within timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()

@@ -6,7 +6,8 @@ neutron_report.py, set up as neutron-openvswitch-agent sets itself up. It
 reports by call and by cast to agentsched's real ServerService, in this
 process, on RabbitMQ and PostgreSQL, with [signing] master keys: a server
 that wants signed reports from its own agents must still take Neutron's,
-which cannot sign.
+which cannot sign. Each test runs with both [reports] intakes
+(oslo.messaging's RPC server and the kombu consumer).
 """
 
 import json
@@ -41,14 +42,15 @@ def neutron_python():
         conftest.unavailable(str(exc))
 
 
-@pytest.fixture
-def signing_server(parsed_conf, rabbit, postgresql_database):
-    """agentsched's ServerService with a master key, as in production."""
+@pytest.fixture(params=server_fixtures.INTAKES)
+def signing_server(request, parsed_conf, rabbit, postgresql_database):
+    """agentsched's ServerService with a master key, as in production,
+    with each [reports] intake."""
     engine = postgresql_database.engine()
     with server_fixtures.running_server(
             parsed_conf, rabbit, postgresql_database,
-            ('master_keys', [signing.generate_master_key()],
-             'signing')) as service:
+            ('master_keys', [signing.generate_master_key()], 'signing'),
+            ('intake', request.param, 'reports')) as service:
         yield service, engine, rabbit
 
 
