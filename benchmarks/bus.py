@@ -1,22 +1,29 @@
 """Figures a and c: heartbeats through RabbitMQ into one server process.
 
-The same stream is sent twice, each time by the same sender processes
-(every sender simulates a slice of the agents, distinct hosts, and casts
-report_state with agentsched's StateReporter as fast as it can):
+The same stream goes into each phase's server, sent by the same sender
+processes (every sender simulates a slice of the agents, distinct hosts;
+each report made as agentsched's StateReporter makes it and serialized as
+oslo.messaging's client writes a cast before the clock starts, then
+published as fast as the broker takes it):
 
-* noop: into an oslo.messaging RPC server whose report_state only counts.
-  Its rate, reports / (time the count reached all - first cast), is the
+* noop: an oslo.messaging RPC server whose report_state only counts. Its
+  rate, reports / (time the count reached all - first publish), is the
   ceiling of RabbitMQ + oslo.messaging on this machine for this stream.
-* real: into agentsched's ServerService (ReportsEndpoint + HeartbeatSink on
-  PostgreSQL), with every agent registered beforehand. A report counts as
-  processed once the database shows it, or a newer report of the same agent
-  (the sink keeps only an agent's newest state between flushes). The rate is
-  reports / (time the database showed every agent's last report - first
-  cast).
+* noop-kombu: the kombu intake ([reports] intake = kombu) with the same
+  counting endpoint: the ceiling of RabbitMQ + that intake.
+* real-kombu: agentsched's ServerService with the kombu intake
+  (ReportsEndpoint + HeartbeatSink on PostgreSQL).
+* real: the same with the oslo.messaging intake.
+
+A real phase has every agent registered beforehand, and a report counts as
+processed once the database shows it, or a newer report of the same agent
+(the sink keeps only an agent's newest state between flushes). Its rate is
+reports / (time the database showed every agent's last report - first
+publish).
 
 Lag: each report carries its round, bench_seq, in resource_versions (Neutron
 agents send resource_versions with their reports; agentsched stores it when
-it changes), and the sender notes time.time() just before each cast. This
+it changes), and the sender notes time.time() just before each publish. This
 process polls the agents table every
 poll_interval and notes, per agent, when a new heartbeat became visible.
 lag = end of the first poll that showed this report (or a newer one) -
@@ -34,10 +41,10 @@ Figure c is the real server's resident memory after load_views, and after
 every agent's heartbeats were flushed.
 
 Signed (Run.master_key set, heartbeat --signed): the senders sign every
-report as they send it, each as its host (StateReporter with a signer), in
-both phases: the same stream. The real server has [signing] master_keys,
-verifies every report and refuses unsigned ones; the agents are registered
-as having signed.
+report, each as its host, when they serialize the stream (at most the
+run's length before the server verifies it, within the replay window).
+The real servers have [signing] master_keys, verify every report and
+refuse unsigned ones; the agents are registered as having signed.
 """
 
 import time
@@ -100,16 +107,17 @@ def _phase(context, bench, mode, hosts, senders, rounds, device_count,
     config_file = bench.config_file(mode)
     counter = context.Value('q', 0)
     ready, stop, go = context.Event(), context.Event(), context.Event()
+    real = mode.startswith('real')
     registered = (common.register_agents(engine, hosts, device_count,
                                          signed=bool(bench.master_key))
-                  if mode == 'real' else None)
+                  if real else None)
     server = context.Process(target=processes.server, name='bench-server',
                              args=(config_file, mode, counter, ready, stop))
     server.start()
     if not ready.wait(60):
         raise RuntimeError('%s server did not start' % mode)
     result = {}
-    if mode == 'real':
+    if real:
         rss, _ = common.memory_mb(server.pid)
         result['server_rss_after_load_views_mb'] = rss
 
@@ -128,7 +136,7 @@ def _phase(context, bench, mode, hosts, senders, rounds, device_count,
             raise RuntimeError('sender did not start')
 
     total = len(hosts) * rounds
-    poller = Poller(engine, hosts, registered) if mode == 'real' else None
+    poller = Poller(engine, hosts, registered) if real else None
     cpu = time.process_time()
     cpu_before, busy_before = common.cpu_snapshot(), common.machine_busy()
     start = time.time()
@@ -191,7 +199,7 @@ def _cpu(before, after, server_pid, workers, sent):
         'postgres': 'postgres', 'rabbitmq': 'beam.smp'})
     # Senders may have exited before the last snapshot: they report their
     # own CPU time.
-    used['senders'] = round(sum(batch['cpu_s'] for batch in sent), 1)
+    used['senders'] = round(sum(batch['cpu_s'] for batch in sent), 2)
     return used
 
 
@@ -270,23 +278,55 @@ def cleanup_broker(bench, phases):
         connection.close()
 
 
+PHASES = ('noop', 'noop-kombu', 'real-kombu', 'real')
+
+
 def run(context, bench, engine, agents, senders, rounds, device_count,
-        poll_interval=0.2):
+        poll_interval=0.2, phases=PHASES):
+    """Each phase in turn (PHASES by default), and the ratios of their
+    rates and of their servers' CPU per report."""
     hosts = [common.host_name(bench.id, i) for i in range(agents)]
     shape = {'agents': agents, 'senders': senders, 'rounds': rounds,
              'devices_per_agent': device_count,
              'poll_interval_s': poll_interval,
-             'signed': bool(bench.master_key)}
+             'signed': bool(bench.master_key), 'phases': list(phases),
+             'stream': 'pre-serialized casts'}
+    figures = {}
     try:
-        noop = _phase(context, bench, 'noop', hosts, senders, rounds,
-                      device_count)
-        real = _phase(context, bench, 'real', hosts, senders, rounds,
-                      device_count, engine=engine,
-                      poll_interval=poll_interval)
+        for phase in phases:
+            figures[phase] = _phase(
+                context, bench, phase, hosts, senders, rounds, device_count,
+                engine=engine if phase.startswith('real') else None,
+                poll_interval=poll_interval)
     finally:
-        cleanup_broker(bench, ('noop', 'real'))
-    ratio = None
-    if real.get('processed_per_s') and noop.get('processed_per_s'):
-        ratio = round(real['processed_per_s'] / noop['processed_per_s'], 3)
-    return {'shape': shape, 'noop': noop, 'real': real,
-            'ratio_real_to_noop': ratio}
+        cleanup_broker(bench, phases)
+    result = {'shape': shape}
+    for phase, values in figures.items():
+        result[phase.replace('-', '_')] = values
+    # As before issue 17: the oslo.messaging path against its ceiling.
+    result['ratio_real_to_noop'] = _ratio(figures, 'real', 'noop')
+    result['ratios'] = {
+        # Issue 17's: the real server on the kombu intake against the
+        # no-op oslo.messaging server, in rate and in server CPU per report.
+        'real_kombu_to_noop': _ratio(figures, 'real-kombu', 'noop'),
+        'cpu_real_kombu_to_noop': _ratio(figures, 'real-kombu', 'noop',
+                                         'server_cpu_ms_per_report'),
+        'real_to_noop': _ratio(figures, 'real', 'noop'),
+        'cpu_real_to_noop': _ratio(figures, 'real', 'noop',
+                                   'server_cpu_ms_per_report'),
+        'noop_kombu_to_noop': _ratio(figures, 'noop-kombu', 'noop'),
+        'cpu_noop_kombu_to_noop': _ratio(figures, 'noop-kombu', 'noop',
+                                         'server_cpu_ms_per_report'),
+        'real_kombu_to_noop_kombu': _ratio(figures, 'real-kombu',
+                                           'noop-kombu'),
+        'real_kombu_to_real': _ratio(figures, 'real-kombu', 'real'),
+    }
+    return result
+
+
+def _ratio(figures, phase, base, key='processed_per_s'):
+    value = figures.get(phase, {}).get(key)
+    reference = figures.get(base, {}).get(key)
+    if not value or not reference:
+        return None
+    return round(value / reference, 3)

@@ -1,8 +1,11 @@
 """The heartbeat benchmark: python -m benchmarks.heartbeat [--quick].
 
 Prints one JSON document with every figure (see docs/benchmarks.md):
-  a. bus: reports/s through RabbitMQ into one real server, against a no-op
-     server on the same stream; lag to the database; false deaths.
+  a. bus: reports/s through RabbitMQ, the same pre-serialized stream into a
+     no-op oslo.messaging server, the kombu intake with a no-op endpoint,
+     the real server with the kombu intake and with the oslo.messaging
+     intake (issue 17); server CPU per report; lag to the database; false
+     deaths.
   b. handler: ReportsEndpoint + HeartbeatSink in-process on PostgreSQL,
      unsigned and signed (the cost of signatures; Signer.sign and
      Verifier.verify alone).
@@ -32,6 +35,9 @@ QUICK = {'handler_agents': 10000, 'handler_rounds': 1,
          'bus_devices': 2}
 
 TARGETS = {'bus_ratio_min': 0.90, 'false_deaths_max': 0,
+           # Issue 17: the real server on the kombu intake against the
+           # no-op oslo.messaging server of the same stream.
+           'bus_ratio_kombu_min': 0.90,
            'handler_reports_per_s_min': 7200, 'server_rss_mb_max': 150,
            # Heartbeats with 10 devices at >= 80% of those with none.
            'devices_ratio_min': 0.80}
@@ -53,10 +59,16 @@ def main(argv=None):
     parser.add_argument('--signed', action='store_true',
                         help='bus figure with signed heartbeats: senders '
                              'sign, the server has [signing] master_keys')
+    parser.add_argument('--bus-phases', default=','.join(bus.PHASES),
+                        help='the bus figure\'s phases, in order (default '
+                             '%(default)s)')
     parser.add_argument('--metrics', choices=('on', 'off'), default='on',
                         help='the servers\' [metrics] enabled (issue 16: '
                              'compare the bus figure on and off)')
     args = parser.parse_args(argv)
+    phases = tuple(args.bus_phases.split(','))
+    if set(phases) - set(bus.PHASES):
+        parser.error('--bus-phases: choose among %s' % ', '.join(bus.PHASES))
     shape = dict(QUICK if args.quick else FULL)
     if args.bus_devices is not None:
         shape['bus_devices'] = args.bus_devices
@@ -81,7 +93,8 @@ def main(argv=None):
         report['handler_signing'] = _signing_summary(report['handler'])
         report['bus'] = {} if args.skip_bus else bus.run(
             context, bench, engine, shape['bus_agents'],
-            shape['bus_senders'], shape['bus_rounds'], shape['bus_devices'])
+            shape['bus_senders'], shape['bus_rounds'], shape['bus_devices'],
+            phases=phases)
         engine.dispose()
     finally:
         bench.drop_database()
@@ -125,7 +138,17 @@ def _verdicts(report):
     devices_ratio = (round(by_devices[10] / by_devices[0], 3)
                      if 0 in by_devices and 10 in by_devices else None)
     rss = real.get('server_rss_mb')
+    real_kombu = report['bus'].get('real_kombu', {})
+    ratio_kombu = report['bus'].get('ratios', {}).get('real_kombu_to_noop')
     return {
+        'bus_ratio_kombu': {
+            'value': ratio_kombu,
+            'target': '>= %.2f' % TARGETS['bus_ratio_kombu_min'],
+            'met': ratio_kombu is not None
+            and ratio_kombu >= TARGETS['bus_ratio_kombu_min']},
+        'false_deaths_kombu': {
+            'value': real_kombu.get('false_deaths'), 'target': '0',
+            'met': real_kombu.get('false_deaths') == 0},
         'handler_10_devices_vs_none': {
             'value': devices_ratio,
             'target': '>= %.2f' % TARGETS['devices_ratio_min'],

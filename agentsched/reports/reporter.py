@@ -18,8 +18,8 @@ REPORT_API_VERSION_CAP = '1.2'
 # fallback below: a 1.0 server answers None, and an agent that took it for
 # a status would never resync after an outage; a client capped at 1.0
 # raises instead. A cast reads nothing: 1.0, which every server takes.
-_CALL_VERSION = '1.1'
-_CAST_VERSION = '1.0'
+CALL_VERSION = '1.1'
+CAST_VERSION = '1.0'
 
 
 class StateReporter:
@@ -34,14 +34,24 @@ class StateReporter:
         self._signer = signer
         # Asked once: reports are the agents' hot path, and
         # can_send_version() costs about 10 us.
-        self._can_call = self._client.can_send_version(_CALL_VERSION)
+        self._can_call = self._client.can_send_version(CALL_VERSION)
 
     def report_state(self, agent_state, use_call=True, context=None):
         """Send one report; with use_call, return the server's status."""
         if use_call and not self._can_call:
             raise messaging.VersionCapError(
-                'report_state', _CALL_VERSION, REPORT_API_VERSION_CAP,
+                'report_state', CALL_VERSION, REPORT_API_VERSION_CAP,
                 'the status answered')
+        cctxt = self._client.prepare(
+            version=CALL_VERSION if use_call else CAST_VERSION,
+            timeout=self._timeout)
+        method = cctxt.call if use_call else cctxt.cast
+        return method(context or {}, 'report_state',
+                      **self.arguments(agent_state))
+
+    def arguments(self, agent_state):
+        """report_state's keyword arguments for one report of agent_state,
+        signed when the reporter signs: what goes on the wire."""
         agent_state = dict(agent_state, uuid=str(uuid.uuid4()))
         agent_state.pop('signature', None)
         kwargs = {
@@ -55,8 +65,4 @@ class StateReporter:
             agent_state['signature'] = self._signer.sign(
                 'report_state', kwargs, agent_state['host'],
                 agent_state['agent_type'])
-        cctxt = self._client.prepare(
-            version=_CALL_VERSION if use_call else _CAST_VERSION,
-            timeout=self._timeout)
-        method = cctxt.call if use_call else cctxt.cast
-        return method(context or {}, 'report_state', **kwargs)
+        return kwargs
