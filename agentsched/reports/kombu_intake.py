@@ -340,7 +340,8 @@ class KombuIntake:
     """An RPC server for one topic, built on kombu: start(), stop(), wait()
     as oslo.messaging's.
 
-    stats: a ReportStats; malformed messages are counted in its rejected.
+    stats: a ReportStats; malformed messages are counted in its rejected,
+    for the reason 'malformed'.
     """
 
     def __init__(self, conf, topic, endpoints, server=None, stats=None,
@@ -630,7 +631,7 @@ class KombuIntake:
     def _drop(self, reason):
         self.malformed += 1
         if self._stats is not None:
-            self._stats.count('rejected')
+            self._stats.reject('malformed')
         LOG.warning('Dropped a message on topic %s that is not '
                     'oslo.messaging\'s: %s', self.topic, reason)
 

@@ -282,6 +282,8 @@ def test_malformed_messages_are_dropped_and_the_next_are_taken(
     if kombu:
         assert server_fixtures.reports_server(service).malformed == \
             len(MALFORMED)
+        assert service.reports.stats.rejections() == {
+            'malformed': len(MALFORMED)}
 
 
 def test_a_redelivered_message_is_taken_once(running_server, parsed_conf):
