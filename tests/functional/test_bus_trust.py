@@ -46,12 +46,7 @@ def keyring(host, key_of=None):
 
 
 def _wait(predicate, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
+    return server_fixtures.wait_for(predicate, timeout)
 
 
 class Capture:
