@@ -13,7 +13,6 @@ import collections
 import json
 
 import fastjsonschema
-import flask
 
 from agentsched import constants
 from agentsched.api import errors
@@ -47,10 +46,6 @@ COLLECTIONS = (
 
 def service():
     return request.services().resources
-
-
-def is_admin():
-    return flask.current_app.config['authorizer'].is_admin(request.context())
 
 
 def kind_of(collection):
@@ -102,18 +97,6 @@ def not_found(collection, resource_id):
                                                   resource_id))
 
 
-# The project of a caller without one (an unscoped or domain-scoped token):
-# no resource belongs to it, so such a caller sees nothing, never all.
-NO_PROJECT = ''
-
-
-def visible_project():
-    """The project whose resources the caller sees; None: all (admin)."""
-    if is_admin():
-        return None
-    return request.context().project_id or NO_PROJECT
-
-
 class Handlers:
     """The routes of one collection; each method is a Flask view."""
 
@@ -157,7 +140,7 @@ class Handlers:
         limit, reverse = listing.limit(request.conf()), listing.reverse()
         rows = service().list(kind.name, filters, sort, limit,
                               listing.marker_id(), reverse,
-                              project_id=visible_project())
+                              project_id=request.visible_project())
         return listing.respond(
             self.collection.plural,
             [resource_dict(row, kind, fields) for row in rows], rows, limit,
@@ -183,7 +166,7 @@ class Handlers:
         if len(given) > 1:
             raise errors.BadRequest('project_id and tenant_id differ')
         caller = request.context().project_id
-        if not caller and not is_admin():
+        if not caller and not request.is_admin():
             raise errors.Forbidden('A token scoped to a project is needed '
                                    'to create a %s' % self.collection.singular)
         project_id = given.pop() if given else caller
@@ -196,7 +179,7 @@ class Handlers:
         """The row, if the caller may see it (its project's, or an admin):
         the target of the policy check."""
         return service().get(resource_id, self.collection.resource_type,
-                             visible_project())
+                             request.visible_project())
 
     def show(self, resource_id):
         request.check_query(('fields',))
