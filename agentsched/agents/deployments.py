@@ -75,10 +75,16 @@ class Deployments:
         name = device.get('name')
         with self._drivers_guard:
             current = self._drivers.get(name)
-            if current is not None and (
-                    current.serves(device) or 'physical_info' not in device):
+            if current is not None and 'physical_info' not in device:
                 # A heartbeat's device dict has no physical_info: whatever
                 # the driver was built with still holds.
+                return current
+            if current is not None and current.serves(device):
+                # The server's description (a sync, a deploy): rotated
+                # credentials apply now, not at the next deploy; a login
+                # this agent could not open leaves the one it has.
+                if not device.get('credentials_error'):
+                    current.adopt(device)
                 return current
             if current is not None and current.resources():
                 LOG.warning('Device %s changed while it serves resources; '

@@ -322,3 +322,29 @@ def test_a_wait_without_a_timeout_is_cut_by_the_watchdog(parsed_conf):
             raise EOFError()
     assert 1 <= time.monotonic() - started < 3
     assert host._client is None
+
+
+def test_rotated_credentials_from_a_sync_apply_without_a_deploy(
+        parsed_conf):
+    """The agent's health look passes the sync's devices to driver(): a
+    new login takes effect there; one the agent could not open does not
+    replace the login it has."""
+    from agentsched.agents import deployments
+    managed = deployments.Deployments(lambda *args: None, conf=parsed_conf)
+    synced = {'device_type': 'haproxy_ssh', 'name': 'appliance',
+              'physical_info': {'address': '192.0.2.10', 'host_key': ED25519},
+              'credentials': {'username': 'lb', 'password': 'x'}}
+    held = managed.driver(synced)
+    first = held.host
+    rotated = dict(synced, credentials={'username': 'lb', 'password': 'y'})
+    assert managed.driver(rotated) is held
+    assert held.host is not first
+    second = held.host
+    unopened = dict(synced, credentials=None,
+                    credentials_error='not sealed for this host')
+    assert managed.driver(unopened) is held
+    assert held.host is second
+    # A heartbeat's own entry (no physical_info) changes nothing.
+    assert managed.driver({'device_type': 'haproxy_ssh',
+                           'name': 'appliance'}) is held
+    assert held.host is second

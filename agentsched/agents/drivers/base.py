@@ -90,6 +90,11 @@ class DeviceDriver(abc.ABC):
         return (device.get('device_type') == self.device.get('device_type')
                 and (device.get('physical_info') or {}) == self.physical_info)
 
+    def adopt(self, device):
+        """Take what may change in place of a device this driver serves
+        (its login, its connection settings): drivers holding a connection
+        override this; the others have nothing to take."""
+
     def config_dir(self):
         return self.physical_info.get('config_dir') or default_config_dir(
             self.conf, self.device['device_type'], self.name)
