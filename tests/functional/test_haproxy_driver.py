@@ -356,3 +356,32 @@ def test_a_restart_is_not_taken_for_a_change_of_the_device(
                 dict(sent, physical_info={}), parsed_conf).running_pids():
             os.kill(pid, 9)
         shutil.rmtree(state_path, ignore_errors=True)
+
+
+def test_a_fence_stops_every_vip_of_the_device_with_one_reload(
+        agent, device, backends):
+    """Fencing a host with many VIPs must stop serving them all in the
+    time of one reload, not one reload per VIP (the host may have lost
+    them to another agent already)."""
+    deployed, reports = agent
+    ports = [http_backends.free_port() for _ in range(3)]
+    for index, port in enumerate(ports):
+        deployed.deploy(dict(vip(port, *backends), id='vip-%d' % index,
+                             name='web-%d' % index, device=device))
+    assert {get(port) for port in ports} <= {'backend-a', 'backend-b'}
+    driver = deployed.driver(device)
+    applied = []
+    apply = driver._apply
+
+    def counting(vips):
+        applied.append(sorted(vips))
+        return apply(vips)
+
+    driver._apply = counting
+    assert deployed.fence() == ['vip-0', 'vip-1', 'vip-2']
+    assert applied == [[]]
+    for port in ports:
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(('127.0.0.1', port), timeout=2).close()
+    assert deployed.deployed == {}
+    assert driver.resources() == set()

@@ -61,6 +61,12 @@ class DeviceDriver(abc.ABC):
     def undeploy(self, resource_id):
         """Remove a resource from the device; unknown ids are no error."""
 
+    def undeploy_all(self, resource_ids):
+        """Remove several resources at once (a fence): drivers that reload
+        a whole configuration override this to reload once."""
+        for resource_id in resource_ids:
+            self.undeploy(resource_id)
+
     @abc.abstractmethod
     def resources(self):
         """Ids of the resources deployed on the device (a set)."""

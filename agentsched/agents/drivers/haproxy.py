@@ -369,12 +369,16 @@ class HAProxyDriver(base.DeviceDriver):
             raise base.DriverError(str(exc))
 
     def undeploy(self, resource_id):
+        self.undeploy_all([resource_id])
+
+    def undeploy_all(self, resource_ids):
+        """One configuration written and one reload for all of them."""
         try:
             with self.lock, self._exclusive():
                 self._refresh()
-                if resource_id in self._vips:
-                    vips = dict(self._vips)
-                    del vips[resource_id]
+                vips = {vip_id: vip for vip_id, vip in self._vips.items()
+                        if vip_id not in resource_ids}
+                if len(vips) != len(self._vips):
                     self._apply(vips)
         except hosts.HostError as exc:
             raise base.DriverError(str(exc))
