@@ -120,11 +120,16 @@ class StrongSwanDriver(base.DeviceDriver):
             self._load()
 
     def undeploy(self, resource_id):
+        self.undeploy_all([resource_id])
+
+    def undeploy_all(self, resource_ids):
+        """One file written and one load for all of them."""
         with self.lock:
-            if resource_id not in self._connections:
+            connections = {name: spec for name, spec in
+                           self._connections.items()
+                           if name not in resource_ids}
+            if len(connections) == len(self._connections):
                 return
-            connections = dict(self._connections)
-            del connections[resource_id]
             self._write(connections)
             if swanctl_binary() is not None:
                 self._load()
