@@ -33,6 +33,10 @@ EXTENSION = {
 # Python, for patterns the handlers validate with too: '$' is not (in
 # Python it also matches before a final newline).
 END_OF_TEXT = '(?![\\s\\S])'
+# A name shown on terminals and in logs (resources', flavors'): any text
+# without control characters (C0, DEL, C1), which could rewrite what an
+# operator's terminal shows. The handlers validate with this pattern.
+PRINTABLE = '^[^\\x00-\\x1f\\x7f-\\x9f]*' + END_OF_TEXT
 
 
 def error_responses(*statuses):

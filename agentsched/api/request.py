@@ -8,6 +8,7 @@ from oslo_context import context as oslo_context
 import orjson
 
 from agentsched.api import errors
+from agentsched.api import openapi
 
 _TRUE = ('True', 'true', '1')
 _FALSE = ('False', 'false', '0')
@@ -102,8 +103,13 @@ def json_body(validator):
     try:
         validator(document)
     except fastjsonschema.JsonSchemaValueException as exc:
-        raise errors.BadRequest('Invalid request body: %s' %
-                                exc.message.replace('data', 'body', 1))
+        message = exc.message.replace('data', 'body', 1)
+        if exc.rule == 'pattern' and exc.rule_definition == \
+                openapi.PRINTABLE:
+            # The pattern itself says nothing to a person.
+            message = '%s must not contain control characters' % (
+                exc.name.replace('data', 'body', 1))
+        raise errors.BadRequest('Invalid request body: %s' % message)
     return document
 
 

@@ -15,6 +15,7 @@ import fastjsonschema
 from agentsched import constants
 from agentsched.api import extension
 from agentsched.api import listing
+from agentsched.api import openapi
 from agentsched.api import request
 from agentsched.extensions import flavors_openapi
 from agentsched.services import flavors as flavors_service
@@ -26,7 +27,8 @@ MAX_METAINFO = 4096
 
 _TEXT = {'type': ['string', 'null'],
          'maxLength': constants.MAX_STRING_LENGTH}
-_NAME = {'type': 'string', 'maxLength': constants.MAX_STRING_LENGTH}
+_NAME = {'type': 'string', 'maxLength': constants.MAX_STRING_LENGTH,
+         'pattern': openapi.PRINTABLE}
 _FLAVOR = {'name': _NAME, 'description': _TEXT,
            'enabled': {'type': 'boolean'}}
 _PROFILE = {'description': _TEXT, 'driver': _TEXT,

@@ -27,7 +27,8 @@ PROFILE = {
         'enabled': {'type': 'boolean'}},
 }
 
-_FLAVOR_WRITABLE = {'name': {'type': 'string', 'maxLength': 255},
+_FLAVOR_WRITABLE = {'name': {'type': 'string', 'maxLength': 255,
+                             'pattern': openapi.PRINTABLE},
                     'description': _TEXT, 'enabled': {'type': 'boolean'}}
 _PROFILE_WRITABLE = {'description': _TEXT, 'driver': _TEXT,
                      'metainfo': {'type': 'string', 'maxLength': 4096},

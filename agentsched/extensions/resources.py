@@ -18,13 +18,15 @@ from agentsched import constants
 from agentsched.api import errors
 from agentsched.api import extension
 from agentsched.api import listing
+from agentsched.api import openapi
 from agentsched.api import request
 from agentsched.api import times
 from agentsched.extensions import resources_openapi
 from agentsched.services import resource_types
 from agentsched.services import resources as resources_service
 
-_NAME = {'type': 'string', 'maxLength': constants.MAX_STRING_LENGTH}
+_NAME = {'type': 'string', 'maxLength': constants.MAX_STRING_LENGTH,
+         'pattern': openapi.PRINTABLE}
 _PROJECT = {'type': 'string', 'minLength': 1,
             'maxLength': constants.MAX_STRING_LENGTH}
 # Body keys that are not spec fields.
@@ -112,8 +114,7 @@ class Handlers:
             'properties': {collection.singular: {
                 'type': 'object',
                 'properties': {
-                    'name': {'type': ['string', 'null'],
-                             'maxLength': constants.MAX_STRING_LENGTH},
+                    'name': dict(_NAME, type=['string', 'null']),
                     'requirements': resource_types.REQUIREMENTS_SCHEMA,
                     'flavor_id': _PROJECT, 'project_id': _PROJECT,
                     'tenant_id': _PROJECT}}}})

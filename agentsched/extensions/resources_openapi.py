@@ -116,7 +116,8 @@ def _resource_schema(kind):
 def _create_schema(kind):
     owner = {'type': 'string', 'minLength': 1, 'maxLength': 255}
     properties = {
-        'name': {'type': 'string', 'maxLength': 255, 'nullable': True},
+        'name': {'type': 'string', 'maxLength': 255, 'nullable': True,
+                 'pattern': openapi.PRINTABLE},
         'requirements': to_openapi(resource_types.REQUIREMENTS_SCHEMA),
         'flavor_id': dict(owner), 'project_id': dict(owner),
         'tenant_id': dict(owner),
@@ -131,7 +132,8 @@ def _create_schema(kind):
 
 
 def _update_schema(kind):
-    properties = {'name': {'type': 'string', 'maxLength': 255},
+    properties = {'name': {'type': 'string', 'maxLength': 255,
+                           'pattern': openapi.PRINTABLE},
                   **{name: to_openapi(schema) for name, schema in
                      kind.spec_schema['properties'].items()}}
     for name in kind.secret_fields:

@@ -67,3 +67,30 @@ def test_a_device_name_that_is_not_a_directory_name_is_a_400(client, name):
         'name': name, 'device_type': 'noop'}})
     assert response.status_code == 400, response.get_data(as_text=True)
     assert 'name' in response.json['NeutronError']['message']
+
+
+@pytest.mark.parametrize('name', ['esc\x1b[2J', 'line\nbreak', 'bell\x07',
+                                  'c1\x9b31m', 'del\x7f', 'end\n'])
+def test_a_name_with_control_characters_is_a_400(client, name):
+    """Names reach operators' terminals and logs: a VIP's or a flavor's
+    name with a control character is refused, when created and when
+    changed; other text (spaces, any script) is a name."""
+    vip = {'address': '10.0.0.10', 'protocol': 'HTTP', 'protocol_port': 80,
+           'members': [{'address': '10.0.1.1', 'protocol_port': 8080}],
+           'requirements': {'device_type': 'noop'}}
+    response = client.post('/v2.0/lb/vips', json={'vip': dict(vip,
+                                                              name=name)})
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.json['NeutronError']['message'] == (
+        'Invalid request body: body.vip.name must not contain control '
+        'characters')
+    created = client.post('/v2.0/lb/vips', json={'vip': dict(
+        vip, name='web front \u00e9\u65e5')})
+    assert created.status_code == 201, created.get_data(as_text=True)
+    response = client.put('/v2.0/lb/vips/%s' % created.json['vip']['id'],
+                          json={'vip': {'name': name}})
+    assert response.status_code == 400, response.get_data(as_text=True)
+    response = client.post('/v2.0/flavors', json={'flavor': {
+        'name': name, 'service_type': 'LOADBALANCER'}})
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert 'name' in response.json['NeutronError']['message']
