@@ -23,7 +23,7 @@ from benchmarks import common
 TARGETS = {'full_list_p50_ms': 100, 'page_p50_ms': 10}
 
 
-def _percentiles(samples):
+def percentiles_ms(samples):
     ordered = sorted(samples)
     def at(share):
         return round(ordered[min(len(ordered) - 1,
@@ -33,7 +33,7 @@ def _percentiles(samples):
             'requests': len(ordered)}
 
 
-def _time_gets(connection, path, count):
+def time_gets(connection, path, count):
     samples = []
     for _ in range(count):
         began = time.perf_counter()
@@ -47,28 +47,44 @@ def _time_gets(connection, path, count):
     return samples, body
 
 
-def _start_server(bench):
-    config = bench.config_file('api')
-    log_path = os.path.join(bench.dir, 'api.log')  # log_file of the config
+def server_config(bench, phase='api', bus=False, extra=''):
+    """The config file of a server with its API on (extra: more sections);
+    no bus (in-process messaging) unless bus: RabbitMQ, the run's own
+    exchange."""
+    config = bench.config_file(phase)
     with open(config, 'a') as conf:
-        # No bus traffic is measured: in-process messaging, no agents.
-        conf.write('\n[api]\nenabled = true\n')
-    text = open(config).read()
-    text = re.sub(r'(?m)^transport_url = .*\n', '', text)
-    with open(config, 'w') as conf:
-        conf.write(text)
+        conf.write('\n[api]\nenabled = true\n' + extra)
+    if not bus:
+        text = open(config).read()
+        text = re.sub(r'(?m)^transport_url = .*\n', '', text)
+        with open(config, 'w') as conf:
+            conf.write(text)
+    return config
+
+
+def start_server(bench, phase='api', timeout=60):
+    """An agentsched-server process with the phase's config (see
+    server_config): (process, port) once its log (from now on) says its
+    API listens."""
+    config = bench.config_file(phase)
+    log_path = os.path.join(bench.dir, '%s.log' % phase)  # its log_file
+    offset = os.path.getsize(log_path) if os.path.exists(log_path) else 0
     server = subprocess.Popen(
         [os.path.join(os.path.dirname(sys.executable), 'agentsched-server'),
          '--config-file', config], stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 60
+    deadline = time.time() + timeout
     while time.time() < deadline:
         if os.path.exists(log_path):
-            found = re.search(r'REST API listening on http://[^:]+:(\d+)/',
-                              open(log_path).read())
+            with open(log_path) as log:
+                log.seek(offset)
+                found = re.search(
+                    r'REST API listening on http://[^:]+:(\d+)/', log.read())
             if found:
                 return server, int(found.group(1))
-        time.sleep(0.2)
+        if server.poll() is not None:
+            break
+        time.sleep(0.05)
     server.kill()
     raise RuntimeError('the server did not start; see %s' % log_path)
 
@@ -91,25 +107,26 @@ def main(argv=None):
         hosts = [common.host_name(bench.id, i) for i in range(args.agents)]
         common.register_agents(engine, hosts, device_count=2)
         engine.dispose()
-        server, port = _start_server(bench)
+        server_config(bench)
+        server, port = start_server(bench)
         connection = http.client.HTTPConnection('127.0.0.1', port,
                                                 timeout=60)
-        _time_gets(connection, '/v2.0/agents?limit=1', 5)  # warm up
-        full, body = _time_gets(connection, '/v2.0/agents', args.requests)
+        time_gets(connection, '/v2.0/agents?limit=1', 5)  # warm up
+        full, body = time_gets(connection, '/v2.0/agents', args.requests)
         listed, full_bytes = len(json.loads(body)['agents']), len(body)
-        first_page, _ = _time_gets(connection, '/v2.0/agents?limit=100',
-                                   args.requests * 10)
-        _, body = _time_gets(connection, '/v2.0/agents?fields=id&limit=%d'
-                             % (args.agents // 2), 1)
+        first_page, _ = time_gets(connection, '/v2.0/agents?limit=100',
+                                  args.requests * 10)
+        _, body = time_gets(connection, '/v2.0/agents?fields=id&limit=%d'
+                            % (args.agents // 2), 1)
         middle = json.loads(body)['agents'][-1]['id']
-        deep_page, _ = _time_gets(
+        deep_page, _ = time_gets(
             connection, '/v2.0/agents?limit=100&marker=%s' % middle,
             args.requests * 10)
         report = {
             'agents': args.agents, 'listed': listed,
-            'full_list_ms': _percentiles(full),
-            'first_page_of_100_ms': _percentiles(first_page),
-            'deep_page_of_100_ms': _percentiles(deep_page),
+            'full_list_ms': percentiles_ms(full),
+            'first_page_of_100_ms': percentiles_ms(first_page),
+            'deep_page_of_100_ms': percentiles_ms(deep_page),
             'full_list_bytes': full_bytes,
         }
         report['targets'] = {

@@ -31,8 +31,10 @@ dead) to the end of the check after which no binding is left on a dead
 agent: wall time, number of checks, time and process CPU inside checks, SQL
 statements and pool checkouts (each a pre-ping round trip) inside checks,
 time per FailoverService.move and per rebound resource, time in casts.
-Between checks the live agents' heartbeats are refreshed in the database
-(the intake, outside the measured check work).
+Every HEARTBEAT_REFRESH seconds a thread refreshes the live agents'
+heartbeats in the database (the intake; also during a long check, which at
+100,000 agents can outlast agent_down_time: its process CPU counts in the
+check's, its statements do not).
 
 After each run the database is checked: every binding on a live agent, no
 device over capacity, used equal to the units bound per device, no resource
@@ -96,7 +98,10 @@ class _Rows:
     def device(self, name, capacity, agent_ids):
         device_id = str(uuid.uuid4())
         self.devices.append(dict(
-            id=device_id, name=name, device_type='haproxy',
+            # Named apart from other fleets' (benchmarks/scale.py adds
+            # several to one database).
+            id=device_id, name='%s-%s' % (self.run_id, name),
+            device_type='haproxy',
             service_type=self.constants.SERVICE_LOADBALANCER,
             capabilities='{"ssl_offload": true}', capacity=capacity, used=0,
             physical_info='{"address": "10.0.0.1"}', admin_state_up=True,
@@ -124,26 +129,25 @@ class _Rows:
         self._used[device_id] += count
         return ids
 
-    def write(self, engine):
+    def write(self, engine, replace=True):
+        """Bulk-write the rows (COPY), in place of every agent, device and
+        binding there is, or (replace False) beside them."""
         from agentsched.db import models
         for row in self.devices:
             row['used'] = self._used[row['id']]
         with engine.begin() as connection:
-            for table in (models.scheduler_health, models.bindings,
-                          models.resources, models.agent_devices,
-                          models.devices, models.agents):
-                connection.execute(sa.delete(table))
-            connection.execute(sa.insert(models.agents), self.agents)
-            connection.execute(sa.insert(models.devices), self.devices)
-            connection.execute(sa.insert(models.agent_devices), self.links)
-            for start in range(0, len(self.resources), 10000):
-                connection.execute(sa.insert(models.resources),
-                                   self.resources[start:start + 10000])
-                connection.execute(sa.insert(models.bindings),
-                                   self.bindings[start:start + 10000])
-        with engine.connect().execution_options(
-                isolation_level='AUTOCOMMIT') as connection:
-            connection.execute(sa.text('ANALYZE'))
+            if replace:
+                common.truncate(connection, (
+                    models.scheduler_health, models.bindings,
+                    models.resources, models.agent_devices, models.devices,
+                    models.agents))
+            for table, rows in ((models.agents, self.agents),
+                                (models.devices, self.devices),
+                                (models.agent_devices, self.links),
+                                (models.resources, self.resources),
+                                (models.bindings, self.bindings)):
+                common.copy_rows(connection, table, rows)
+        common.analyze(engine)
 
 
 def _rebind_fleet(run_id, vips, live):
@@ -382,6 +386,28 @@ def _beat(engine, dead, seconds_ago=0, live=True):
             heartbeat_timestamp=at))
 
 
+class _Beating:
+    """The intake: the live agents' heartbeats refreshed every
+    HEARTBEAT_REFRESH seconds, from a thread of its own, on a connection
+    of its own (the run's counters count the monitor's statements)."""
+
+    def __init__(self, engine, dead):
+        self._engine = sa.create_engine(engine.url, poolclass=sa.NullPool)
+        self._dead = dead
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stopping.wait(HEARTBEAT_REFRESH):
+            _beat(self._engine, self._dead)
+
+    def stop(self):
+        self._stopping.set()
+        self._thread.join()
+        self._engine.dispose()
+
+
 def _left_on_dead(engine, dead):
     from agentsched.db import models
     with engine.connect() as connection:
@@ -390,8 +416,9 @@ def _left_on_dead(engine, dead):
             .where(models.bindings.c.agent_id.in_(dead))).scalar()
 
 
-def _verify(engine, conf, dead, affected, kind, notifier):
-    """What must hold after the failover: counts of violations."""
+def _verify(engine, conf, dead, affected, kind, notifier, own):
+    """What must hold after the failover: counts of violations. own: the
+    scenario's resources (generation 2 if affected, 1 if not)."""
     from agentsched import liveness
     alive_since = liveness.alive_since(conf.agent_down_time)
     with engine.connect() as connection:
@@ -414,8 +441,8 @@ def _verify(engine, conf, dead, affected, kind, notifier):
     by_id = {row.resource_id: row for row in rows}
     missing = len(affected_set - set(by_id))
     wrong_generation = sum(
-        1 for row in rows
-        if row.generation != (2 if row.resource_id in affected_set else 1))
+        1 for row in rows if row.resource_id in own and
+        row.generation != (2 if row.resource_id in affected_set else 1))
     not_pending = sum(1 for resource_id in affected_set
                       if resource_id in by_id and
                       by_id[resource_id].status != 'PENDING_UPDATE')
@@ -450,11 +477,14 @@ def _move_workers(conf):
 
 
 def _run(bench, engine, conf, counters, notifier, scenario, build, guards,
-         interval):
+         interval, replace=True):
     """One failover from the first check that sees the agents dead to the
-    last binding off them."""
-    rows, dead, affected, kind = build(bench.id)
-    rows.write(engine)
+    last binding off them. replace False: the scenario's fleet joins the
+    one in the database (benchmarks/scale.py's), its hosts named apart."""
+    rows, dead, affected, kind = build(
+        bench.id if replace else '%s-%s-%s-%s' % (bench.id, scenario, guards,
+                                                  interval))
+    rows.write(engine, replace)
     for name in GUARDS['off']:
         conf.clear_override(name, 'health')
     for name, value in dict(GUARDS[guards], health_check_interval=interval
@@ -483,7 +513,7 @@ def _run(bench, engine, conf, counters, notifier, scenario, build, guards,
     loads_before = placer._snapshot.loads
     _beat(engine, dead)
     _beat(engine, dead, seconds_ago=600, live=False)
-    beaten = time.monotonic()
+    beating = _Beating(engine, dead)
     cpu_before = common.cpu_snapshot()
     checks, outcomes = [], collections.Counter()
     began = time.perf_counter()
@@ -509,11 +539,9 @@ def _run(bench, engine, conf, counters, notifier, scenario, build, guards,
             break
         if done_at - began > RUN_TIMEOUT:
             break
-        if time.monotonic() - beaten > HEARTBEAT_REFRESH:
-            _beat(engine, dead)
-            beaten = time.monotonic()
         # The monitor's thread waits the interval after each check.
         time.sleep(max(0.0, interval - (time.perf_counter() - done_at)))
+    beating.stop()
     cpu_after = common.cpu_snapshot()
     work = sum(c['s'] for c in checks)
     resources = outcomes['rebound'] + outcomes['moved']
@@ -576,7 +604,8 @@ def _run(bench, engine, conf, counters, notifier, scenario, build, guards,
          **{key: value for key, value in (c['outcome'] or {}).items()
             if value}}
         for c in checks]
-    run['check'] = _verify(engine, conf, dead, affected, kind, notifier)
+    run['check'] = _verify(engine, conf, dead, affected, kind, notifier,
+                           {row['id'] for row in rows.resources})
     run['check']['ok'] &= run['completed'] and outcomes['failed'] == 0 and \
         outcomes[kind] == len(affected)
     return run

@@ -33,58 +33,77 @@ EXISTING_BINDINGS = 100000
 TARGETS = {'p99_ms': 5.0, 'per_s': 1000}
 
 
-def _populate(engine, agents):
-    """Agents, devices, links, and EXISTING_BINDINGS bound resources."""
+def _populate(engine, agents, bindings=EXISTING_BINDINGS,
+              configurations=None):
+    """Agents, devices, links, and `bindings` bound resources (spread over
+    the devices in turn, each device's used their count), written with
+    COPY (common.copy_rows): a million bindings in about a minute.
+    configurations(host): an agent's stored configurations ('{}')."""
     from agentsched.db import models
     from agentsched import liveness
     now = liveness.utcnow()
-    agent_rows, device_rows, links = [], [], []
-    for a in range(agents):
-        agent_id = str(uuid.uuid4())
-        agent_rows.append(dict(
-            id=agent_id, agent_type='Loadbalancer agent',
-            binary='agentsched-agent', topic='t', host='h-%06d' % a,
-            availability_zone='az%d' % (a % 3), admin_state_up=True,
-            created_at=now, started_at=now, heartbeat_timestamp=now,
-            configurations='{}', load=a % 7))
-        for d in range(DEVICES_PER_AGENT):
-            device_id = str(uuid.uuid4())
-            device_rows.append(dict(
+    agent_ids = [str(uuid.uuid4()) for _ in range(agents)]
+    device_ids = [str(uuid.uuid4())
+                  for _ in range(agents * DEVICES_PER_AGENT)]
+    resource_ids = [str(uuid.uuid4()) for _ in range(bindings)]
+    # Device k is link k: agent k // DEVICES_PER_AGENT's device
+    # k % DEVICES_PER_AGENT; binding i is on device i % len(device_ids).
+    per_device, extra = divmod(bindings, len(device_ids))
+
+    def agent_rows():
+        for a, agent_id in enumerate(agent_ids):
+            host = 'h-%06d' % a
+            yield dict(
+                id=agent_id, agent_type='Loadbalancer agent',
+                binary='agentsched-agent', topic='t', host=host,
+                availability_zone='az%d' % (a % 3), admin_state_up=True,
+                created_at=now, started_at=now, heartbeat_timestamp=now,
+                configurations=(configurations(host) if configurations
+                                else '{}'),
+                load=a % 7)
+
+    def device_rows():
+        for k, device_id in enumerate(device_ids):
+            a, d = divmod(k, DEVICES_PER_AGENT)
+            yield dict(
                 id=device_id, name='lb-%06d-%d' % (a, d),
                 device_type='haproxy' if d < 3 else 'noop',
                 service_type='LOADBALANCER',
                 capabilities='{"ssl_offload": %s}' % (
                     'true' if d % 2 else 'false'),
-                capacity=CAPACITY, used=0, physical_info='{}', health='OK',
-                admin_state_up=True, source='admin', created_at=now))
-            links.append(dict(agent_id=agent_id, device_id=device_id,
-                              missing=False, health='OK'))
-    resources, bindings, used = [], [], {}
-    for index in range(EXISTING_BINDINGS):
-        link = links[index % len(links)]
-        resource_id = str(uuid.uuid4())
-        resources.append(dict(
-            id=resource_id, project_id='p', resource_type='vip', spec='{}',
-            requirements='{}', units=1, status='ACTIVE', created_at=now))
-        bindings.append(dict(resource_id=resource_id,
-                             device_id=link['device_id'],
-                             agent_id=link['agent_id'], generation=1,
-                             created_at=now))
-        used[link['device_id']] = used.get(link['device_id'], 0) + 1
-    for row in device_rows:
-        row['used'] = used.get(row['id'], 0)
+                capacity=CAPACITY, used=per_device + (k < extra),
+                physical_info='{}', health='OK', admin_state_up=True,
+                source='admin', created_at=now)
+
+    def link_rows():
+        for k, device_id in enumerate(device_ids):
+            yield dict(agent_id=agent_ids[k // DEVICES_PER_AGENT],
+                       device_id=device_id, missing=False, health='OK')
+
+    def resource_rows():
+        for resource_id in resource_ids:
+            yield dict(id=resource_id, project_id='p', resource_type='vip',
+                       spec='{}', requirements='{}', units=1,
+                       status='ACTIVE', created_at=now)
+
+    def binding_rows():
+        for i, resource_id in enumerate(resource_ids):
+            k = i % len(device_ids)
+            yield dict(resource_id=resource_id, device_id=device_ids[k],
+                       agent_id=agent_ids[k // DEVICES_PER_AGENT],
+                       generation=1, created_at=now)
+
     with engine.begin() as connection:
-        for table in (models.bindings, models.resources,
-                      models.agent_devices, models.devices, models.agents):
-            connection.execute(sa.delete(table))
-        connection.execute(sa.insert(models.agents), agent_rows)
-        connection.execute(sa.insert(models.devices), device_rows)
-        connection.execute(sa.insert(models.agent_devices), links)
-        for start in range(0, len(resources), 10000):
-            connection.execute(sa.insert(models.resources),
-                               resources[start:start + 10000])
-            connection.execute(sa.insert(models.bindings),
-                               bindings[start:start + 10000])
+        common.truncate(connection, (models.bindings, models.resources,
+                                     models.agent_devices, models.devices,
+                                     models.agents))
+        for table, rows in ((models.agents, agent_rows()),
+                            (models.devices, device_rows()),
+                            (models.agent_devices, link_rows()),
+                            (models.resources, resource_rows()),
+                            (models.bindings, binding_rows())):
+            common.copy_rows(connection, table, rows)
+    common.analyze(engine)
 
 
 def _new_resources(engine, count):

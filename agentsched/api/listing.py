@@ -4,9 +4,11 @@ Every collection reads its query the same way; the handler names its
 columns and gets back what db/paging.py and the response need.
 """
 
+import itertools
 import urllib.parse
 
 import flask
+import orjson
 
 from agentsched.api import errors
 from agentsched.api import request
@@ -127,3 +129,30 @@ def respond(collection, items, rows, page_limit, page_reverse):
     if found:
         body[collection + '_links'] = found
     return request.respond(body)
+
+
+def stream(collection, batches, item):
+    """A response {collection: [item(row) for every row]} written batch by
+    batch as the server sends it (batches: a generator of lists of rows),
+    so a long list is never whole in memory. Its bytes are respond()'s for
+    the same items without links (orjson, compact): a client cannot tell.
+    An error after the first batch cuts the body short (the status is
+    already sent)."""
+    # The query runs now: its errors (an outage: 503) still get their
+    # status.
+    first = next(batches, [])
+
+    def body():
+        try:
+            yield b'{"%s":[' % collection.encode()
+            separator = b''
+            for rows in itertools.chain([first], batches):
+                if rows:
+                    # A list's bytes without its brackets: the items.
+                    yield separator + orjson.dumps(
+                        [item(row) for row in rows])[1:-1]
+                    separator = b','
+            yield b']}'
+        finally:
+            batches.close()  # its connection back to the pool now
+    return flask.Response(body(), mimetype='application/json')

@@ -141,14 +141,11 @@ def get(connection, agent_id):
         sa.select(_agents).where(_agents.c.id == agent_id)).first()
 
 
-def query(connection, filters=None, alive_since=None, dead_since=None,
-          sort=(('id', True),), limit=None, marker=None, reverse=False):
-    """Agents matching filters, in pages (see db/paging.py).
+# Rows per fetch of a streamed list (stream below).
+STREAM_BATCH = 1000
 
-    filters: {column: [values]}; alive_since / dead_since: the liveness
-    rule's cutoff, for alive agents only / dead agents only (the rule applied
-    in SQL, so that pages are full).
-    """
+
+def _query(filters, alive_since, dead_since, sort, limit, marker, reverse):
     statement = sa.select(_agents)
     for name, values in (filters or {}).items():
         statement = statement.where(_agents.c[name].in_(values))
@@ -157,10 +154,32 @@ def query(connection, filters=None, alive_since=None, dead_since=None,
             liveness.alive_clause(_agents, alive_since))
     if dead_since is not None:
         statement = statement.where(liveness.dead_clause(_agents, dead_since))
-    statement = paging.page(statement, SORT_COLUMNS, sort, marker, limit,
-                            reverse)
-    rows = connection.execute(statement).all()
+    return paging.page(statement, SORT_COLUMNS, sort, marker, limit, reverse)
+
+
+def query(connection, filters=None, alive_since=None, dead_since=None,
+          sort=(('id', True),), limit=None, marker=None, reverse=False):
+    """Agents matching filters, in pages (see db/paging.py).
+
+    filters: {column: [values]}; alive_since / dead_since: the liveness
+    rule's cutoff, for alive agents only / dead agents only (the rule applied
+    in SQL, so that pages are full).
+    """
+    rows = connection.execute(_query(filters, alive_since, dead_since, sort,
+                                     limit, marker, reverse)).all()
     return rows[::-1] if reverse else rows
+
+
+def stream(connection, filters=None, alive_since=None, dead_since=None,
+           sort=(('id', True),), marker=None, batch=None):
+    """query's agents without a limit, as an iterator of lists of up to
+    batch (STREAM_BATCH) rows, fetched from a server-side cursor where the
+    database has one (PostgreSQL, MySQL): a list of the whole table never
+    holds it whole in memory. Read it while connection is open."""
+    batch = batch or STREAM_BATCH
+    return connection.execute(
+        _query(filters, alive_since, dead_since, sort, None, marker, False),
+        execution_options={'yield_per': batch}).partitions()
 
 
 def update(connection, agent_id, values):

@@ -94,6 +94,15 @@ def list_agents():
     only_alive, only_dead = _alive_cutoffs(alive_since)
     sort = listing.sort(agents_service.SORT_KEYS)
     limit, reverse = listing.limit(request.conf()), listing.reverse()
+    if limit is None and not reverse:
+        # The whole fleet: streamed, so the server's memory stays flat
+        # however many agents there are (100,000: docs/benchmarks.md).
+        batches = request.services().agents.stream(
+            filters, sort, listing.marker_id(), alive_since=only_alive,
+            dead_since=only_dead)
+        return listing.stream(
+            'agents', batches,
+            lambda row: _agent_dict(row, alive_since, fields))
     rows = request.services().agents.list(
         filters, sort, limit, listing.marker_id(), reverse,
         alive_since=only_alive, dead_since=only_dead)

@@ -1,8 +1,10 @@
 """The health monitor: every health_check_interval, on the leader only.
 
-One check: read every agent with how many resources it holds (one query),
-watch the intake and the database (outage guard), judge each agent type and
-availability zone (mass-failure guard), then fail over what must be:
+One check: read the agents (db/failover.py agents_overview: the steady
+ones, alive with nothing to judge, only counted; the others with how many
+resources they hold), watch the intake and the database (outage guard),
+judge each agent type and availability zone (mass-failure guard), then fail
+over what must be:
 - bindings of agents forced down or draining (admin_state_up false): at
   once, whatever the guards say, as an admin asked (moves still paced);
 - bindings of dead agents, of deleted agents and on DOWN devices: only when
@@ -118,11 +120,11 @@ class HealthMonitor:
         if not self._lead():
             return None
         now = liveness.utcnow()
-        agents = self._read_agents()
-        if agents is None:
+        overview = self._read_agents(now)
+        if overview is None:
             return None
-        self._watch_intake(agents, now)
-        groups, admin, dead = self._judge_agents(agents, now)
+        self._watch_intake(overview, now)
+        groups, admin, dead = self._judge_agents(overview, now)
         tripped = self.guards.judge_groups(groups)
         hold = self.guards.hold_reason()
         reasons = dict(admin)
@@ -135,8 +137,8 @@ class HealthMonitor:
         self.totals['held'] += sum(
             1 for key in dead.values() if hold is not None or key in tripped)
         # Devices first: the failover below rebinds to their new managers.
-        devices = self._reassign_devices(agents, now, hold is not None,
-                                         tripped)
+        devices = self._reassign_devices(overview.agents, now,
+                                         hold is not None, tripped)
         outcome = self._fail_over(reasons, include_orphans=hold is None)
         if devices is not None:
             outcome['devices'] = devices
@@ -166,12 +168,24 @@ class HealthMonitor:
                      self._conf.agent.report_interval)
         return True
 
-    def _read_agents(self):
-        """Every agent with what it holds; None in a database outage (the
-        outage guard then holds failover)."""
+    def _late_since(self, now):
+        """Heartbeats older than this are late (see _judge_agents)."""
+        return liveness.alive_since(
+            max(self._conf.agent_down_time - self._conf.agent.report_interval,
+                self._conf.agent.report_interval), now)
+
+    def _read_agents(self, now):
+        """The agents' overview (db/failover.py); None in a database
+        outage (the outage guard then holds failover). An agent neither
+        late nor dead, not forced down, admin up and managing no device
+        type needs nothing but counting (_judge_agents, _reassign_devices).
+        """
+        steady_since = max(
+            liveness.alive_since(self._conf.agent_down_time, now),
+            self._late_since(now))
         try:
             with self._engine.connect() as connection:
-                return failover_db.agents_overview(connection)
+                return failover_db.agents_overview(connection, steady_since)
         except Exception as exc:
             if not db_engine.is_outage(exc):
                 # A bug, not an outage: holding failover back for it would
@@ -181,7 +195,7 @@ class HealthMonitor:
                                type(exc).__name__)
             return None
 
-    def _judge_agents(self, agents, now):
+    def _judge_agents(self, overview, now):
         """({(agent_type, zone): (dead or late, total)} for the mass-failure
         guard, {agent_id: reason} failed over as admins asked,
         {agent_id: (agent_type, zone)} of the dead)."""
@@ -190,12 +204,13 @@ class HealthMonitor:
         # report_interval apart (their last reports were that far apart):
         # counting only the dead, the guard would see them one at a time
         # and fail each over. It counts the late too (a report missed).
-        late_since = liveness.alive_since(
-            max(self._conf.agent_down_time - self._conf.agent.report_interval,
-                self._conf.agent.report_interval), now)
-        # (agent_type, zone) -> agents dead or late, agents in all.
-        late_count, total, admin, dead = {}, {}, {}, {}
-        for agent in agents:
+        late_since = self._late_since(now)
+        # (agent_type, zone) -> agents dead or late, agents in all. The
+        # steady agents are alive and not late: counted in total only.
+        late_count = dict.fromkeys(overview.steady, 0)
+        total = dict(overview.steady)
+        admin, dead = {}, {}
+        for agent in overview.agents:
             # Resources bound to it, or devices the server assigned to it:
             # what failover hands over when it dies.
             holds = agent.held or agent.assigned
@@ -223,7 +238,7 @@ class HealthMonitor:
         return ({key: (late_count[key], total[key]) for key in total},
                 admin, dead)
 
-    def _watch_intake(self, agents, now):
+    def _watch_intake(self, overview, now):
         """Outage guard: a stalled intake or failing writes hold failover."""
         report_interval = self._conf.agent.report_interval
         failures = self._sink.flush_failures if self._sink else 0
@@ -231,11 +246,11 @@ class HealthMonitor:
             self._flush_failures = failures
             self.guards.outage('heartbeat writes to the database failing')
             return
-        if agents:
+        if overview.newest is not None:
             last = (self._report_stats.last_accepted
                     if self._report_stats else None) or self._started
             own_stalled = self._clock() - last > report_interval
-            newest = max(agent.heartbeat_timestamp for agent in agents)
+            newest = overview.newest
             # Other servers take reports too (competing consumers): the
             # intake stalls only if nobody's heartbeats reach the database.
             slack = report_interval + self._conf.reports.flush_interval + 1
@@ -256,7 +271,9 @@ class HealthMonitor:
         The look costs a statement over every API-registered device of a
         managed type: taken when what the overview shows changed (the live
         managers, the agents with assignments no longer managing them),
-        when the last look left work, and every DEVICE_SWEEP_INTERVAL."""
+        when the last look left work, and every DEVICE_SWEEP_INTERVAL.
+        agents: the overview's, without the steady ones, which are neither
+        managers nor failing (alive, admin up, not forced down)."""
         if self._assignment is None:
             return None
         alive_since = liveness.alive_since(self._conf.agent_down_time, now)

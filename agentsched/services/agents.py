@@ -52,6 +52,23 @@ class AgentService:
             return agents_db.query(connection, filters, alive_since,
                                    dead_since, sort, limit, marker, reverse)
 
+    def stream(self, filters=None, sort=(('id', True),), marker_id=None,
+               alive_since=None, dead_since=None):
+        """Every agent matching filters (after marker_id), as list gives
+        them without a limit, but as a generator of lists of rows read from
+        one cursor (db/agents.py stream): a fleet's list is never whole in
+        memory. The marker is looked up now, so a bad one fails before the
+        first row; the generator holds a connection from its first row
+        until it is exhausted or closed."""
+        with self._engine.connect() as connection:
+            marker = paging.marker_row(connection, agents_db.get, marker_id,
+                                       'an agent')
+        return self._batches(filters, alive_since, dead_since, sort, marker)
+
+    def _batches(self, *query):
+        with self._engine.connect() as connection:
+            yield from agents_db.stream(connection, *query)
+
     def update(self, agent_id, changes):
         """Apply changes (fields of UPDATABLE only; Invalid otherwise) and
         return the row; the agent is told if its admin state or its

@@ -5,10 +5,12 @@ import datetime
 import urllib.parse
 import uuid
 
+import orjson
 import pytest
 import sqlalchemy as sa
 
 from agentsched import liveness
+from agentsched.db import agents as agents_db
 from agentsched.db import models
 from tests import api_fixtures
 
@@ -187,6 +189,42 @@ def test_paging_with_alive_filter_gives_full_pages(api):
     pages = _walk(client, '/v2.0/agents?alive=true&limit=2', 'next')
     assert [len(p) for p in pages] == [2, 2, 2, 0]
     assert sorted(sum(pages, [])) == ['h%02d' % i for i in range(1, 12, 2)]
+
+
+def test_the_full_list_is_streamed_in_batches(api, monkeypatch):
+    """Without a limit the list is written batch by batch (STREAM_BATCH
+    rows a fetch; 2 here, so 7 agents take 4): the same bytes as a page of
+    them all, filters, fields and sorting as on pages, a bad marker still a
+    400 before any row, and the connection back in the pool after."""
+    client, engine, _ = api
+    monkeypatch.setattr(agents_db, 'STREAM_BATCH', 2)
+    for index in range(7):
+        api_fixtures.add_agent(engine, 'h%d' % index,
+                               age=0 if index % 2 else DOWN + 10)
+    streamed = client.get('/v2.0/agents')
+    # Streamed: no length known before the end.
+    assert streamed.status_code == 200
+    assert 'Content-Length' not in streamed.headers
+    body = streamed.get_data()
+    assert len(orjson.loads(body)['agents']) == 7
+    page = client.get('/v2.0/agents?limit=100')
+    assert int(page.headers['Content-Length']) == len(page.get_data())
+    # The page's agents, byte for byte, then its links.
+    assert page.get_data().startswith(body[:-1] + b',"agents_links":')
+    hosts = client.get('/v2.0/agents?alive=true&fields=host'
+                       '&sort_key=host&sort_dir=desc')
+    assert 'Content-Length' not in hosts.headers
+    assert hosts.json == {'agents': [{'host': 'h%d' % i}
+                                     for i in (5, 3, 1)]}
+    after = client.get('/v2.0/agents?marker=%s' % orjson.loads(body)[
+        'agents'][4]['id']).json['agents']
+    assert after == orjson.loads(body)['agents'][5:]
+    assert 'is not an agent id' in _error(
+        client.get('/v2.0/agents?marker=nope'), 400)
+    assert client.get('/v2.0/agents?hosts=none').status_code == 400
+    assert client.get('/v2.0/agents?host=none').json == {'agents': []}
+    if hasattr(engine.pool, 'checkedout'):
+        assert engine.pool.checkedout() == 0
 
 
 def test_limit_rules(api, parsed_conf):

@@ -605,7 +605,7 @@ def test_a_bug_reading_agents_is_not_taken_for_an_outage(database, conf,
     so a programming error held failover back silently."""
     _engine, _fleet, _, _clock, monitor, _ = _two_agents(database, conf, 2)
 
-    def broken(connection):
+    def broken(connection, *cutoffs):
         raise KeyError('a bug')
     monkeypatch.setattr(failover_db, 'agents_overview', broken)
     with pytest.raises(KeyError):
