@@ -50,8 +50,6 @@ setuptools.setup(
         # `openstack agentsched ...` (agentsched/cli/osc_plugin.py).
         'osc': ['python-openstackclient>=7,<11'],
         'test': ['pytest>=8,<10', 'psycopg[binary]>=3.1,<4', 'redis>=4,<9',
-                 # Tests on two workers (pyproject.toml's addopts).
-                 'pytest-xdist>=3.5,<4',
                  # tooz's postgresql driver uses psycopg2.
                  'psycopg2-binary>=2.9,<3',
                  'PyMySQL>=1.1,<2', 'fixtures>=4,<5',
