@@ -6,10 +6,13 @@ When a service is unreachable the test skips, except under CI=true, where it
 fails: CI must not pass with the service-backed tests skipped.
 """
 
+import contextlib
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
+import tempfile
 import uuid
 
 import pytest
@@ -43,6 +46,7 @@ def pytest_sessionfinish(session, exitstatus):
         reporter.write_line('CI=true: %d tests skipped; failing the run' %
                             len(reporter.stats['skipped']), red=True)
         session.exitstatus = 1
+    TEMPLATES.drop_all()
 
 
 def _port_open(host, port):
@@ -63,54 +67,170 @@ def parsed_conf():
 
 
 class Database:
-    """A fresh database on one backend, dropped after the test."""
+    """A database of one backend for one test, dropped after it.
 
-    def __init__(self, backend, url, drop):
+    Made at its first use: a copy of the session's migrated template
+    (_Templates) when that use is engine() with migrated, else empty (the
+    url handed to `agentsched-manage db upgrade`, test_migrations). The
+    copy is for speed: the migrations run once per backend and session
+    instead of once per test, and the copy has exactly the schema they
+    make."""
+
+    def __init__(self, backend, url, make, drop):
         self.backend = backend
-        self.url = url
+        self._url = url
+        self._make = make
         self._drop = drop
+        self._made = False
         self._engines = []
 
+    def _made_as(self, migrated):
+        """Make the database if not yet; whether it was made migrated."""
+        if self._made:
+            return False
+        self._make(migrated)
+        self._made = True
+        return migrated
+
+    @property
+    def url(self):
+        self._made_as(False)
+        return self._url
+
     def engine(self, migrated=True):
-        engine = db_engine.create_engine(agentsched_conf.CONF, url=self.url)
+        copied = self._made_as(migrated)
+        engine = db_engine.create_engine(agentsched_conf.CONF, url=self._url)
         self._engines.append(engine)
-        if migrated:
+        if migrated and not copied:
             migration.upgrade(engine)
         return engine
 
     def close(self):
         for engine in self._engines:
             engine.dispose()
-        self._drop()
+        if self._made:
+            self._drop()
 
 
-def _server_database(admin_url, backend, isolation):
+class _Templates:
+    """One migrated database per backend, made when first needed and
+    dropped at the end of the session (of each xdist worker: its own)."""
+
+    def __init__(self):
+        self._made = {}
+
+    def get(self, backend, make_empty):
+        """The template's name (a file for SQLite); make_empty(name) makes
+        an empty database of that name and returns its URL."""
+        if backend not in self._made:
+            name = 'as_tmpl_%s' % uuid.uuid4().hex[:12]
+            if backend == 'sqlite':
+                name = os.path.join(tempfile.mkdtemp(prefix='as-tmpl-'),
+                                    'template.sqlite')
+            engine = db_engine.create_engine(agentsched_conf.CONF,
+                                             url=make_empty(name))
+            try:
+                migration.upgrade(engine)
+            finally:
+                engine.dispose()
+            self._made[backend] = name
+        return self._made[backend]
+
+    def drop_all(self):
+        for backend, name in self._made.items():
+            if backend == 'sqlite':
+                shutil.rmtree(os.path.dirname(name), ignore_errors=True)
+                continue
+            admin_url = PG_ADMIN_URL if backend == 'postgresql' \
+                else MYSQL_ADMIN_URL
+            admin = sa.create_engine(admin_url, isolation_level='AUTOCOMMIT')
+            force = ' WITH (FORCE)' if backend == 'postgresql' else ''
+            with contextlib.suppress(sa.exc.SQLAlchemyError):
+                with admin.connect() as connection:
+                    connection.execute(sa.text('DROP DATABASE %s%s' % (
+                        name, force)))
+            admin.dispose()
+        self._made.clear()
+
+
+TEMPLATES = _Templates()
+
+
+def _copy_mariadb_tables(connection, template, name):
+    """MariaDB has no CREATE DATABASE ... TEMPLATE: the template's tables
+    as SHOW CREATE TABLE prints them (foreign keys included), its rows
+    (alembic_version's) after them."""
+    connection.exec_driver_sql('USE %s' % name)
+    connection.exec_driver_sql('SET FOREIGN_KEY_CHECKS = 0')
+    tables = [row[0] for row in connection.exec_driver_sql(
+        'SHOW TABLES FROM %s' % template)]
+    for table in tables:
+        create = connection.exec_driver_sql('SHOW CREATE TABLE %s.`%s`' % (
+            template, table)).one()[1]
+        connection.exec_driver_sql(create)
+        connection.exec_driver_sql('INSERT INTO `%s` SELECT * FROM %s.`%s`'
+                                   % (table, template, table))
+    connection.exec_driver_sql('SET FOREIGN_KEY_CHECKS = 1')
+
+
+def _server_database(admin_url, backend):
     name = 'as_%s' % uuid.uuid4().hex[:12]
-    admin = sa.create_engine(admin_url, isolation_level=isolation)
-    try:
-        with admin.connect() as connection:
-            connection.execute(sa.text('CREATE DATABASE %s' % name))
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        unavailable('%s unreachable: %s' % (backend, exc.orig))
+    admin = sa.create_engine(admin_url, isolation_level='AUTOCOMMIT')
+
+    def create(name, template=None):
+        clone = ' TEMPLATE %s' % template \
+            if template and backend == 'postgresql' else ''
+        try:
+            with admin.connect() as connection:
+                connection.execute(sa.text('CREATE DATABASE %s%s' % (
+                    name, clone)))
+                if template and backend != 'postgresql':
+                    _copy_mariadb_tables(connection, template, name)
+        except sa.exc.OperationalError as exc:
+            unavailable('%s unreachable: %s' % (backend, exc.orig))
+        url = sa.engine.make_url(admin_url).set(database=name)
+        return url.render_as_string(hide_password=False)
+
+    def make(migrated):
+        create(name, TEMPLATES.get(backend, create) if migrated else None)
 
     def drop():
         force = ' WITH (FORCE)' if backend == 'postgresql' else ''
         with admin.connect() as connection:
             connection.execute(sa.text('DROP DATABASE %s%s' % (name, force)))
-        admin.dispose()
+
+    def close():
+        try:
+            drop()
+        finally:
+            admin.dispose()
 
     url = sa.engine.make_url(admin_url).set(database=name)
-    return Database(backend, url.render_as_string(hide_password=False), drop)
+    return Database(backend, url.render_as_string(hide_password=False),
+                    make, close)
+
+
+def _sqlite_database(path):
+    def make_empty(name):
+        return 'sqlite:///%s' % name
+
+    def make(migrated):
+        if migrated:
+            # The backup API: a consistent copy, whatever the WAL holds.
+            template = TEMPLATES.get('sqlite', make_empty)
+            with contextlib.closing(sqlite3.connect(template)) as source, \
+                    contextlib.closing(sqlite3.connect(path)) as target:
+                source.backup(target)
+
+    return Database('sqlite', make_empty(path), make, lambda: None)
 
 
 def make_database(backend, tmp_path):
     if backend == 'sqlite':
-        return Database('sqlite', 'sqlite:///%s' % (tmp_path / 'test.sqlite'),
-                        lambda: None)
+        return _sqlite_database(str(tmp_path / 'test.sqlite'))
     if backend == 'postgresql':
-        return _server_database(PG_ADMIN_URL, backend, 'AUTOCOMMIT')
-    return _server_database(MYSQL_ADMIN_URL, backend, 'AUTOCOMMIT')
+        return _server_database(PG_ADMIN_URL, backend)
+    return _server_database(MYSQL_ADMIN_URL, backend)
 
 
 @pytest.fixture(params=['sqlite', 'postgresql', 'mariadb'])
