@@ -42,6 +42,8 @@ setuptools.setup(
         'prometheus_client>=0.17,<1',
         # The haproxy_ssh driver's SSH client (agents/drivers/ssh.py).
         'paramiko>=3.4,<6',
+        # Names the report workers in ps (cotyledon uses it too).
+        'setproctitle>=1.3,<2',
     ],
     extras_require={
         'postgresql': ['psycopg[binary]>=3.1,<4'],

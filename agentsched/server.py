@@ -1,11 +1,13 @@
 """agentsched-server's service: heartbeat intake, status RPC, local agents."""
 
+import os
 import socket
 import threading
 
 from oslo_log import log as logging
 import oslo_messaging
 from oslo_service import service
+import setproctitle
 
 from agentsched import algorithms
 from agentsched import constants
@@ -68,6 +70,7 @@ class ServerService(service.Service):
         self.local_agents = []
         self._rpc_servers = []
         self._stop = threading.Event()
+        self.heartbeats = None
         self.api = None
         self.monitor = None
         self._metrics_off = None
@@ -84,34 +87,15 @@ class ServerService(service.Service):
                               else db_engine.state_path(conf))
         self.secret_box = secrets.from_conf(
             conf, embedded_directory=embedded_directory)
-        self.keyring = signing.server_keyring(conf, embedded_directory)
-        signer = verifier = None
-        if self.keyring is None:
-            LOG.warning('No [signing] master_keys: messages on the bus are '
-                        'neither signed nor verified, any bus client can '
-                        'act as any agent, and secrets cross the bus in '
-                        'clear (docs/security.md)')
-        else:
-            signer = signing.Signer(self.keyring)
-            verifier = signing.Verifier(self.keyring,
-                                        conf.signing.replay_window)
-        self.device_sync = device_sync.DeviceSync()
-        self.sink = reports_sink.HeartbeatSink(
-            self.engine, conf.agent_down_time, conf.reports.flush_interval,
-            enable_new_agents=conf.enable_new_agents,
-            load_keys=conf.reports.load_keys,
-            flush_retry_max_wait=conf.reports.flush_retry_max_wait,
-            device_sync=self.device_sync,
-            pin_signed_agents=(self.keyring is not None and
-                               conf.signing.enforce))
-        known = self.sink.load_views()
-        self.sink.start()
-        self.reports = reports_endpoint.ReportsEndpoint(
-            self.sink, conf.agent_down_time,
-            trust=report_trust.ReportTrust(
-                verifier, conf.signing.unsigned_agent_types,
-                conf.signing.enforce))
-        reports_server = reports_intake.start(conf, self.reports)
+        self.keyring, signer, verifier = _signing(conf, embedded_directory)
+        if not report_workers(conf):
+            # Otherwise the report workers take the topic (cmd/server.py
+            # launches them).
+            self.heartbeats = Heartbeats(conf, self.engine, self.keyring,
+                                         verifier)
+        self.sink = self.heartbeats and self.heartbeats.sink
+        self.reports = self.heartbeats and self.heartbeats.reports
+        self.device_sync = self.heartbeats and self.heartbeats.device_sync
         notifier = agent_notifier.AgentNotifier(conf, signer, self.keyring)
         self.services = wiring.build(conf, self.engine, notifier,
                                      self.secret_box)
@@ -125,10 +109,17 @@ class ServerService(service.Service):
             conf, constants.PLUGIN_TOPIC,
             [StatusEndpoint(self), self.agent_sync])
         plugin_server.start()
-        self._rpc_servers = [reports_server, plugin_server]
-        LOG.info('agentsched-server on %s: %d agents known, heartbeats on '
-                 'topic %s, exchange %s', conf.host, known,
-                 conf.reports.topic, conf.control_exchange)
+        self._rpc_servers = [plugin_server]
+        if self.heartbeats is None:
+            LOG.info('agentsched-server on %s: heartbeats on topic %s, '
+                     'exchange %s, taken by %d report workers', conf.host,
+                     conf.reports.topic, conf.control_exchange,
+                     report_workers(conf))
+        else:
+            LOG.info('agentsched-server on %s: %d agents known, heartbeats '
+                     'on topic %s, exchange %s', conf.host,
+                     self.heartbeats.known, conf.reports.topic,
+                     conf.control_exchange)
         if conf.api.enabled:
             self.api = api_serving.APIServer(
                 api_app.make_app(self.services),
@@ -137,14 +128,16 @@ class ServerService(service.Service):
                 connection_limit=conf.api.connection_limit,
                 client_timeout=conf.client_socket_timeout)
             self.api.start()
-        if conf.reports.stats_log_interval:
+        if conf.reports.stats_log_interval and self.heartbeats is not None:
             threading.Thread(target=self._log_stats, name='report-stats',
                              daemon=True).start()
         if conf.health.enabled:
+            # With report workers the monitor watches the intake through
+            # the database alone (its outage guard's stored heartbeats).
             self.monitor = health_monitor.HealthMonitor(
                 self.engine, conf, self.failover, leader.from_conf(conf),
-                report_stats=self.reports.stats, sink=self.sink,
-                assignment=self.services.assignment)
+                report_stats=self.reports and self.reports.stats,
+                sink=self.sink, assignment=self.services.assignment)
             self.monitor.start()
         self._start_metrics(conf)
         for index in range(self._local_agent_count):
@@ -169,9 +162,10 @@ class ServerService(service.Service):
             agent.stop()
         for rpc_server in self._rpc_servers:
             rpc_server.stop()
+        if self.heartbeats is not None:
+            self.heartbeats.stop()
         for rpc_server in self._rpc_servers:
             rpc_server.wait()
-        self.sink.stop()
         notifications.cleanup()
         super().stop(graceful)
 
@@ -195,21 +189,137 @@ class ServerService(service.Service):
         return self.report_stats()
 
     def report_stats(self):
-        stats = self.reports.stats.as_dict()
+        """This process's counters; with report workers, the heartbeat
+        counters are theirs (logged by each), and only report_workers is
+        said here."""
+        if self.heartbeats is None:
+            stats = {'report_workers': report_workers(self._conf)}
+        else:
+            stats = self.heartbeats.stats()
         stats.update(refused_calls=self.agent_sync.refused,
-                     invalid_batches=self.agent_sync.invalid,
-                     refused_devices=self.device_sync.refused,
+                     invalid_batches=self.agent_sync.invalid)
+        return stats
+
+    def _log_stats(self):
+        _log_stats(self._stop, self._conf, self.heartbeats.stats)
+
+
+def _log_stats(stop, conf, stats):
+    while not stop.wait(conf.reports.stats_log_interval):
+        LOG.info('Heartbeats: %(accepted)d accepted, %(rejected)d '
+                 'rejected, %(failed)d failed, %(pending)d pending', stats())
+
+
+def _signing(conf, embedded_directory):
+    """(keyring, signer, verifier); all None without [signing]
+    master_keys."""
+    keyring = signing.server_keyring(conf, embedded_directory)
+    if keyring is None:
+        LOG.warning('No [signing] master_keys: messages on the bus are '
+                    'neither signed nor verified, any bus client can act as '
+                    'any agent, and secrets cross the bus in clear '
+                    '(docs/security.md)')
+        return None, None, None
+    return (keyring, signing.Signer(keyring),
+            signing.Verifier(keyring, conf.signing.replay_window))
+
+
+def report_workers(conf):
+    """How many report worker processes take the report topic: 0 when the
+    server process takes it itself, as always on the in-process bus (only
+    its own local agents can report there)."""
+    if messaging.is_in_process(conf):
+        return 0
+    return conf.reports.workers
+
+
+class Heartbeats:
+    """The report topic's intake and what it feeds: the endpoint, the sink
+    and its device sync. Started here, in the server process or in a
+    report worker (one home for this wiring)."""
+
+    def __init__(self, conf, engine, keyring, verifier):
+        self.device_sync = device_sync.DeviceSync()
+        self.sink = reports_sink.HeartbeatSink(
+            engine, conf.agent_down_time, conf.reports.flush_interval,
+            enable_new_agents=conf.enable_new_agents,
+            load_keys=conf.reports.load_keys,
+            flush_retry_max_wait=conf.reports.flush_retry_max_wait,
+            device_sync=self.device_sync,
+            pin_signed_agents=(keyring is not None and
+                               conf.signing.enforce))
+        self.known = self.sink.load_views()
+        self.sink.start()
+        self.reports = reports_endpoint.ReportsEndpoint(
+            self.sink, conf.agent_down_time,
+            trust=report_trust.ReportTrust(
+                verifier, conf.signing.unsigned_agent_types,
+                conf.signing.enforce))
+        self.intake = reports_intake.start(conf, self.reports)
+
+    def stats(self):
+        stats = self.reports.stats.as_dict()
+        stats.update(refused_devices=self.device_sync.refused,
                      topic_changes=self.sink.topic_changes,
                      pending=self.sink.pending_count(),
                      flushed_rows=self.sink.flushed_rows,
                      flush_failures=self.sink.flush_failures)
         return stats
 
-    def _log_stats(self):
-        while not self._stop.wait(self._conf.reports.stats_log_interval):
-            LOG.info('Heartbeats: %(accepted)d accepted, %(rejected)d '
-                     'rejected, %(failed)d failed, %(pending)d pending',
-                     self.report_stats())
+    def stop(self):
+        """Stop taking reports, then write what was taken."""
+        self.intake.stop()
+        self.intake.wait()
+        self.sink.stop()
+
+
+class ReportWorkerService(service.Service):
+    """A report worker ([reports] workers): only the heartbeat intake, its
+    own sink and endpoint, and metrics when they are shared between
+    processes (PROMETHEUS_MULTIPROC_DIR)."""
+
+    def __init__(self, conf):
+        super().__init__()
+        self._conf = conf
+        self._stop = threading.Event()
+        self.heartbeats = None
+
+    def start(self):
+        super().start()
+        conf = self._conf
+        _name_process('report')
+        # Only the server process's exposition shows metrics: a worker's
+        # count only where processes share them.
+        metrics.enable(conf.metrics.enabled and
+                       bool(os.environ.get('PROMETHEUS_MULTIPROC_DIR')))
+        self.engine = db_engine.create_engine(conf)
+        notifications.setup(conf)
+        embedded_directory = (None if conf.database.connection
+                              else db_engine.state_path(conf))
+        keyring, _signer, verifier = _signing(conf, embedded_directory)
+        self.heartbeats = Heartbeats(conf, self.engine, keyring, verifier)
+        LOG.info('Report worker on %s: %d agents known, heartbeats on topic '
+                 '%s, exchange %s', conf.host, self.heartbeats.known,
+                 conf.reports.topic, conf.control_exchange)
+        if conf.reports.stats_log_interval:
+            threading.Thread(
+                target=_log_stats, args=(self._stop, conf,
+                                         self.heartbeats.stats),
+                name='report-stats', daemon=True).start()
+
+    def stop(self, graceful=False):
+        self._stop.set()
+        if self.heartbeats is not None:
+            self.heartbeats.stop()
+        notifications.cleanup()
+        super().stop(graceful)
+
+
+def _name_process(kind):
+    """cotyledon titles every worker 'ServiceWrapper worker(i)': say which
+    kind this is in ps."""
+    title = setproctitle.getproctitle()
+    setproctitle.setproctitle(title.replace('ServiceWrapper', kind))
 
 
 def preflight(conf):

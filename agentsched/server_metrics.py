@@ -24,7 +24,17 @@ class ServerCollector:
 
     def collect(self):
         server = self._server
-        stats = server.reports.stats.as_dict()
+        if server.heartbeats is not None:
+            yield from self._heartbeats(server.heartbeats)
+        yield from self._inventory()
+        monitor = getattr(server, 'monitor', None)
+        if monitor is not None:
+            yield from self._monitor(monitor)
+
+    def _heartbeats(self, heartbeats):
+        """The server process's own intake only: report workers' counters
+        are not collected here (they log them)."""
+        stats = heartbeats.reports.stats.as_dict()
         yield metrics.counter(
             'heartbeats', 'Heartbeats taken (accepted), refused by their '
             'schema or signature (rejected) and taken but not stored '
@@ -34,8 +44,8 @@ class ServerCollector:
         yield metrics.counter(
             'heartbeats_rejected', 'Heartbeats rejected, by the check that '
             'refused them: schema, signature, identity.', ['reason'],
-            sorted(server.reports.stats.rejections().items()))
-        sink = server.sink
+            sorted(heartbeats.reports.stats.rejections().items()))
+        sink = heartbeats.sink
         yield metrics.gauge('heartbeats_pending', 'Heartbeats taken and '
                             'not yet written.', [],
                             [(sink.pending_count(),)])
@@ -46,10 +56,6 @@ class ServerCollector:
         yield metrics.counter('heartbeat_flush_failures', 'Flushes that '
                               'failed on a database outage.', [],
                               [(sink.flush_failures,)])
-        yield from self._inventory()
-        monitor = getattr(server, 'monitor', None)
-        if monitor is not None:
-            yield from self._monitor(monitor)
 
     def _inventory(self):
         try:

@@ -14,6 +14,12 @@ published as fast as the broker takes it):
 * real-kombu: agentsched's ServerService with the kombu intake
   (ReportsEndpoint + HeartbeatSink on PostgreSQL).
 * real: the same with the oslo.messaging intake.
+* real-workers, real-workers-kombu: the real agentsched-server command
+  (its launcher: the master, the server's worker and [reports] workers =
+  2 report workers, competing consumers of the topic, each with its own
+  sink) with either intake: the combined throughput of several processes.
+  Its server CPU is the whole process tree's; it publishes no count of
+  reports taken (received_per_s is absent), only the database's.
 
 A real phase has every agent registered beforehand, and a report counts as
 processed once the database shows it, or a newer report of the same agent
@@ -47,6 +53,10 @@ The real servers have [signing] master_keys, verify every report and
 refuse unsigned ones; the agents are registered as having signed.
 """
 
+import os
+import signal
+import subprocess
+import sys
 import time
 
 import amqp
@@ -68,9 +78,16 @@ class Poller:
     # the newest seen: a flush commits heartbeats taken up to one flush
     # interval (plus thread scheduling) before it.
     MARGIN = 1.5
+    # Several processes flush independently: one may commit heartbeats
+    # taken seconds before another's newest (measured: 1.5 s missed some
+    # under load), so the real-workers phases look further back, and poll
+    # less often to keep the cost of the wider look.
+    WORKERS_MARGIN = 10.0
+    WORKERS_POLL_INTERVAL = 1.0
 
-    def __init__(self, engine, hosts, registered):
+    def __init__(self, engine, hosts, registered, margin=MARGIN):
         self._engine = engine
+        self._margin = margin
         self.registered_epoch = common.utc_epoch(registered)
         self.seen = {host: (0, self.registered_epoch) for host in hosts}
         self.events = {host: [] for host in hosts}   # (visible, seq, hb)
@@ -89,7 +106,7 @@ class Poller:
             if newest is None or heartbeat > newest:
                 newest = heartbeat
         if newest is not None:
-            self._since = max(self._since, newest - _seconds(self.MARGIN))
+            self._since = max(self._since, newest - _seconds(self._margin))
         self.polls += 1
         return visible
 
@@ -111,15 +128,20 @@ def _phase(context, bench, mode, hosts, senders, rounds, device_count,
     registered = (common.register_agents(engine, hosts, device_count,
                                          signed=bool(bench.master_key))
                   if real else None)
-    server = context.Process(target=processes.server, name='bench-server',
-                             args=(config_file, mode, counter, ready, stop))
-    server.start()
-    if not ready.wait(60):
-        raise RuntimeError('%s server did not start' % mode)
+    if '-workers' in mode:
+        server = _Launched(config_file, REPORT_WORKERS)
+    else:
+        server = context.Process(target=processes.server,
+                                 name='bench-server',
+                                 args=(config_file, mode, counter, ready,
+                                       stop))
+        server.start()
+        if not ready.wait(60):
+            raise RuntimeError('%s server did not start' % mode)
+    server_pids = _tree(server.pid)
     result = {}
     if real:
-        rss, _ = common.memory_mb(server.pid)
-        result['server_rss_after_load_views_mb'] = rss
+        result['server_rss_after_load_views_mb'] = _rss(server_pids)
 
     results = context.Queue()
     workers = []
@@ -136,7 +158,14 @@ def _phase(context, bench, mode, hosts, senders, rounds, device_count,
             raise RuntimeError('sender did not start')
 
     total = len(hosts) * rounds
-    poller = Poller(engine, hosts, registered) if real else None
+    poller = None
+    if '-workers' in mode:
+        poller = Poller(engine, hosts, registered, Poller.WORKERS_MARGIN)
+        poll_interval = Poller.WORKERS_POLL_INTERVAL
+        result.update(poll_interval_s=poll_interval,
+                      poll_margin_s=Poller.WORKERS_MARGIN)
+    elif real:
+        poller = Poller(engine, hosts, registered)
     cpu = time.process_time()
     cpu_before, busy_before = common.cpu_snapshot(), common.machine_busy()
     start = time.time()
@@ -166,7 +195,10 @@ def _phase(context, bench, mode, hosts, senders, rounds, device_count,
         worker.join()
 
     result.update(_rates(total, start, sent, received, done, counter.value))
-    result['cpu_s'] = _cpu(cpu_before, cpu_after, server.pid, workers, sent)
+    if '-workers' in mode:
+        del result['reports_taken_by_server']  # not counted across processes
+    result['cpu_s'] = _cpu(cpu_before, cpu_after, server_pids, workers,
+                           sent)
     result['machine_busy_pct'] = round(
         100.0 * (busy_after[0] - busy_before[0])
         / max(1, busy_after[1] - busy_before[1]), 1)
@@ -178,7 +210,7 @@ def _phase(context, bench, mode, hosts, senders, rounds, device_count,
         1000.0 * result['cpu_s']['server'] / total, 3)
     if poller is not None:
         time.sleep(1.0)    # the flusher goes idle; RSS is what stays
-        rss, peak = common.memory_mb(server.pid)
+        rss, peak = _rss(server_pids), _rss(server_pids, peak=True)
         result.update(server_rss_mb=rss, server_peak_rss_mb=peak,
                       poller_cpu_s=round(poller_cpu, 2),
                       polls=poller.polls)
@@ -190,11 +222,73 @@ def _phase(context, bench, mode, hosts, senders, rounds, device_count,
     return result
 
 
-def _cpu(before, after, server_pid, workers, sent):
+class _Launched:
+    """The agentsched-server command with [reports] workers = N, as an
+    operator runs it (multiprocessing's Process interface, as far as
+    _phase uses it)."""
+
+    def __init__(self, config_file, workers):
+        with open(config_file, 'a') as f:
+            # oslo.config merges a section given twice.
+            f.write('\n[reports]\nworkers = %d\n' % workers)
+        self._log = _log_file(config_file)
+        self._popen = subprocess.Popen(
+            [os.path.join(os.path.dirname(sys.executable),
+                          'agentsched-server'), '--config-file', config_file],
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        self.pid = self._popen.pid
+        deadline = time.time() + 60
+        while (_log_count(self._log, 'Report worker on') < workers or
+               not _log_count(self._log, 'report workers')):
+            if time.time() > deadline or self._popen.poll() is not None:
+                raise RuntimeError('agentsched-server with %d report workers '
+                                   'did not start (%s)' % (workers,
+                                                           self._log))
+            time.sleep(0.1)
+
+    def join(self, timeout):
+        self._popen.send_signal(signal.SIGTERM)
+        self._popen.wait(timeout)
+
+
+def _log_file(config_file):
+    with open(config_file) as f:
+        for line in f:
+            if line.startswith('log_file'):
+                return line.split('=', 1)[1].strip()
+
+
+def _log_count(path, text):
+    try:
+        with open(path) as f:
+            return f.read().count(text)
+    except OSError:
+        return 0
+
+
+def _tree(pid):
+    """pid and its children's: a launcher's master and its workers."""
+    pids = {pid}
+    for name in os.listdir('/proc'):
+        try:
+            with open('/proc/%s/stat' % name) as f:
+                if int(f.read().rsplit(')', 1)[1].split()[1]) == pid:
+                    pids.add(int(name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return pids
+
+
+def _rss(pids, peak=False):
+    """Resident MB summed over processes (peak: their peaks)."""
+    return round(sum(common.memory_mb(pid)[1 if peak else 0]
+                     for pid in pids), 1)
+
+
+def _cpu(before, after, server_pids, workers, sent):
     """CPU seconds per process group from first cast to completion."""
-    import os
     used = common.cpu_used(before, after, {
-        'server': {server_pid}, 'harness_poller': {os.getpid()},
+        'server': server_pids, 'harness_poller': {os.getpid()},
         'senders': {worker.pid for worker, _ in workers},
         'postgres': 'postgres', 'rabbitmq': 'beam.smp'})
     # Senders may have exited before the last snapshot: they report their
@@ -278,7 +372,10 @@ def cleanup_broker(bench, phases):
         connection.close()
 
 
-PHASES = ('noop', 'noop-kombu', 'real-kombu', 'real')
+PHASES = ('noop', 'noop-kombu', 'real-kombu', 'real', 'real-workers-kombu',
+          'real-workers')
+# [reports] workers of the real-workers phases.
+REPORT_WORKERS = 2
 
 
 def run(context, bench, engine, agents, senders, rounds, device_count,
@@ -320,6 +417,16 @@ def run(context, bench, engine, agents, senders, rounds, device_count,
         'real_kombu_to_noop_kombu': _ratio(figures, 'real-kombu',
                                            'noop-kombu'),
         'real_kombu_to_real': _ratio(figures, 'real-kombu', 'real'),
+        # Issue 17's several processes: what two report workers take
+        # against one server process, per intake.
+        'real_workers_kombu_to_real_kombu': _ratio(
+            figures, 'real-workers-kombu', 'real-kombu'),
+        'real_workers_to_real': _ratio(figures, 'real-workers', 'real'),
+        'cpu_real_workers_kombu_to_real_kombu': _ratio(
+            figures, 'real-workers-kombu', 'real-kombu',
+            'server_cpu_ms_per_report'),
+        'cpu_real_workers_to_real': _ratio(
+            figures, 'real-workers', 'real', 'server_cpu_ms_per_report'),
     }
     return result
 

@@ -4,8 +4,9 @@ Prints one JSON document with every figure (see docs/benchmarks.md):
   a. bus: reports/s through RabbitMQ, the same pre-serialized stream into a
      no-op oslo.messaging server, the kombu intake with a no-op endpoint,
      the real server with the kombu intake and with the oslo.messaging
-     intake (issue 17); server CPU per report; lag to the database; false
-     deaths.
+     intake, and the agentsched-server command with [reports] workers = 2
+     on either intake (issue 17); server CPU per report; lag to the
+     database; false deaths.
   b. handler: ReportsEndpoint + HeartbeatSink in-process on PostgreSQL,
      unsigned and signed (the cost of signatures; Signer.sign and
      Verifier.verify alone).

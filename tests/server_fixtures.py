@@ -41,7 +41,7 @@ def running_server(conf, bus, database, *overrides):
 def reports_server(service):
     """What takes the service's heartbeats: an oslo.messaging RPC server or
     a KombuIntake."""
-    return service._rpc_servers[0]
+    return service.heartbeats.intake
 
 
 def wait_for(predicate, timeout=15):

@@ -37,6 +37,12 @@ def main(argv=None):
                                           local_agents=conf.local_agents)
     guru.setup(conf, 'agentsched-server', server_service.state)
     launcher = service.launch(conf, server_service, workers=1)
+    workers = server.report_workers(conf)
+    if workers:
+        # One master, two kinds of worker: SIGTERM, SIGHUP and restarts
+        # apply to all of them alike.
+        launcher.launch_service(server.ReportWorkerService(conf),
+                                workers=workers)
     return launcher.wait()
 
 
@@ -56,6 +62,14 @@ def _banner(conf):
         lines.append('  messaging: %s, exchange %s, topic %s' % (
             _hide_password(conf.transport_url), conf.control_exchange,
             conf.reports.topic))
+    workers = server.report_workers(conf)
+    if workers:
+        lines.append('  reports:   %d report worker processes (%s intake)' %
+                     (workers, conf.reports.intake))
+    elif conf.reports.workers:
+        lines.append('  reports:   [reports] workers ignored: only the '
+                     'server process can take the in-process bus\'s '
+                     'reports')
     if conf.local_agents:
         lines.append('  agents:    %d local agents with simulated devices, '
                      'reporting every %d s' % (conf.local_agents,

@@ -56,6 +56,18 @@ opts = [
              'keeps heartbeats flowing while the first waits on the '
              'database for a new or revived agent.'),
     cfg.IntOpt(
+        'workers', default=0, min=0,
+        help='Report worker processes (Neutron: rpc_state_report_workers). '
+             '0: the server process takes the report topic itself. N: the '
+             'server forks N more processes that only take heartbeats, each '
+             'with its own intake and in-memory view, as competing '
+             'consumers of the topic (another server\'s processes are '
+             'just more of them); the server process then does not consume '
+             'it. Each process uses executor_threads, intake_prefetch and '
+             'its own database connections. Ignored with the in-process '
+             'bus (no transport_url), where only the server process can '
+             'take reports.'),
+    cfg.IntOpt(
         'stats_log_interval', default=60, min=0,
         help='Seconds between log lines counting accepted and rejected '
              'reports. 0 disables them.'),

@@ -16,34 +16,74 @@ def _keep_if_null(column, type_=None):
                             _agents.c[column])
 
 
-# Elsewhere, one statement executed for each row of the batch.
+# Competing consumers: one agent's reports reach several processes, and
+# their flushes reach the database in any order. A heartbeat older than the
+# stored one (another process wrote a newer report first) must not take
+# back its timestamp or the state that came with it; only what a later
+# report cannot have superseded still counts: a start (the newest
+# started_at wins) and resources_synced = false (a start or a revival the
+# agent must sync after).
+_HEARTBEAT = sa.bindparam('b_heartbeat', type_=models.DateTime)
+_NEWER = _agents.c.heartbeat_timestamp <= _HEARTBEAT
+
+
+def _if_newer(column, value):
+    return sa.case((_NEWER, value), else_=_agents.c[column])
+
+
+_STARTED_AT = sa.bindparam('b_started_at', type_=models.DateTime)
+
+# Elsewhere, one statement executed for each row of the batch. MySQL and
+# MariaDB assign from left to right, each later expression seeing the
+# earlier columns' new values: heartbeat_timestamp, which the others
+# compare with, goes last.
 _UPDATE_HEARTBEAT = (
     sa.update(_agents).where(_agents.c.id == sa.bindparam('b_id'))
-    .values(heartbeat_timestamp=sa.bindparam('b_heartbeat'),
-            load=sa.bindparam('b_load'),
-            topic=sa.bindparam('b_topic'),
-            binary=sa.bindparam('b_binary'),
-            availability_zone=sa.bindparam('b_availability_zone'),
-            started_at=_keep_if_null('started_at', models.DateTime),
-            resources_synced=_keep_if_null('resources_synced', sa.Boolean),
-            configurations=_keep_if_null('configurations', sa.Text),
-            resource_versions=_keep_if_null('resource_versions', sa.Text)))
+    .ordered_values(
+        (_agents.c.load, _if_newer('load', sa.bindparam('b_load'))),
+        (_agents.c.topic, _if_newer('topic', sa.bindparam('b_topic'))),
+        (_agents.c.binary, _if_newer('binary', sa.bindparam('b_binary'))),
+        (_agents.c.availability_zone, _if_newer(
+            'availability_zone', sa.bindparam('b_availability_zone'))),
+        (_agents.c.started_at, sa.case(
+            (_STARTED_AT > _agents.c.started_at, _STARTED_AT),
+            else_=_agents.c.started_at)),
+        (_agents.c.resources_synced,
+         _keep_if_null('resources_synced', sa.Boolean)),
+        (_agents.c.configurations, _if_newer(
+            'configurations', _keep_if_null('configurations', sa.Text))),
+        (_agents.c.resource_versions, _if_newer(
+            'resource_versions', _keep_if_null('resource_versions',
+                                               sa.Text))),
+        (_agents.c.heartbeat_timestamp, _if_newer('heartbeat_timestamp',
+                                                  _HEARTBEAT))))
 
 # PostgreSQL takes a whole batch in one statement, its rows passed as arrays:
 # one plan and one round trip per flush instead of one execution per row,
 # which costs several times less CPU in both the server and the database.
+# Its SET expressions all see the row as it was: same rules as above.
 _PG_UPDATE_HEARTBEATS = sa.text("""
 UPDATE agents SET
-    heartbeat_timestamp = v.heartbeat,
-    load = v.load,
-    topic = v.topic,
-    "binary" = v.binary,
-    availability_zone = v.availability_zone,
-    started_at = COALESCE(v.started_at, agents.started_at),
+    heartbeat_timestamp = GREATEST(agents.heartbeat_timestamp, v.heartbeat),
+    load = CASE WHEN agents.heartbeat_timestamp <= v.heartbeat
+                THEN v.load ELSE agents.load END,
+    topic = CASE WHEN agents.heartbeat_timestamp <= v.heartbeat
+                 THEN v.topic ELSE agents.topic END,
+    "binary" = CASE WHEN agents.heartbeat_timestamp <= v.heartbeat
+                    THEN v.binary ELSE agents."binary" END,
+    availability_zone = CASE WHEN agents.heartbeat_timestamp <= v.heartbeat
+                             THEN v.availability_zone
+                             ELSE agents.availability_zone END,
+    started_at = GREATEST(agents.started_at, v.started_at),
     resources_synced = COALESCE(v.resources_synced, agents.resources_synced),
-    configurations = COALESCE(v.configurations, agents.configurations),
-    resource_versions = COALESCE(v.resource_versions,
-                                 agents.resource_versions)
+    configurations = CASE WHEN agents.heartbeat_timestamp <= v.heartbeat
+                          THEN COALESCE(v.configurations,
+                                        agents.configurations)
+                          ELSE agents.configurations END,
+    resource_versions = CASE WHEN agents.heartbeat_timestamp <= v.heartbeat
+                             THEN COALESCE(v.resource_versions,
+                                           agents.resource_versions)
+                             ELSE agents.resource_versions END
 FROM unnest(CAST(:id AS text[]), CAST(:heartbeat AS timestamp[]),
             CAST(:load AS integer[]), CAST(:topic AS text[]),
             CAST(:binary AS text[]), CAST(:availability_zone AS text[]),
@@ -64,7 +104,10 @@ def update_heartbeats(connection, rows):
     """Write a batch of heartbeats; return how many agents matched.
 
     rows: dicts with HEARTBEAT_FIELDS; a None started_at, resources_synced,
-    configurations or resource_versions keeps the stored value.
+    configurations or resource_versions keeps the stored value. A row
+    older than the stored heartbeat (another process's newer flush came
+    first) moves started_at forward and sets resources_synced, and keeps
+    the rest; it still counts as matched.
     """
     if connection.dialect.name == 'postgresql':
         columns = {field: [row[field] for row in rows]
@@ -101,10 +144,44 @@ def mark_signed(connection, agent_id):
                        .values(signed=True))
 
 
-def existing_ids(connection, ids):
-    rows = connection.execute(
-        sa.select(_agents.c.id).where(_agents.c.id.in_(list(ids))))
-    return {row.id for row in rows}
+def lock_heartbeat(connection, agent_id):
+    """One agent's stored heartbeat, its row locked until the transaction
+    ends (None if it has no row)."""
+    return connection.execute(
+        sa.select(_agents.c.heartbeat_timestamp)
+        .where(_agents.c.id == agent_id).with_for_update()).scalar()
+
+
+# Ids per statement: a batch after a long outage holds every agent, more
+# than a statement may bind (PostgreSQL 65535, SQLite 32766).
+_CHUNK = 1000
+
+
+def lock_heartbeats(connection, ids):
+    """{id: stored heartbeat} of the agents that have a row, their rows
+    locked until the transaction ends, in the order of their ids: every
+    flush locks in this order, so two processes' flushes never deadlock."""
+    ids = sorted(ids)
+    stored = {}
+    for start in range(0, len(ids), _CHUNK):
+        stored.update(connection.execute(
+            sa.select(_agents.c.id, _agents.c.heartbeat_timestamp)
+            .where(_agents.c.id.in_(ids[start:start + _CHUNK]))
+            .order_by(_agents.c.id).with_for_update()).all())
+    return stored
+
+
+def documents(connection, ids):
+    """{id: (configurations, resource_versions)} as stored."""
+    ids = list(ids)
+    found = {}
+    for start in range(0, len(ids), _CHUNK):
+        found.update((row.id, (row.configurations, row.resource_versions))
+                     for row in connection.execute(
+                         sa.select(_agents.c.id, _agents.c.configurations,
+                                   _agents.c.resource_versions)
+                         .where(_agents.c.id.in_(ids[start:start + _CHUNK]))))
+    return found
 
 
 def list_all(connection):

@@ -7,6 +7,13 @@ only an agent that looks dead to this server costs a read: another server
 may have been taking its reports (competing consumers), so the database has
 the last word on 'revived'.
 
+Several processes take one agent's reports (competing consumers: several
+servers, [reports] workers), each with a sink of its own, and their flushes
+reach the database in any order: an older heartbeat never takes back a
+newer one (db/agents.py update_heartbeats), an older device list is not
+synced over a newer one, and a flush that finds another process's
+heartbeat in a row learns the documents it wrote.
+
 While the database is unreachable the flusher retries with back-off; reports
 keep arriving and replace older pending state of the same agent, so only
 superseded reports are lost.
@@ -42,13 +49,18 @@ LOG = logging.getLogger(__name__)
 
 class _View:
     """What this server knows of one agent."""
-    __slots__ = ('id', 'heartbeat', 'configurations_digest',
+    __slots__ = ('id', 'heartbeat', 'written', 'configurations_digest',
                  'resource_versions_digest', 'topic', 'signed')
 
     def __init__(self, agent_id, heartbeat, configurations_digest,
-                 resource_versions_digest=None, topic=None, signed=False):
+                 resource_versions_digest=None, topic=None, signed=False,
+                 written=None):
         self.id = agent_id
         self.heartbeat = heartbeat
+        # The heartbeat the row held when this server last wrote or read
+        # it: a flush that finds another there knows that another server
+        # wrote the row since (competing consumers), documents included.
+        self.written = written or heartbeat
         # Its identity as pinned (docs/security.md): a topic change is
         # logged, and once it signed, unsigned reports are refused.
         self.topic = sys.intern(topic) if topic else topic
@@ -221,7 +233,8 @@ class HeartbeatSink:
                 view = _View(row.id, newest,
                              schema.digest(row.configurations),
                              schema.digest(row.resource_versions),
-                             row.topic, row.signed)
+                             row.topic, row.signed,
+                             written=row.heartbeat_timestamp)
                 self._views[key] = view
             if view is None:
                 raise RuntimeError('agent %s on %s vanished while it '
@@ -403,7 +416,10 @@ class HeartbeatSink:
 
     def _write(self, batch, ids):
         rows = []
-        for key, pending in batch.items():
+        # In the order of their ids: another process's flush locks the same
+        # rows in the same order, never the reverse (a deadlock).
+        for key, pending in sorted(batch.items(), key=lambda item:
+                                   ids[item[0]]):
             identity = pending.identity
             rows.append({
                 'id': ids[key],
@@ -418,9 +434,20 @@ class HeartbeatSink:
                 'resource_versions': pending.resource_versions_json,
             })
         with self._engine.begin() as connection:
-            matched = agents_db.update_heartbeats(connection, rows)
-            if 0 <= matched < len(batch):
-                self._reinsert_deleted(connection, batch, ids)
+            # Locked until commit: what another server writes meanwhile
+            # comes after, and is seen as such by its own next flush.
+            stored = agents_db.lock_heartbeats(connection, ids.values())
+            with self._lock:
+                # Rows another server wrote since this one did.
+                foreign = [ids[key] for key in batch
+                           if stored.get(ids[key], self._views[key].written)
+                           != self._views[key].written]
+            documents = (agents_db.documents(connection, foreign)
+                         if foreign else {})
+            agents_db.update_heartbeats(connection, rows)
+            if len(stored) < len(batch):
+                self._reinsert_deleted(connection, batch, ids, stored)
+        self._note_written(batch, ids, stored, documents)
         if self._device_sync is not None:
             for key, pending in batch.items():
                 if pending.sync_devices:
@@ -442,8 +469,14 @@ class HeartbeatSink:
         here must not hold back the heartbeats of everyone else."""
         try:
             with self._engine.begin() as connection:
-                self._device_sync.reconcile(connection, agent_id, pending.state,
-                                       pending.heartbeat)
+                # Locked until the devices are written: another process's
+                # newer report of this agent waits, and a newer one already
+                # written wins (its process syncs the devices it reported).
+                stored = agents_db.lock_heartbeat(connection, agent_id)
+                if stored is not None and stored > pending.heartbeat:
+                    return
+                self._device_sync.reconcile(connection, agent_id,
+                                            pending.state, pending.heartbeat)
         except Exception as exc:
             outage = db_engine.is_outage(exc)
             with self._lock:
@@ -462,9 +495,38 @@ class HeartbeatSink:
                       'ignored until it reports other devices',
                       exc_info=trace)
 
-    def _reinsert_deleted(self, connection, batch, ids):
-        """Agents deleted by an admin while reporting come back as new."""
-        found = agents_db.existing_ids(connection, ids.values())
+    def _note_written(self, batch, ids, stored, documents):
+        """Remember the heartbeat each row holds now, and where another
+        server had written since this one did (documents: what it wrote),
+        the documents the row kept: the agent's next report is compared
+        with them, so that a document this server wrote once and the other
+        replaced is written again when the agent returns to it."""
+        with self._lock:
+            for key, pending in batch.items():
+                view = self._views.get(key)
+                if view is None or view.id != ids[key]:
+                    continue
+                before = stored.get(ids[key])
+                newer = before is None or pending.heartbeat >= before
+                view.written = pending.heartbeat if newer else before
+                if ids[key] not in documents:
+                    continue
+                configurations, resource_versions = documents[ids[key]]
+                # A report taken while this flush ran is compared with
+                # what it will write, if it writes.
+                later = self._pending.get(key)
+                if not ((newer and pending.write_configurations) or (
+                        later and later.write_configurations)):
+                    view.configurations_digest = schema.digest(
+                        configurations)
+                if not ((newer and pending.write_resource_versions) or (
+                        later and later.write_resource_versions)):
+                    view.resource_versions_digest = schema.digest(
+                        resource_versions)
+
+    def _reinsert_deleted(self, connection, batch, ids, found):
+        """Agents deleted by an admin while reporting come back as new
+        (found: the ids that have a row)."""
         for key, pending in batch.items():
             if ids[key] in found:
                 continue

@@ -1,6 +1,7 @@
 """A real agentsched-agent heartbeats through RabbitMQ into a real server."""
 
 import json
+import os
 import shutil
 import time
 
@@ -11,6 +12,7 @@ from agentsched import liveness
 from agentsched.db import models
 from tests import commands
 from tests import processes
+from tests import server_fixtures
 
 DOWN_TIME = 3
 
@@ -204,3 +206,74 @@ def test_remote_device_types_a_report_could_not_carry_are_refused(
     assert result.returncode == 1
     assert 'remote_device_types lists 40 types; at most 32' in result.stderr
     assert 'Traceback' not in result.stderr
+
+
+def _children(pid):
+    """{pid: command line} of a process's children."""
+    found = {}
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % entry) as stat:
+                parent = int(stat.read().rsplit(')', 1)[1].split()[1])
+            with open('/proc/%s/cmdline' % entry) as cmdline:
+                args = cmdline.read().replace('\0', ' ').strip()
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+        if parent == pid:
+            found[int(entry)] = args
+    return found
+
+
+@pytest.mark.parametrize('intake', server_fixtures.INTAKES)
+def test_report_workers_take_the_heartbeats(tmp_path, rabbit,
+                                            postgresql_database, intake):
+    """[reports] workers = 2: the master forks the server's worker and two
+    report workers; real agents report through them; SIGTERM stops all."""
+    config = commands.write_config(
+        tmp_path / 'agentsched.conf', postgresql_database.url, rabbit,
+        DEFAULT={'agent_down_time': DOWN_TIME},
+        reports={'flush_interval': 0.2, 'workers': 2, 'intake': intake,
+                 'stats_log_interval': 1},
+        agent={'report_interval': 1},
+        **{'device:lb-1': {'device_type': 'noop'}})
+    commands.run('agentsched-manage', '--config-file', config, 'db',
+                 'upgrade')
+    engine = postgresql_database.engine(migrated=False)
+    server = processes.Process('agentsched-server',
+                               ['--config-file', config],
+                               tmp_path / 'server.log')
+    agents = [processes.Process(
+        'agentsched-agent', ['--config-file', config, '--config-file',
+                             commands.write_config(
+                                 tmp_path / ('%s.conf' % host),
+                                 DEFAULT={'host': host})],
+        tmp_path / ('%s.log' % host)) for host in ('agent-1', 'agent-2')]
+    try:
+        server.start()
+        server.wait_for_log('taken by 2 report workers')
+        server.wait_for_log('Report worker on', count=2)
+        for agent in agents:
+            agent.start()
+        for agent in agents:
+            agent.wait_for_log('Server answered new')
+        for host in ('agent-1', 'agent-2'):
+            _wait_alive(engine, host)
+        children = _children(server.popen.pid)
+        assert sorted(children.values()) == [
+            'agentsched-server: ServiceWrapper worker(0)',
+            'agentsched-server: report worker(0)',
+            'agentsched-server: report worker(1)'], children
+        for agent in agents:
+            assert agent.stop() == 0
+        assert server.stop() == 0
+        assert server_fixtures.wait_for(lambda: not any(
+            os.path.exists('/proc/%d' % pid) for pid in children))
+        log = server.log()
+        assert 'Traceback' not in log
+        assert log.count('Heartbeats:') >= 2  # each worker's counters
+    finally:
+        for agent in agents:
+            agent.ensure_dead()
+        server.ensure_dead()

@@ -12,6 +12,7 @@ from agentsched import constants
 from agentsched import liveness
 from agentsched.db import engine as db_engine
 from agentsched.db import models
+from agentsched.reports import device_sync
 from agentsched.reports import schema
 from agentsched.reports import sink as reports_sink
 from tests import private_services
@@ -138,6 +139,149 @@ def test_another_servers_heartbeats_count(database):
     server_b.flush()
     assert server_a.record(report_factory.report('h1'),
                            _later(now, DOWN + 2)) == constants.AGENT_ALIVE
+
+
+def test_an_older_flush_never_takes_back_a_newer_heartbeat(database):
+    """Competing consumers: A took report 2, B report 3 of one agent, and
+    B's flush reached the database first. A's must not take back the
+    heartbeat, the load, the documents or the identity that came with 3."""
+    engine = database.engine()
+    server_a, server_b = _sink(engine), _sink(engine)
+    now = liveness.utcnow()
+    assert server_a.record(report_factory.report(
+        'h1', configurations={'load': 1}), now) == constants.AGENT_NEW
+    server_a.flush()
+    assert server_a.record(report_factory.report(
+        'h1', configurations={'load': 2}, resource_versions={'Port': '1.1'},
+        availability_zone='az-old'), _later(now, 1)) == constants.AGENT_ALIVE
+    assert server_b.record(report_factory.report(
+        'h1', configurations={'load': 3}, resource_versions={'Port': '1.2'},
+        availability_zone='az-new'), _later(now, 2)) == constants.AGENT_ALIVE
+    assert server_b.flush() == 1
+    assert server_a.flush() == 1  # matched, though it changed nothing
+    row = _rows(engine)['h1']
+    assert row.heartbeat_timestamp == _later(now, 2)
+    assert row.load == 3
+    assert json.loads(row.configurations) == {'load': 3}
+    assert json.loads(row.resource_versions) == {'Port': '1.2'}
+    assert row.availability_zone == 'az-new'
+    # The same heartbeat flushed again (a retry) is not older: it writes.
+    server_a.record(report_factory.report(
+        'h1', configurations={'load': 4}), _later(now, 2))
+    server_a.flush()
+    assert _rows(engine)['h1'].load == 4
+
+
+def test_an_older_start_still_counts_and_the_newest_start_wins(database):
+    engine = database.engine()
+    server_a, server_b = _sink(engine), _sink(engine)
+    now = liveness.utcnow()
+    server_a.record(report_factory.report('h1'), now)
+    server_a.flush()
+    with engine.begin() as connection:
+        connection.execute(sa.update(models.agents).values(
+            resources_synced=True))
+    # The agent restarted: A took its start, B its next report, and B's
+    # flush came first. The start still sets started_at, and the agent
+    # must sync again.
+    server_a.record(report_factory.report('h1', start_flag=True),
+                    _later(now, 1))
+    server_b.record(report_factory.report('h1'), _later(now, 2))
+    server_b.flush()
+    server_a.flush()
+    row = _rows(engine)['h1']
+    assert row.started_at == _later(now, 1)
+    assert row.resources_synced is False
+    assert row.heartbeat_timestamp == _later(now, 2)
+    # Two restarts in a row on two servers, flushed newest first: the
+    # newest start wins.
+    server_a.record(report_factory.report('h1', start_flag=True),
+                    _later(now, 3))
+    server_b.record(report_factory.report('h1', start_flag=True),
+                    _later(now, 4))
+    server_b.flush()
+    server_a.flush()
+    row = _rows(engine)['h1']
+    assert row.started_at == _later(now, 4)
+    assert row.heartbeat_timestamp == _later(now, 4)
+
+
+def test_a_document_another_server_replaced_is_written_again(database):
+    """A wrote {'a': 1}, B then {'a': 2}; the agent goes back to {'a': 1}
+    in its reports to A. A's view still says it wrote that one: its flush
+    finds B's heartbeat in the row, reads what B wrote, and the agent's
+    next report to A writes {'a': 1} again."""
+    engine = database.engine()
+    server_a, server_b = _sink(engine), _sink(engine)
+    now = liveness.utcnow()
+    server_a.record(report_factory.report('h1', configurations={'a': 1}),
+                    now)
+    server_a.flush()
+    server_b.record(report_factory.report('h1', configurations={'a': 2}),
+                    _later(now, 1))
+    server_b.flush()
+    server_a.record(report_factory.report('h1', configurations={'a': 1}),
+                    _later(now, 2))
+    server_a.flush()
+    # One report late: that one was taken as unchanged.
+    assert _rows(engine)['h1'].configurations == '{"a":2}'
+    server_a.record(report_factory.report('h1', configurations={'a': 1}),
+                    _later(now, 3))
+    server_a.flush()
+    row = _rows(engine)['h1']
+    assert row.configurations == '{"a":1}'
+    assert row.heartbeat_timestamp == _later(now, 3)
+
+
+def test_an_older_device_list_is_not_synced_over_a_newer(database):
+    engine = database.engine()
+    server_a, server_b = (_sink(engine, device_sync=device_sync.DeviceSync())
+                          for _ in range(2))
+    now = liveness.utcnow()
+
+    def report(health):
+        return report_factory.report('h1', configurations={'devices': [{
+            'name': 'lb-1', 'device_type': 'noop',
+            'service_type': 'LOADBALANCER', 'capacity': 10,
+            'address': '192.0.2.1', 'health': health, 'load': 0}]})
+
+    server_a.record(report('OK'), now)
+    server_a.flush()
+    server_a.record(report('DEGRADED'), _later(now, 1))
+    server_b.record(report('DOWN'), _later(now, 2))
+    server_b.flush()
+    server_a.flush()
+    with engine.connect() as connection:
+        health = connection.execute(
+            sa.select(models.agent_devices.c.health)).scalar_one()
+    assert health == 'DOWN'
+
+
+def test_a_stale_view_is_judged_by_what_the_database_holds(database):
+    """Competing consumers: A's view of an agent is older than
+    agent_down_time because B took its reports. A reads the row, as fresh
+    as B's last flush: alive. Only a report B has not written yet (for at
+    most a flush interval) is missing from it: that lag is the window in
+    which a live agent can be answered 'revived' (the harmless answer: it
+    resyncs), when its reports come nearly agent_down_time apart."""
+    engine = database.engine()
+    server_a, server_b = _sink(engine), _sink(engine)
+    now = liveness.utcnow()
+    server_a.record(report_factory.report('h1'), now)
+    server_a.flush()
+    server_b.record(report_factory.report('h1'), _later(now, DOWN - 1))
+    server_b.flush()
+    assert server_a.record(report_factory.report('h1'), _later(
+        now, DOWN + 0.5)) == constants.AGENT_ALIVE
+    server_a.flush()
+    server_b.record(report_factory.report('h1'), _later(now, 2 * DOWN))
+    assert server_a.record(report_factory.report('h1'), _later(
+        now, 2 * DOWN + 1)) == constants.AGENT_REVIVED
+    server_b.flush()
+    server_a.flush()
+    row = _rows(engine)['h1']
+    assert row.heartbeat_timestamp == _later(now, 2 * DOWN + 1)
+    assert row.resources_synced is False
 
 
 def test_known_agents_are_loaded_at_start(database):
@@ -436,7 +580,8 @@ def test_an_outage_while_isolating_keeps_what_is_not_written(
     real = reports_sink.agents_db.update_heartbeats
 
     def update_heartbeats(connection, rows):
-        calls.append([row['load'] for row in rows])
+        # Sorted: a batch's rows go in the order of their ids.
+        calls.append(sorted(row['load'] for row in rows))
         if 11 in calls[-1]:
             raise sa.exc.DataError('UPDATE', {}, Exception('refused'))
         if len(calls) > 4:
