@@ -135,8 +135,14 @@ def get_view(connection, agent_type, host):
                                         _agents.c.host == host)).first()
 
 
-def all_views(connection):
-    return connection.execute(sa.select(*_VIEW_COLUMNS)).all()
+def all_views(connection, batch=None):
+    """Every agent's view columns, as an iterator of lists of up to batch
+    (STREAM_BATCH) rows from a server-side cursor where the database has
+    one: at 100,000 agents the configurations texts (130 MB) never sit in
+    memory together. Read it while connection is open."""
+    return connection.execute(
+        sa.select(*_VIEW_COLUMNS),
+        execution_options={'yield_per': batch or STREAM_BATCH}).partitions()
 
 
 def mark_signed(connection, agent_id):

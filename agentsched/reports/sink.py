@@ -335,16 +335,18 @@ class HeartbeatSink:
 
     def load_views(self):
         """Read every agent once, so known agents cost no read later."""
+        known = 0
         with self._engine.connect() as connection:
-            rows = agents_db.all_views(connection)
-        with self._lock:
-            for row in rows:
-                self._views[(row.agent_type, row.host)] = _View(
+            for rows in agents_db.all_views(connection):
+                views = {(row.agent_type, row.host): _View(
                     row.id, row.heartbeat_timestamp,
                     schema.digest(row.configurations),
                     schema.digest(row.resource_versions), row.topic,
-                    row.signed)
-        return len(rows)
+                    row.signed) for row in rows}
+                with self._lock:
+                    self._views.update(views)
+                known += len(rows)
+        return known
 
     def pending_count(self):
         with self._lock:

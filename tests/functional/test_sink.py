@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from agentsched import constants
 from agentsched import liveness
+from agentsched.db import agents as agents_db
 from agentsched.db import engine as db_engine
 from agentsched.db import models
 from agentsched.reports import device_sync
@@ -621,3 +622,23 @@ def test_a_load_out_of_the_column_range_is_refused(database):
         'h1', configurations={'load': constants.MAX_DB_INTEGER}))
     sink.flush()
     assert _rows(engine)['h1'].load == constants.MAX_DB_INTEGER
+
+
+def test_known_agents_are_loaded_in_batches(database, monkeypatch):
+    """load_views reads the table in batches (a server-side cursor where
+    there is one), so start-up never holds every agent's documents at
+    once; every batch is taken."""
+    monkeypatch.setattr(agents_db, 'STREAM_BATCH', 2)
+    engine = database.engine()
+    now = liveness.utcnow()
+    first = _sink(engine)
+    for index in range(5):
+        first.record(report_factory.report('h%d' % index), now)
+    with engine.connect() as connection:
+        sizes = [len(rows) for rows in agents_db.all_views(connection)]
+    assert sizes == [2, 2, 1]
+    second = _sink(engine)
+    assert second.load_views() == 5
+    for index in range(5):
+        assert second.record(report_factory.report('h%d' % index),
+                             _later(now, 1)) == constants.AGENT_ALIVE
