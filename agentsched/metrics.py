@@ -14,10 +14,12 @@ Two kinds:
   totals and guards, the inventory counts (three GROUP BY statements per
   scrape). The heartbeat path itself pays nothing per report.
 
-Several processes (gunicorn workers for the API): set
-PROMETHEUS_MULTIPROC_DIR as prometheus_client documents; exposition() then
-merges every process's instrumented metrics (the collectors' gauges come
-from the process that serves the scrape).
+Several processes (gunicorn workers for the API, report workers): set
+PROMETHEUS_MULTIPROC_DIR as prometheus_client documents; a scrape (the API's
+/metrics and serve()'s listener alike) then merges every process's
+instrumented metrics, and adds the collectors of the process that serves it.
+Report workers hand their heartbeat figures to the server's process through
+shared memory whether or not it is set (server_metrics.py).
 """
 
 import os
@@ -37,6 +39,14 @@ DEPLOY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 
 _enabled = True
 _lock = threading.Lock()
+
+# What a scrape reads. prometheus_client itself chooses its multiprocess
+# mode at import, from the same variable.
+if os.environ.get('PROMETHEUS_MULTIPROC_DIR'):
+    _SCRAPED = core.CollectorRegistry()
+    multiprocess.MultiProcessCollector(_SCRAPED)
+else:
+    _SCRAPED = prometheus_client.REGISTRY
 
 PLACEMENT_SECONDS = prometheus_client.Histogram(
     PREFIX + 'placement_duration_seconds',
@@ -121,15 +131,15 @@ def heartbeat_sent(outcome):
 
 
 def register(collector):
-    """Add a scrape-time collector to the default registry; the returned
+    """Add a scrape-time collector to what scrapes read; the returned
     callable removes it (a service stopping)."""
     with _lock:
-        prometheus_client.REGISTRY.register(collector)
+        _SCRAPED.register(collector)
 
     def unregister():
         with _lock:
             try:
-                prometheus_client.REGISTRY.unregister(collector)
+                _SCRAPED.unregister(collector)
             except KeyError:
                 pass
     return unregister
@@ -137,19 +147,15 @@ def register(collector):
 
 def exposition():
     """(body, content type) of a scrape of this process."""
-    if os.environ.get('PROMETHEUS_MULTIPROC_DIR'):
-        registry = core.CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-    else:
-        registry = prometheus_client.REGISTRY
-    return (prometheus_client.generate_latest(registry),
+    return (prometheus_client.generate_latest(_SCRAPED),
             prometheus_client.CONTENT_TYPE_LATEST)
 
 
 def serve(host, port):
     """A plain HTTP listener for /metrics on its own port (no auth: bind it
     where only Prometheus reaches). Returns the server (.shutdown())."""
-    server, _thread = prometheus_client.start_http_server(port, addr=host)
+    server, _thread = prometheus_client.start_http_server(
+        port, addr=host, registry=_SCRAPED)
     return server
 
 
