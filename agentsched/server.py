@@ -63,10 +63,13 @@ class StatusEndpoint:
 
 class ServerService(service.Service):
 
-    def __init__(self, conf, local_agents=0):
+    def __init__(self, conf, local_agents=0, report_figures=None):
+        """report_figures: the report workers' ReportWorkerFigures, read at
+        scrape (None without report workers)."""
         super().__init__()
         self._conf = conf
         self._local_agent_count = local_agents
+        self.report_figures = report_figures
         self.local_agents = []
         self._rpc_servers = []
         self._stop = threading.Event()
@@ -275,13 +278,17 @@ class Heartbeats:
 
 class ReportWorkerService(service.Service):
     """A report worker ([reports] workers): only the heartbeat intake, its
-    own sink and endpoint, and metrics when they are shared between
-    processes (PROMETHEUS_MULTIPROC_DIR)."""
+    own sink and endpoint. Its heartbeat figures go to the server's
+    process through report_figures (a ReportWorkerFigures the master made);
+    its instrumented metrics only where processes share them
+    (PROMETHEUS_MULTIPROC_DIR)."""
 
-    def __init__(self, conf):
+    def __init__(self, conf, report_figures=None):
         super().__init__()
         self._conf = conf
+        self._report_figures = report_figures
         self._stop = threading.Event()
+        self._publisher = None
         self.heartbeats = None
 
     def start(self):
@@ -306,11 +313,26 @@ class ReportWorkerService(service.Service):
                 target=_log_stats, args=(self._stop, conf,
                                          self.heartbeats.stats),
                 name='report-stats', daemon=True).start()
+        if self._report_figures is not None:
+            self._publisher = threading.Thread(
+                target=self._publish_figures, name='report-figures',
+                daemon=True)
+            self._publisher.start()
+
+    def _publish_figures(self):
+        while not self._stop.wait(server_metrics.PUBLISH_INTERVAL):
+            self._report_figures.publish(
+                server_metrics.heartbeat_figures(self.heartbeats))
 
     def stop(self, graceful=False):
         self._stop.set()
         if self.heartbeats is not None:
             self.heartbeats.stop()
+        if self._publisher is not None:
+            self._publisher.join()
+            # The last figures, after the last flush.
+            self._report_figures.publish(
+                server_metrics.heartbeat_figures(self.heartbeats))
         notifications.cleanup()
         super().stop(graceful)
 

@@ -14,6 +14,7 @@ from agentsched.db import engine as db_engine
 from agentsched import guru
 from agentsched import messaging
 from agentsched import server
+from agentsched import server_metrics
 
 cli_opts = [
     cfg.IntOpt('local-agents', default=0, min=0,
@@ -33,16 +34,22 @@ def main(argv=None):
             api_auth.UnsafeNoAuth, algorithms.UnknownPlugin) as exc:
         sys.exit('agentsched-server: %s' % exc)
     print(_banner(conf), flush=True)
+    workers = server.report_workers(conf)
+    # Made here, before the fork: the report workers write their heartbeat
+    # figures there, the server's process reads them at scrape.
+    report_figures = (server_metrics.ReportWorkerFigures(workers)
+                      if workers else None)
     server_service = server.ServerService(conf,
-                                          local_agents=conf.local_agents)
+                                          local_agents=conf.local_agents,
+                                          report_figures=report_figures)
     guru.setup(conf, 'agentsched-server', server_service.state)
     launcher = service.launch(conf, server_service, workers=1)
-    workers = server.report_workers(conf)
     if workers:
         # One master, two kinds of worker: SIGTERM, SIGHUP and restarts
         # apply to all of them alike.
-        launcher.launch_service(server.ReportWorkerService(conf),
-                                workers=workers)
+        launcher.launch_service(
+            server.ReportWorkerService(conf, report_figures),
+            workers=workers)
     return launcher.wait()
 
 

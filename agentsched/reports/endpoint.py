@@ -13,6 +13,11 @@ from agentsched.reports import trust as report_trust
 
 LOG = logging.getLogger(__name__)
 
+# Why reports are rejected, as ReportStats counts them: the endpoint's checks
+# and the kombu intake's malformed messages. Metrics show each, at 0 too
+# (report workers publish one figure per reason: server_metrics.py).
+REJECTION_REASONS = ('schema', 'signature', 'identity', 'malformed')
+
 
 class ReportStats:
     """Counters of reports taken and refused, safe across RPC threads.
