@@ -122,6 +122,17 @@ FAILOVER_OFF = 'off'
 FAILOVER_POLICIES = (FAILOVER_REBIND_AND_MOVE, FAILOVER_REBIND_ONLY,
                      FAILOVER_OFF)
 
+# The end of the text, alike in ECMA-262 (OpenAPI's patterns) and in
+# Python, for patterns both the API's documents and the code validate with:
+# '$' is not (in Python it also matches before a final newline).
+END_OF_TEXT = '(?![\\s\\S])'
+# A device's name, whoever gives it (an admin, a tenant, an agent's report):
+# it names its directory on the agent's host (the haproxy driver's default
+# config_dir) and reaches terminals: no '/', not '.' or '..', no control
+# characters (C0, DEL, C1).
+DEVICE_NAME_PATTERN = '^(?!\\.\\.?{end})[^/\\x00-\\x1f\\x7f-\\x9f]+{end}'.format(
+    end=END_OF_TEXT)
+
 # Bounds on a heartbeat report: a bad or hostile agent must not be able to
 # make the server store or parse without limit.
 MAX_STRING_LENGTH = 255

@@ -1,5 +1,7 @@
 """The devices an agent reports: static [device:<name>] sections, or simulated."""
 
+import re
+
 from agentsched import constants
 from agentsched.conf import agent as agent_conf
 
@@ -21,6 +23,14 @@ def from_config(conf):
     devices = []
     for name in agent_conf.register_device_groups(conf):
         section = agent_conf.DEVICE_GROUP_PREFIX + name
+        if len(name) > constants.MAX_STRING_LENGTH or \
+                not _DEVICE_NAME.match(name):
+            # The server would refuse every heartbeat: the agent would
+            # look dead instead of saying why.
+            raise InvalidDeviceConfig(
+                '[%s]: a device name is 1 to %d characters, not "." or '
+                '"..", without "/" or control characters' % (
+                    section[:80], constants.MAX_STRING_LENGTH))
         group = conf[section]
         if not group.device_type:
             raise InvalidDeviceConfig('[%s] needs device_type (e.g. haproxy, '
@@ -41,6 +51,9 @@ def from_config(conf):
             'load': 0,
         })
     return devices
+
+
+_DEVICE_NAME = re.compile(constants.DEVICE_NAME_PATTERN)
 
 
 def remote_device_types(conf, given=None):

@@ -29,10 +29,7 @@ EXTENSION = {
 }
 
 
-# The end of the text, alike in ECMA-262 (OpenAPI's patterns) and in
-# Python, for patterns the handlers validate with too: '$' is not (in
-# Python it also matches before a final newline).
-END_OF_TEXT = '(?![\\s\\S])'
+END_OF_TEXT = constants.END_OF_TEXT
 # A name shown on terminals and in logs (resources', flavors'): any text
 # without control characters (C0, DEL, C1), which could rewrite what an
 # operator's terminal shows. The handlers validate with this pattern.

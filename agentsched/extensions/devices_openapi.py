@@ -36,11 +36,8 @@ AGENT_DEVICE = dict(DEVICE, properties=dict(DEVICE['properties'], assignment={
     'type': 'string', 'enum': [constants.ASSIGNMENT_ASSIGNED,
                                constants.ASSIGNMENT_PINNED]}))
 
-# A device's name names its directory on the agent's host (the haproxy
-# driver's default config_dir) and reaches terminals: no '/', no '.' or
-# '..', no control characters. The handlers validate with this pattern.
-NAME_PATTERN = '^(?!\\.\\.?{end})[^/\\x00-\\x1f\\x7f-\\x9f]+{end}'.format(
-    end=openapi.END_OF_TEXT)
+# The handlers validate with this pattern (constants: the bus's too).
+NAME_PATTERN = constants.DEVICE_NAME_PATTERN
 # A device's owner, as a token names its project: no white space, no
 # control characters (null: a shared device, an admin's).
 PROJECT_PATTERN = '^[^\\s\\x00-\\x1f\\x7f-\\x9f]+' + openapi.END_OF_TEXT

@@ -22,12 +22,14 @@ from agentsched import constants
 _NAME = {'type': 'string', 'minLength': 1,
          'maxLength': constants.MAX_STRING_LENGTH}
 _TEXT = {'type': 'string', 'maxLength': constants.MAX_STRING_LENGTH}
+# As the API has it (a device's name names a directory on an agent's host).
+_DEVICE_NAME = dict(_NAME, pattern=constants.DEVICE_NAME_PATTERN)
 
 DEVICE_SCHEMA = {
     'type': 'object',
     'required': ['name', 'device_type'],
     'properties': {
-        'name': _NAME,
+        'name': _DEVICE_NAME,
         'device_type': _NAME,
         'service_type': {'enum': list(constants.SERVICE_TYPES)},
         'capabilities': {'type': 'object'},

@@ -242,3 +242,40 @@ def test_a_heartbeat_leaves_out_the_remote_devices_it_cannot_carry(
     agent.agent_state()
     assert 'left out' not in caplog.text     # said once
 
+
+
+# -- [device:<name>] sections: names the server takes --------------------
+
+def _devices_of(tmp_path, section_names):
+    from oslo_config import cfg
+
+    from agentsched import conf as agentsched_conf
+    config = tmp_path / 'agent.conf'
+    config.write_text(''.join(
+        '[device:%s]\ndevice_type = noop\nservice_type = LOADBALANCER\n'
+        % name for name in section_names))
+    conf = cfg.ConfigOpts()
+    agentsched_conf.register_opts(conf)
+    conf([], default_config_files=[str(config)])
+    return agent_devices.from_config(conf)
+
+
+@pytest.mark.parametrize('name', ['..', '.', 'a/b', 'x' * 256])
+def test_a_device_name_the_server_would_refuse_stops_the_agent(
+        tmp_path, name):
+    # Else every heartbeat is refused (schema) and the agent looks dead.
+    with pytest.raises(agent_devices.InvalidDeviceConfig) as info:
+        _devices_of(tmp_path, ['lb-1', name])
+    assert 'device name' in str(info.value)
+
+
+def test_device_names_the_server_takes_are_listed(tmp_path):
+    devices = _devices_of(tmp_path, ['lb-1', '..lb', 'lb 2'])
+    assert sorted(device['name'] for device in devices) == [
+        '..lb', 'lb 2', 'lb-1']
+    # ... and the server takes them in a heartbeat.
+    schema.check_configurations(schema.parse({
+        'agent_state': {'agent_state': {
+            'agent_type': 'Loadbalancer agent', 'binary': 'b', 'host': 'h1',
+            'topic': 't', 'configurations': {'devices': devices}}},
+        'time': '2026-12-01T10:00:00.000000'}))

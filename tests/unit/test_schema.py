@@ -102,6 +102,21 @@ def test_device_fields_are_checked():
         {'device_type': 'noop'}]}))
 
 
+@pytest.mark.parametrize('name', ['..', '.', '../../etc', 'a/b', 'lb\n1',
+                                  'lb\x1b[2J', 'lb\x9b'])
+def test_device_names_the_api_refuses_are_refused_on_the_bus(name):
+    # A device's name names its directory on an agent's host: a report may
+    # not store one that POST /v2.0/devices would refuse.
+    reason = _reason(_kwargs(configurations={'devices': [
+        _device(name=name)]}))
+    assert 'devices[0].name must match pattern' in reason
+
+
+@pytest.mark.parametrize('name', ['..lb', 'lb.1', 'lb 1', 'équilibreur'])
+def test_device_names_with_dots_and_any_letters_pass(name):
+    _full_check(_kwargs(configurations={'devices': [_device(name=name)]}))
+
+
 def test_device_count_is_bounded():
     # Small devices, so the count and not the size bound is what trips.
     devices = [{'name': 'd%d' % i, 'device_type': 'noop'}
@@ -184,8 +199,7 @@ def test_device_numbers_at_the_bounds_are_accepted():
 
 @pytest.mark.parametrize('configurations,reason', [
     ({'devices': [_device(name='lb\x00')]},
-     'agent_state.configurations.devices[0].name must not contain a NUL '
-     'character'),
+     'agent_state.configurations.devices[0].name must match pattern'),
     ({'devices': [_device(address='10.0.0.1\x00')]},
      'agent_state.configurations.devices[0].address must not contain a NUL'),
     ({'devices': [_device(capabilities={'ssl\x00': True})]},
