@@ -294,13 +294,19 @@ def rabbit(rabbit_vhost_url):
     return Bus(rabbit_vhost_url)
 
 
+def start_private_rabbitmq():
+    """A started private_services.PrivateRabbitMQ; unavailable() when
+    this machine cannot run one."""
+    if not os.path.exists(private_services.RABBITMQ_SERVER):
+        unavailable('no %s to start a private RabbitMQ node' %
+                    private_services.RABBITMQ_SERVER)
+    return private_services.PrivateRabbitMQ()
+
+
 @pytest.fixture
 def private_rabbitmq():
     """A RabbitMQ node of this test's own (about 5 s to start), which it may
     stop(), kill() (-9) and start() again; destroyed after the test."""
-    if not os.path.exists(private_services.RABBITMQ_SERVER):
-        unavailable('no %s to start a private RabbitMQ node' %
-                    private_services.RABBITMQ_SERVER)
-    node = private_services.PrivateRabbitMQ()
+    node = start_private_rabbitmq()
     yield node
     node.destroy()

@@ -1,25 +1,44 @@
 """A virtualenv with the real Neutron, for tests that run its agent code.
 
 Neutron cannot go into the project's venv (its pins clash with ours), so it
-gets a venv of its own in the work tree, git-ignored, made once (about 30 s)
-and reused while it works. A lock file makes concurrent test processes wait
-for the one that builds it; the venv counts as made only once a marker
-naming the requirement is written, so a build that died half-way is redone.
+gets a venv of its own, made once (about 140 s on a clean machine) and reused
+while it works. It lives in the user's cache, not in the work tree, so that
+every clone on this machine (CI's fresh one included) shares it: its name
+carries a hash of the requirement and of the Python it is built on, so a
+change of either builds a new one. A lock file makes concurrent test
+processes wait for the one that builds it; the venv counts as made only once
+a marker naming the requirement is written, so a build that died half-way is
+redone, and so is one that no longer runs (its Python gone).
 """
 
 import contextlib
 import fcntl
+import hashlib
 import os
+import platform
 import shutil
 import subprocess
 import sys
 
 REQUIREMENT = 'neutron==29.0.0'
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VENV = os.path.join(ROOT, '.neutron-venv')
+INSTALL_TIMEOUT = 1200
+
+
+def venv_path(cache_home=None):
+    """Where the venv for REQUIREMENT on this Python lives: under
+    $XDG_CACHE_HOME (else ~/.cache), outside any clone."""
+    cache_home = cache_home or os.environ.get('XDG_CACHE_HOME') or \
+        os.path.join(os.path.expanduser('~'), '.cache')
+    # A venv runs on the interpreter it was made from: the key names it.
+    base = os.path.realpath(getattr(sys, '_base_executable', sys.executable))
+    key = hashlib.sha256('\n'.join(
+        [REQUIREMENT, base, platform.python_version()]).encode()).hexdigest()
+    return os.path.join(cache_home, 'agentsched', 'neutron-venv-' + key[:16])
+
+
+VENV = venv_path()
 LOCK = VENV + '.lock'
 MARKER = os.path.join(VENV, 'agentsched-requirement.txt')
-INSTALL_TIMEOUT = 1200
 
 
 class Unavailable(RuntimeError):
@@ -40,6 +59,7 @@ def _python():
 
 @contextlib.contextmanager
 def _locked():
+    os.makedirs(os.path.dirname(LOCK), exist_ok=True)
     with open(LOCK, 'a') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:

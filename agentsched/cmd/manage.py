@@ -4,13 +4,11 @@ import logging
 import sys
 
 from oslo_config import cfg
-import oslo_messaging
 import sqlalchemy as sa
 
 from agentsched import conf as agentsched_conf
 from agentsched import constants
 from agentsched import liveness
-from agentsched import messaging
 from agentsched import signing
 from agentsched.db import agents as agents_db
 from agentsched.db import engine as db_engine
@@ -71,6 +69,11 @@ STATUS_API_VERSION_CAP = '1.0'
 
 
 def server_stats(conf):
+    # The one command on the bus: only it pays for oslo.messaging's import
+    # (main parses without it).
+    import oslo_messaging
+    from agentsched import messaging
+    agentsched_conf.set_messaging_defaults()
     if messaging.is_in_process(conf):
         sys.exit('transport_url is not set: the embedded server\'s '
                  'messaging is inside its own process; its counters are in '
@@ -178,7 +181,8 @@ def main(argv=None):
     conf = agentsched_conf.CONF
     conf.register_cli_opt(cfg.SubCommandOpt(
         'command', title='commands', handler=_add_commands))
-    agentsched_conf.parse_args(sys.argv[1:] if argv is None else argv)
+    agentsched_conf.parse_args(sys.argv[1:] if argv is None else argv,
+                               messaging=False)
     # Alembic's "Context impl" lines would bury the output of every command.
     logging.getLogger('alembic').setLevel(logging.WARNING)
     try:

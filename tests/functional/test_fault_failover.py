@@ -5,6 +5,11 @@ Intervals are short (report_interval 1 s, agent_down_time 3 s,
 health_check_interval 1 s). Throughout each scenario a watcher samples
 the bindings: a resource is never bound to two agents (one row per
 resource, by key) and a binding's generation never falls.
+
+The module's tests share the one PostgreSQL instance and RabbitMQ node
+(their start is most of a test's set-up): each test gets them running, an
+empty database and a vhost of its own, and kills, stops and restarts them
+for real.
 """
 
 import collections
@@ -32,6 +37,7 @@ from agentsched.services import agent_notifier
 from agentsched.services import resources as resources_service
 from agentsched.services import secrets
 from tests import commands
+from tests import conftest
 from tests import http_backends
 from tests import private_services
 from tests import processes
@@ -93,12 +99,13 @@ class Watcher:
 class Cluster:
     """A private PostgreSQL and RabbitMQ, and agentsched processes."""
 
-    def __init__(self, tmp_path, parsed_conf, rabbit):
+    def __init__(self, tmp_path, parsed_conf, postgres, rabbit):
         self.tmp_path = tmp_path
         self.conf = parsed_conf
-        self.postgres = private_services.PrivatePostgres()
+        self.postgres = postgres
         self.rabbit = rabbit
-        self.bus = Bus(self.rabbit.url, 'neutron', 'q-reports-plugin')
+        self.bus = Bus(rabbit.fresh_vhost(), 'neutron', 'q-reports-plugin')
+        postgres.fresh_database()
         self.key = secrets.generate_key()
         self.processes = []
         self.config = None
@@ -243,13 +250,26 @@ class Cluster:
             self.conf.clear_override(name)
         if self.engine is not None:
             self.engine.dispose()
-        self.postgres.destroy()
         return violations
 
 
+@pytest.fixture(scope='module')
+def private_postgres():
+    server = private_services.PrivatePostgres()
+    yield server
+    server.destroy()
+
+
+@pytest.fixture(scope='module')
+def private_rabbitmq():
+    node = conftest.start_private_rabbitmq()
+    yield node
+    node.destroy()
+
+
 @pytest.fixture
-def cluster(tmp_path, parsed_conf, private_rabbitmq):
-    made = Cluster(tmp_path, parsed_conf, private_rabbitmq)
+def cluster(tmp_path, parsed_conf, private_postgres, private_rabbitmq):
+    made = Cluster(tmp_path, parsed_conf, private_postgres, private_rabbitmq)
     yield made
     violations = made.close()
     assert violations == []

@@ -1,11 +1,16 @@
-"""The private RabbitMQ node that fault tests stop, kill -9 and restart."""
+"""The private RabbitMQ node and PostgreSQL that fault tests stop, kill -9
+and restart."""
 
 import time
 import uuid
 
+import amqp.exceptions
 import kombu
 import kombu.exceptions
 import pytest
+import sqlalchemy as sa
+
+from tests import private_services
 
 
 def _kombu_url(url):
@@ -73,4 +78,36 @@ def test_private_rabbitmq_kill_stop_restart(private_rabbitmq,
     timed('stop', node.stop)
     _fails(node.url)
     _shared_node_works()
+
+    # For the next test of a module sharing the node: running again, and a
+    # vhost of its own where the queues of the tests before are not.
+    url = node.fresh_vhost()
+    _round_trip(url)
+    with pytest.raises(amqp.exceptions.NotFound):
+        _durable_queue(url, 'agentsched-kept', passive=True)
     print(', '.join('%s %.2fs' % item for item in timings.items()))
+
+
+def test_private_postgres_fresh_database():
+    """For the next test of a module sharing the instance: running again,
+    and the database test empty, whoever is still connected to it."""
+    server = private_services.PrivatePostgres()
+    engine = sa.create_engine(server.url)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql('CREATE TABLE left_over (id int)')
+        with engine.connect():
+            server.fresh_database()
+        engine.dispose()   # its connection was cut
+        with engine.connect() as connection:
+            assert not sa.inspect(connection).has_table('left_over')
+            connection.exec_driver_sql('CREATE TABLE left_over (id int)')
+            connection.commit()
+        server.stop()
+        server.fresh_database()
+        engine.dispose()
+        with engine.connect() as connection:
+            assert not sa.inspect(connection).has_table('left_over')
+    finally:
+        engine.dispose()
+        server.destroy()
