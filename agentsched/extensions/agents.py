@@ -38,6 +38,10 @@ UPDATE_SCHEMA = {
 _validate_update = fastjsonschema.compile(UPDATE_SCHEMA)
 
 
+# created_at, started_at, heartbeat_timestamp in the agents table's rows.
+_TIMES = slice(7, 10)
+
+
 def _agent_dicts(rows, alive_since, fields=None):
     """The API's agents, for rows of the agents table; alive_since: the
     liveness rule's cutoff, computed once per request
@@ -49,7 +53,7 @@ def _agent_dicts(rows, alive_since, fields=None):
     its row unpacked by position (the agents table's column order;
     attribute access on result rows costs more than the rest)."""
     stamps = iter(times.agent_times(
-        [stamp for row in rows for stamp in row[7:10]]))
+        [stamp for row in rows for stamp in row[_TIMES]]))
     agents = [{
         'id': agent_id, 'agent_type': agent_type, 'binary': binary,
         'topic': topic, 'host': host, 'admin_state_up': admin_state_up,
