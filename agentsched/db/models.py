@@ -69,7 +69,9 @@ class Device(Base):
     credentials = sa.Column(sa.Text)
     admin_state_up = sa.Column(sa.Boolean, nullable=False, default=True,
                                server_default=sa.true())
-    health = sa.Column(sa.String(16), nullable=False)
+    # Indexed for the health monitor, which looks up the (few) DOWN devices
+    # every check; set only when it changes (db/devices.set_health).
+    health = sa.Column(sa.String(16), nullable=False, index=True)
     availability_zone = sa.Column(Name)
     source = sa.Column(sa.String(16), nullable=False)
     # The host whose report created it: its agents may link to it again
@@ -128,7 +130,9 @@ class Resource(Base):
     flavor_id = sa.Column(UUID, sa.ForeignKey('flavors.id'))
     # Write-only fields of the spec (a VPN connection's psk), encrypted.
     secrets = sa.Column(sa.Text)
-    status = sa.Column(sa.String(16), nullable=False)
+    # Indexed for the health monitor's look-ups of the (few) resources in
+    # ERROR or PENDING_* every check.
+    status = sa.Column(sa.String(16), nullable=False, index=True)
     status_description = sa.Column(Name)
     # What the data plane does (constants.OPERATING_STATUSES), as its agent
     # last reported; NULL until then. A VIP's members: {MEMBER_KEY: status}.
