@@ -128,3 +128,30 @@ def test_an_algorithm_whose_select_takes_no_exclusion():
     assert chosen == [expected(ROWS[1])]
     assert placement._select(FirstFit(), shared[LB], None, None) == [
         expected(r) for r in ROWS[:3]]
+
+
+def _copy(rows):
+    """The same rows with strings of their own, as a new read gives."""
+    return [tuple(''.join(v) if isinstance(v, str) else v for v in r)
+            for r in rows]
+
+
+def test_a_reload_keeps_the_strings_it_already_has():
+    """A reload takes the installed snapshot's ids, names and hosts where
+    equal (the rows' copies are let go): a reload holds little more than
+    one snapshot, not two. A device added or gone shifts the others: they
+    are found all the same (agents: those before it)."""
+    first, _, _ = placement._from_rows([ROWS])
+    again = _copy(ROWS[:2]) + _copy([row(4, 1)]) + _copy(ROWS[3:])
+    second, _, _ = placement._from_rows([again], first)
+    assert second.device_ids == first.device_ids
+    assert all(new is old for new, old in zip(
+        second.device_ids + second.names, first.device_ids + first.names))
+    assert second.agent_ids[:3] == ('agent-0', 'agent-1', 'agent-4')
+    assert all(new is old for new, old in zip(
+        second.agent_ids[:2] + second.hosts[:2],
+        first.agent_ids[:2] + first.hosts[:2]))
+    gone, _, _ = placement._from_rows([_copy(ROWS[:2] + ROWS[3:])], first)
+    assert 'dev-01' not in gone.device_ids
+    assert all(new is first.device_ids[first.device_ids.index(new)]
+               for new in gone.device_ids)
