@@ -278,7 +278,7 @@ class Snapshot:
         if it has none).
 
         Only the first load is waited for. A stale snapshot is reloaded in
-        the background meanwhile (a tenth of a second with 40,000 pairs,
+        the background meanwhile (tenths of a second with 40,000 pairs,
         which one placement in a thousand would otherwise pay).
         """
         with self._lock:
