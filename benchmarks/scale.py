@@ -7,9 +7,14 @@ and N x 10 bound VIPs spread over the devices (each device's used their
 count), written with COPY (placement._populate). Then, each phase timed,
 with the machine's load beside it:
 
-- placement: benchmarks/placement.py's runs (sequential, and --threads
-  threads sharing one Placer) at --small agents (--small x 10 bindings) and
-  at N, in the same run: p99 and the rate at N against the rate at --small;
+- placement: the snapshot in a process of its own (three reads, each
+  installed as a background reload installs it: CPU, wall, RSS growth and
+  peak; a full garbage collection; placements with an exclusion, as a
+  failover's move places), then benchmarks/placement.py's runs
+  (sequential, and --threads threads sharing one Placer), each --duration
+  seconds long so that the snapshot's background reloads fall within the
+  timing, at --small agents (--small x 10 bindings) and at N, in the same
+  run: p99 and the rate at N against the rate at --small;
 - health: one HealthMonitor check in-process (built as agentsched-server
   builds it), process CPU around it: all agents alive, and with one more
   agent dead holding 1,000 VIPs (judged while the start-up grace holds its
@@ -140,30 +145,90 @@ def _heartbeat_now(engine):
 
 # -- placement --------------------------------------------------------------
 
-def _snapshot_read(engine, conf):
-    """One read of the placement snapshot (services/placement.py), in this
-    process: what every placing server pays at start, after lost claims,
-    and in the background every [scheduler] snapshot_max_age seconds."""
+def _snapshot_child(config_file, ids, results):
+    """In a process of its own, so that its memory is the snapshot's: three
+    reads of the placement snapshot, each installed as a background reload
+    installs it (the previous one alive while the next is read); a full
+    garbage collection with it installed; then one placement per id with
+    an exclusion, as a failover's move places (its CPU: the move's
+    placement, without the move's own statements)."""
+    import gc
+    from agentsched import algorithms
+    from agentsched.db import engine as db_engine
     from agentsched.services import placement as placement_service
+    conf = common.load_conf(config_file)
+    engine = db_engine.create_engine(conf)
+    with engine.connect():
+        pass   # the pool and the dialect's first connect, not the snapshot
     snapshot = placement_service.Snapshot(
-        engine, conf.agent_down_time, conf.scheduler.snapshot_max_age)
-    rss_before = common.memory_mb()[0]
-    cpu, wall = time.process_time(), time.perf_counter()
-    by_service, _, positions, _ = snapshot._read()
-    result = {'candidates': sum(len(c) for c in by_service.values()),
-              'wall_s': round(time.perf_counter() - wall, 2),
-              'cpu_s': round(time.process_time() - cpu, 2),
-              'rss_growth_mb': round(common.memory_mb()[0] - rss_before, 1),
-              'snapshot_max_age_s': conf.scheduler.snapshot_max_age}
-    del by_service, positions
+        engine, conf.agent_down_time, 3600)
+    gc.collect()
+    base = common.memory_mb()[0]
+    reads = []
+    for _ in range(3):
+        cpu, wall = time.process_time(), time.perf_counter()
+        loaded = snapshot._read()
+        with snapshot._lock:
+            snapshot._install(*loaded)
+        del loaded
+        reads.append({'wall_s': round(time.perf_counter() - wall, 2),
+                      'cpu_s': round(time.process_time() - cpu, 2),
+                      'rss_growth_mb': round(common.memory_mb()[0] - base,
+                                             1)})
+    gc.collect()   # the first one also stops tracking the new tuples
+    began = time.perf_counter()
+    gc.collect()
+    collect_ms = (time.perf_counter() - began) * 1000
+    placer = placement_service.Placer(engine, conf, snapshot)
+    request = algorithms.PlacementRequest(
+        'vip', 'LOADBALANCER', 1,
+        {'device_type': 'haproxy', 'capabilities': {'ssl_offload': True}})
+    avoided = snapshot.candidates('LOADBALANCER')[0].device_id
+
+    def move(resource_id):
+        placer.place(resource_id, request,
+                     lambda candidate: candidate.device_id != avoided)
+    # The reads may have outlasted agent_down_time on a loaded machine:
+    # every agent alive again, and a snapshot that says so (its read
+    # outside the timing).
+    _heartbeat_now(engine)
+    snapshot.invalidate()
+    move(ids[0])
+    cpu = time.process_time()
+    for resource_id in ids[1:]:
+        move(resource_id)
+    move_ms = (time.process_time() - cpu) * 1000 / (len(ids) - 1)
+    results.put({
+        'candidates': sum(len(pool) for pool in
+                          snapshot._by_service.values()),
+        'reads': reads, 'rss_base_mb': base,
+        'rss_peak_growth_mb': round(common.memory_mb()[1] - base, 1),
+        'full_gc_ms': round(collect_ms, 1),
+        'placement_with_exclusion_cpu_ms': round(move_ms, 2),
+        'snapshot_max_age_s': conf.scheduler.snapshot_max_age})
+    engine.dispose()
+
+
+def _snapshot_read(context, bench, engine, moves=300):
+    """_snapshot_child's figures: what every placing server pays at start,
+    after lost claims, and in the background every [scheduler]
+    snapshot_max_age seconds (or more, Snapshot.max_age)."""
+    ids = placement._new_resources(engine, moves)
+    results = context.Queue()
+    child = context.Process(target=_snapshot_child, args=(
+        bench.config_file('scale'), ids, results))
+    child.start()
+    result = results.get(timeout=900)
+    child.join()
     return result
 
 
-def _placement(context, bench, engine, agents, modes, count, algorithm):
+def _placement(context, bench, engine, agents, modes, count, algorithm,
+               duration=None):
     runs = []
     for processes, threads in modes:
         run = placement._run(context, bench.config_file('scale'), engine,
-                             algorithm, processes, threads, count)
+                             algorithm, processes, threads, count, duration)
         run.update(agents=agents, algorithm=algorithm)
         runs.append(run)
     return runs
@@ -527,6 +592,18 @@ def _verdicts(report, agents):
         found['restart'] = _verdict(
             serving, '<= %d s' % TARGETS['restart_s'],
             serving is not None and serving <= TARGETS['restart_s'])
+    snapshot = report.get('snapshot')
+    if server and snapshot:
+        # The API worker places too: its figures plus the snapshot's
+        # (measured apart, in a process of its own), steady and at a
+        # reload's peak.
+        worker = max(server[key]['worker_rss_mb'] for key in server
+                     if key.startswith('memory_'))
+        placing = round(worker + snapshot['rss_peak_growth_mb'], 1)
+        found['placing_server_rss'] = _verdict(
+            placing, '<= %d MB (the worker, plus the snapshot at a '
+            'reload\'s peak)' % TARGETS['server_rss_mb'],
+            placing <= TARGETS['server_rss_mb'])
     health = report.get('health')
     if health:
         worst = max(health['all_alive_cpu_ms_median'],
@@ -543,7 +620,8 @@ def _verdicts(report, agents):
                 for size in (min(r['agents'] for r in runs), agents)]
             ratio = round(big['per_s'] / small['per_s'], 2)
             found['placement_%dp_%dt' % mode] = _verdict(
-                {'p99_ms': big['p99_ms'], 'rate_ratio': ratio},
+                {'p99_ms': big['p99_ms'], 'rate_ratio': ratio,
+                 'snapshot_reloads_timed': big['snapshot_reloads']},
                 'p99 <= %s ms and rate >= %s of the small fleet\'s' % (
                     TARGETS['placement_p99_ms'],
                     TARGETS['placement_rate_vs_small']),
@@ -563,6 +641,11 @@ def main(argv=None):
     parser.add_argument('--phases', default=','.join(PHASES),
                         help='comma-separated, of %s' % ', '.join(PHASES))
     parser.add_argument('--threads', type=int, default=4)
+    parser.add_argument('--duration', type=float,
+                        help='seconds each timed placement run places for '
+                             '(default 40, so that it includes the '
+                             'snapshot\'s background reloads; none with '
+                             '--quick: 300 placements)')
     parser.add_argument('--algorithm', default='weighted',
                         choices=('chance', 'least_loaded', 'weighted'))
     parser.add_argument('--guards', action='append', choices=('on', 'off'),
@@ -608,24 +691,31 @@ def main(argv=None):
         report['environment'] = heartbeat._environment(engine)
         report['phases'] = timing.report
         modes = [(1, 1), (1, args.threads)]
-        count = 300 if args.quick else 2000
+        duration = args.duration if args.duration is not None else (
+            None if args.quick else 40.0)
+        count = placement.resources_for(duration) or (
+            300 if args.quick else 2000)
+        report['placement_duration_s'] = duration
         if 'placement' in phases:
             with timing.phase('populate_small'):
                 report['populate_small'] = _populate(engine, args.small)
-            report['snapshot_read_small'] = _snapshot_read(engine, conf)
+            with timing.phase('snapshot_small'):
+                report['snapshot_small'] = _snapshot_read(context, bench,
+                                                          engine)
             with timing.phase('placement_small'):
                 report['placement'] = _placement(
                     context, bench, engine, args.small, modes, count,
-                    args.algorithm)
+                    args.algorithm, duration)
         with timing.phase('populate'):
             report['populate'] = _populate(engine, args.agents,
                                            devices_configured=True)
         if 'placement' in phases:
-            report['snapshot_read'] = _snapshot_read(engine, conf)
+            with timing.phase('snapshot'):
+                report['snapshot'] = _snapshot_read(context, bench, engine)
             with timing.phase('placement'):
                 report['placement'] += _placement(
                     context, bench, engine, args.agents, modes, count,
-                    args.algorithm)
+                    args.algorithm, duration)
         if 'health' in phases:
             with timing.phase('health'):
                 report['health'] = _health(bench, conf,

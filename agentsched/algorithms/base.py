@@ -14,6 +14,7 @@ Large candidate sets are sampled first (see Algorithm.select): examining all
 """
 
 import abc
+import collections.abc
 import dataclasses
 import random
 import typing
@@ -29,6 +30,8 @@ REQUIREMENT_KEYS = ('device_type', 'capabilities', 'availability_zone',
 
 # Candidates examined per placement before falling back to all of them.
 DEFAULT_SAMPLE_SIZE = 256
+# Candidates built and filtered at a time when all of them are examined.
+EXAMINE_CHUNK = 4096
 # A sample is good enough when it holds at least this many feasible
 # candidates: that many claim races would have to be lost in a row before
 # the caller runs out of fallbacks.
@@ -241,9 +244,11 @@ class Algorithm(abc.ABC):
         self.sample_size = max(0, int(sample_size))
         self.rng = rng if rng is not None else random.Random()
 
-    def select(self, candidates, request):
+    def select(self, candidates, request, exclude=None):
         """The feasible candidates in the order to try them; first = choice.
 
+        candidates: a sequence (len() and indexing): a list, or a pool
+        that builds each candidate when it is read (services/placement.py).
         With more candidates than sample_size, a uniform random sample of
         sample_size is filtered and ranked (Nomad's "limit"; a full shuffle
         and filter of 40,000 candidates costs 12 to 27 ms in CPython). The
@@ -253,15 +258,22 @@ class Algorithm(abc.ABC):
         drawing different samples also collide less on one device. If the
         sample holds fewer than max(MIN_FALLBACKS, host_subset_size)
         feasible candidates (rare requirements), every candidate is
-        examined, and the failure message always counts every candidate.
+        examined, EXAMINE_CHUNK at a time, and the failure message always
+        counts every candidate.
+
+        exclude(candidate) -> True: leave it out, as if it were not among
+        the candidates (a move's current device, candidates whose claims
+        were lost); asked of the sample only, or of every candidate when
+        all are examined, so excluding costs no pass over a large pool.
         Raises NoValidCandidate when none is feasible.
         """
-        if not isinstance(candidates, (list, tuple)):
+        if not isinstance(candidates, collections.abc.Sequence):
             candidates = list(candidates)
-        total = len(candidates)
         filters = self.filters
-        if self.sample_size and total > self.sample_size:
-            sample = self.rng.sample(candidates, self.sample_size)
+        if self.sample_size and len(candidates) > self.sample_size:
+            sample = self._sample(candidates)
+            if exclude is not None:
+                sample = [c for c in sample if not exclude(c)]
             feasible, counts = self.filter(sample, request)
             if len(feasible) >= max(MIN_FALLBACKS, self.host_subset_size):
                 return self.order(feasible, request)
@@ -271,7 +283,8 @@ class Algorithm(abc.ABC):
             # little for the others, and a failure message then leads with
             # what is scarcest.
             filters = most_selective_first(filters, counts, len(sample))
-        feasible, counts = self.filter(candidates, request, filters)
+        total, feasible, counts = self._examine_all(candidates, request,
+                                                    filters, exclude)
         if not feasible:
             raise NoValidCandidate(
                 request, total, counts,
@@ -279,6 +292,35 @@ class Algorithm(abc.ABC):
         # order() gets its candidates in random order, sampled or not, so
         # ties between equals are broken at random without more draws.
         return self.order(self.rng.sample(feasible, len(feasible)), request)
+
+    def _sample(self, candidates):
+        """rng.sample(candidates, sample_size); a sequence that builds its
+        items when read and can build many at once (take(indexes))
+        builds the sample in one go, the same candidates drawn."""
+        take = getattr(candidates, 'take', None)
+        if take is None:
+            return self.rng.sample(candidates, self.sample_size)
+        return take(self.rng.sample(range(len(candidates)),
+                                    self.sample_size))
+
+    def _examine_all(self, candidates, request, filters, exclude):
+        """(how many candidates were not excluded, the feasible ones,
+        {filter name: rejected} in the order of filters for those that
+        ran), EXAMINE_CHUNK candidates at a time: a pool that builds its
+        candidates never has them all built at once, and the filters
+        always get lists."""
+        total, feasible, counts = 0, [], {}
+        for start in range(0, len(candidates), EXAMINE_CHUNK):
+            chunk = candidates[start:start + EXAMINE_CHUNK]
+            if exclude is not None:
+                chunk = [c for c in chunk if not exclude(c)]
+            total += len(chunk)
+            kept, rejected = self.filter(chunk, request, filters)
+            feasible += kept
+            for name, count in rejected.items():
+                counts[name] = counts.get(name, 0) + count
+        return total, feasible, {f.name: counts[f.name] for f in filters
+                                 if f.name in counts}
 
     def filter(self, candidates, request, filters=None):
         """(feasible candidates in their given order, counts per filter).

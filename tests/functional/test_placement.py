@@ -308,3 +308,104 @@ def test_nothing_fits_only_on_a_snapshot_read_after_the_request(
     placer = placement.Placer(engine, parsed_conf, snapshot)
     assert placer.place(_resources(engine, 1)[0], _request()).agent_id == \
         'agent-0'
+
+
+def _fleet(engine, agents, devices_per_agent=4):
+    """agents x devices_per_agent devices, each listed by its agent, in
+    three statements (uuid ids, as the server makes them)."""
+    now = liveness.utcnow()
+    agent_ids = [str(uuid.uuid4()) for _ in range(agents)]
+    links = [(agent_id, str(uuid.uuid4())) for agent_id in agent_ids
+             for _ in range(devices_per_agent)]
+    with engine.begin() as connection:
+        connection.execute(sa.insert(models.agents), [dict(
+            id=agent_id, agent_type='Loadbalancer agent',
+            binary='agentsched-agent', topic='t', host='h-%06d' % a,
+            availability_zone='nova', admin_state_up=True, created_at=now,
+            started_at=now, heartbeat_timestamp=now, configurations='{}',
+            load=0) for a, agent_id in enumerate(agent_ids)])
+        connection.execute(sa.insert(models.devices), [dict(
+            id=device_id, name='lb-%06d' % d, device_type='haproxy',
+            service_type='LOADBALANCER', capabilities='{}',
+            capacity=CAPACITY, used=0, physical_info='{}', health='OK',
+            source='admin', created_at=now)
+            for d, (_, device_id) in enumerate(links)])
+        connection.execute(sa.insert(models.agent_devices), [dict(
+            agent_id=agent_id, device_id=device_id, missing=False,
+            health='OK') for agent_id, device_id in links])
+    return links
+
+
+def test_the_snapshot_is_read_in_batches(database, monkeypatch):
+    """candidate_batches reads the pairs in batches (a server-side cursor
+    where there is one), a device's pairs one after the other; the
+    snapshot keeps each device once, and our claim counts in each of its
+    pairs."""
+    monkeypatch.setattr(placement_db, 'CANDIDATE_BATCH', 2)
+    engine = database.engine()
+    _setup(engine, agents=2, devices_per_agent=2)
+    with engine.begin() as connection:   # agent-0 reaches dev-1-0 too
+        connection.execute(sa.insert(models.agent_devices).values(
+            agent_id='agent-0', device_id='dev-1-0', missing=False,
+            health='OK'))
+    with engine.connect() as connection:
+        batches = list(placement_db.candidate_batches(
+            connection, liveness.alive_since(30)))
+    assert [len(rows) for rows in batches] == [2, 2, 1]
+    assert [row[7] for rows in batches for row in rows] == [
+        'dev-0-0', 'dev-0-1', 'dev-1-0', 'dev-1-0', 'dev-1-1']
+    snapshot = placement.Snapshot(engine, 30, 60)
+    pool = snapshot.candidates('LOADBALANCER')
+    assert snapshot._columns.device_ids == (
+        'dev-0-0', 'dev-0-1', 'dev-1-0', 'dev-1-1')
+    assert sorted((c.agent_id, c.device_id) for c in pool) == [
+        ('agent-0', 'dev-0-0'), ('agent-0', 'dev-0-1'),
+        ('agent-0', 'dev-1-0'), ('agent-1', 'dev-1-0'),
+        ('agent-1', 'dev-1-1')]
+    snapshot.claimed('dev-1-0', 2)
+    assert [c.used for c in pool if c.device_id == 'dev-1-0'] == [2, 2]
+
+
+def test_a_move_excludes_on_the_sample_only(database, parsed_conf):
+    """A failover's move (candidates_filter: not its device) costs no pass
+    over every candidate: the filter is asked of the algorithm's sample
+    (it was asked of every candidate, copied before the sample: 25-30 ms
+    a move at 400,000)."""
+    engine = database.engine()
+    links = _fleet(engine, 100)   # 400 candidates, a sample of 256
+    placer = _placer(parsed_conf, engine)
+    avoided = links[0][1]
+    asked = []
+
+    def elsewhere(candidate):
+        asked.append(candidate.device_id)
+        return candidate.device_id != avoided
+    for resource_id in _resources(engine, 5):
+        assert placer.place(resource_id, _request(),
+                            elsewhere).device_id != avoided
+    assert len(asked) == 5 * parsed_conf.scheduler.sample_size
+
+
+def test_the_snapshot_holds_columns_not_a_tuple_per_pair(tmp_path):
+    """At 20,000 pairs the snapshot takes well under 400 bytes a pair (a
+    Candidate per pair and the positions of each took 1,700: +675 MB at
+    400,000 pairs)."""
+    import tracemalloc
+    from tests import conftest
+    database = conftest.make_database('sqlite', tmp_path)
+    engine = database.engine()
+    _fleet(engine, 5000)
+    snapshot = placement.Snapshot(engine, 30, 60)
+    with engine.connect():
+        pass
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        loaded = snapshot._read()
+        size = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    with snapshot._lock:
+        snapshot._install(*loaded)
+    assert len(snapshot.candidates('LOADBALANCER')) == 20000
+    assert size / 20000 < 400

@@ -1,5 +1,6 @@
 """Algorithms: what they keep, how they order it, how they fail, loading."""
 
+import collections.abc
 import random
 
 from oslo_config import cfg
@@ -174,6 +175,92 @@ def test_failure_on_a_large_set_leads_with_the_scarcest():
     assert caught.value.counts == {'device_type': 2000}
     assert str(caught.value) == ('no valid candidate for vip among 2000: '
                                  '2000 not of device_type f5')
+
+
+class _Asked:
+    """An exclude predicate that leaves out some device ids and remembers
+    how many candidates it was asked about."""
+
+    def __init__(self, *device_ids):
+        self.device_ids = set(device_ids)
+        self.asked = 0
+
+    def __call__(self, c):
+        self.asked += 1
+        return c.device_id in self.device_ids
+
+
+def test_exclude_is_asked_of_the_sample_only():
+    """A move's exclusion (its device) costs no pass over a large pool: it
+    was applied by copying every candidate before the sample (25-30 ms a
+    move at 400,000 candidates)."""
+    cs = [candidate(device_id=str(i), used=i % 10) for i in range(5000)]
+    exclude = _Asked(*(str(i) for i in range(0, 5000, 2)))
+    ordered = make(chance.Chance, sample_size=100).select(cs, request(),
+                                                          exclude)
+    assert exclude.asked == 100
+    assert ordered and all(int(c.device_id) % 2 for c in ordered)
+
+
+def test_exclude_when_every_candidate_is_examined():
+    cs = fleet()
+    # Leaves out two feasible ones and one that fails a filter: the
+    # failure counts what is left, as if they were not candidates.
+    exclude = _Asked('f0', 'f1', 'full')
+    ordered = make(chance.Chance).select(cs, request(), exclude)
+    assert exclude.asked == len(cs)
+    assert sorted(ids(ordered)) == ['f2', 'f3', 'f4', 'f5']
+    with pytest.raises(base.NoValidCandidate) as caught:
+        make(chance.Chance).select(cs, request(device_type='f5'), exclude)
+    assert caught.value.total == len(cs) - 3
+    assert caught.value.counts['device_type'] == len(cs) - 3 - 3
+    everything = _Asked(*ids(cs))
+    with pytest.raises(base.NoValidCandidate) as caught:
+        make(chance.Chance).select(cs, request(), everything)
+    assert caught.value.total == 0
+
+
+def test_every_candidate_examined_a_chunk_at_a_time(monkeypatch):
+    """The fallback over a large pool builds and filters EXAMINE_CHUNK
+    candidates at a time; counts add up over the chunks, in the order the
+    filters ran."""
+    monkeypatch.setattr(base, 'EXAMINE_CHUNK', 7)
+    cs = [candidate(device_id=str(i), agent_alive=i % 3 != 0,
+                    used=10 if i % 5 == 0 else 0) for i in range(100)]
+    with pytest.raises(base.NoValidCandidate) as caught:
+        make(chance.Chance, sample_size=0).select(
+            cs, request(device_type='f5'))
+    assert list(caught.value.counts) == ['agent_alive', 'agent_serves',
+                                         'service_type', 'device_healthy',
+                                         'device_type']
+    assert caught.value.counts['agent_alive'] == 34
+    assert caught.value.counts['device_type'] == 66
+    ordered = make(chance.Chance, sample_size=0).select(cs, request())
+    assert sorted(ids(ordered), key=int) == [
+        str(i) for i in range(100) if i % 3 and i % 5]
+
+
+def test_a_sequence_is_sampled_without_a_copy():
+    """Any sequence will do (services/placement.py's pools build each
+    candidate when it is read): a sample reads sample_size of them."""
+    class Built:
+        def __init__(self, n):
+            self.n, self.read = n, 0
+
+        def __len__(self):
+            return self.n
+
+        def __getitem__(self, index):
+            if isinstance(index, slice):
+                return [self[i] for i in range(*index.indices(self.n))]
+            if not -self.n <= index < self.n:
+                raise IndexError(index)
+            self.read += 1
+            return candidate(device_id=str(index % self.n))
+    collections.abc.Sequence.register(Built)
+    pool = Built(100000)
+    assert make(chance.Chance, sample_size=64).select(pool, request())
+    assert pool.read == 64
 
 
 def test_most_selective_first():

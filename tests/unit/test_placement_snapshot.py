@@ -1,0 +1,157 @@
+"""The placement snapshot's columns and pools, from rows as
+db/placement.candidate_batches gives them (no database here)."""
+
+import json
+import random
+
+from agentsched import algorithms
+from agentsched import constants
+from agentsched.services import placement
+
+LB = constants.SERVICE_LOADBALANCER
+VPN = constants.SERVICE_VPN
+
+
+def row(agent, device, service_type=LB, owner=None, used=0,
+        capabilities='{"ssl_offload": true}', alive=True):
+    """A candidate_batches row: agent-<agent> and dev-<device>."""
+    return ('agent-%d' % agent, 'host-%d' % agent,
+            constants.AGENT_TYPE_LOADBALANCER, True, alive, agent % 3,
+            'az%d' % (agent % 2),
+            'dev-%02d' % device, 'lb-%d' % device, 'haproxy', service_type,
+            capabilities, 10, used, constants.HEALTH_OK, True, None, owner)
+
+
+def expected(values):
+    values = list(values[:17])
+    values[11] = json.loads(values[11])
+    return algorithms.Candidate(*values)
+
+
+ROWS = [row(0, 0), row(1, 0),            # two agents list device 0 (HA)
+        row(0, 1, used=3), row(1, 2, VPN),
+        row(2, 3, owner='pa'), row(3, 4, owner='pa', alive=False),
+        row(1, 5, owner='pb'), row(2, 6, VPN, owner='pa')]
+
+
+def test_every_pair_is_a_candidate_of_its_pool():
+    columns, shared, private = placement._from_rows([ROWS[:3], ROWS[3:]])
+    pools = dict(shared, **{'%s/%s' % key: pool
+                            for key, pool in private.items()})
+    assert {key: list(pool) for key, pool in pools.items()} == {
+        LB: [expected(r) for r in ROWS[:3]],
+        VPN: [expected(ROWS[3])],
+        LB + '/pa': [expected(r) for r in ROWS[4:6]],
+        LB + '/pb': [expected(ROWS[6])],
+        VPN + '/pa': [expected(ROWS[7])]}
+    # Each agent and each device once; their few-valued strings and their
+    # capabilities shared.
+    assert columns.agent_ids == tuple('agent-%d' % a for a in range(4))
+    assert columns.device_ids == tuple('dev-%02d' % d for d in range(7))
+    first, second = shared[LB][0], shared[LB][2]
+    assert first.capabilities is second.capabilities
+    assert first.service_type is second.service_type
+
+
+def test_a_pool_is_a_sequence_built_when_read():
+    _, shared, _ = placement._from_rows([ROWS])
+    pool = shared[LB]
+    assert len(pool) == 3
+    assert pool[-1] == pool[2] == expected(ROWS[2])
+    assert pool[1:] == [expected(ROWS[1]), expected(ROWS[2])]
+    assert sorted(random.Random(1).sample(pool, 3)) == sorted(pool)
+    assert type(pool[0]) is algorithms.Candidate
+
+
+def _snapshot(rows, max_age=10.0, read_seconds=0.1):
+    class Fixed(placement.Snapshot):
+        reads = 0
+
+        def _read(self):
+            self.reads += 1
+            return placement._from_rows([rows]) + (0.0, read_seconds)
+    return Fixed(None, 75, max_age)
+
+
+def test_our_claims_count_in_every_pair_of_the_device():
+    snapshot = _snapshot(ROWS)
+    pool = snapshot.candidates(LB)
+    snapshot.claimed('dev-00', 2)
+    snapshot.claimed('dev-99', 2)   # not in the snapshot: nothing
+    assert [c.used for c in pool] == [2, 2, 3]
+
+
+def test_claims_found_whatever_order_the_database_sorted_the_ids():
+    """Ids sorted by a collation of the database's own, not Python's: a
+    claim still counts."""
+    rows = [row(0, 0), row(0, 1), row(0, 2)]
+    for index, device_id in enumerate(('a-dev', 'B-dev', 'c-dev')):
+        rows[index] = rows[index][:7] + (device_id,) + rows[index][8:]
+    snapshot = _snapshot(rows)
+    pool = snapshot.candidates(LB)
+    for units, device_id in enumerate(('a-dev', 'B-dev', 'c-dev'), 1):
+        snapshot.claimed(device_id, units)
+    assert [(c.device_id, c.used) for c in pool] == [
+        ('a-dev', 1), ('B-dev', 2), ('c-dev', 3)]
+
+
+def test_a_long_read_spaces_the_reloads():
+    """Reloaded every max(snapshot_max_age, READ_SHARE x the last read's
+    duration): a read of 3 s at most every 30 s."""
+    snapshot = _snapshot(ROWS, max_age=10.0, read_seconds=3.0)
+    snapshot.candidates(LB)
+    assert snapshot.max_age() == 3.0 * placement.READ_SHARE
+    snapshot._loaded_at -= 20
+    snapshot.candidates(LB)
+    assert snapshot._reloading is None
+    snapshot._loaded_at -= 11
+    snapshot.candidates(LB)
+    snapshot._reloading.join()
+    assert snapshot.reads == 2
+    quick = _snapshot(ROWS, max_age=10.0, read_seconds=0.1)
+    quick.candidates(LB)
+    assert quick.max_age() == 10.0
+
+
+def test_an_algorithm_whose_select_takes_no_exclusion():
+    """An algorithm of another package may override select() with the
+    older signature: it gets a copy of the candidates left."""
+    class FirstFit(algorithms.Algorithm):
+        def select(self, candidates, request):
+            return list(candidates)
+
+        def order(self, feasible, request):
+            return feasible
+    _, shared, _ = placement._from_rows([ROWS])
+    chosen = placement._select(FirstFit(), shared[LB], None,
+                               lambda c: c.agent_id == 'agent-0')
+    assert chosen == [expected(ROWS[1])]
+    assert placement._select(FirstFit(), shared[LB], None, None) == [
+        expected(r) for r in ROWS[:3]]
+
+
+def _copy(rows):
+    """The same rows with strings of their own, as a new read gives."""
+    return [tuple(''.join(v) if isinstance(v, str) else v for v in r)
+            for r in rows]
+
+
+def test_a_reload_keeps_the_strings_it_already_has():
+    """A reload takes the installed snapshot's ids, names and hosts where
+    equal (the rows' copies are let go): a reload holds little more than
+    one snapshot, not two. A device added or gone shifts the others: they
+    are found all the same (agents: those before it)."""
+    first, _, _ = placement._from_rows([ROWS])
+    again = _copy(ROWS[:2]) + _copy([row(4, 1)]) + _copy(ROWS[3:])
+    second, _, _ = placement._from_rows([again], first)
+    assert second.device_ids == first.device_ids
+    assert all(new is old for new, old in zip(
+        second.device_ids + second.names, first.device_ids + first.names))
+    assert second.agent_ids[:3] == ('agent-0', 'agent-1', 'agent-4')
+    assert all(new is old for new, old in zip(
+        second.agent_ids[:2] + second.hosts[:2],
+        first.agent_ids[:2] + first.hosts[:2]))
+    gone, _, _ = placement._from_rows([_copy(ROWS[:2] + ROWS[3:])], first)
+    assert 'dev-01' not in gone.device_ids
+    assert all(new is first.device_ids[first.device_ids.index(new)]
+               for new in gone.device_ids)
