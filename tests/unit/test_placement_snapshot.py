@@ -4,6 +4,8 @@ db/placement.candidate_batches gives them (no database here)."""
 import json
 import random
 
+import pytest
+
 from agentsched import algorithms
 from agentsched import constants
 from agentsched.services import placement
@@ -79,6 +81,33 @@ def test_our_claims_count_in_every_pair_of_the_device():
     snapshot.claimed('dev-00', 2)
     snapshot.claimed('dev-99', 2)   # not in the snapshot: nothing
     assert [c.used for c in pool] == [2, 2, 3]
+
+
+@pytest.mark.parametrize('keep_built', [placement.KEEP_BUILT, 0])
+def test_a_claim_shows_in_candidates_read_before_it(monkeypatch, keep_built):
+    """Read, claim, read again: the second read sees the claim, whether the
+    pool keeps what it built (small pools) or builds each time."""
+    monkeypatch.setattr(placement, 'KEEP_BUILT', keep_built)
+    snapshot = _snapshot(ROWS)
+    pool = snapshot.candidates(LB)
+    assert [c.used for c in pool] == [0, 0, 3]
+    snapshot.claimed('dev-00', 2)
+    assert [c.used for c in pool] == [2, 2, 3]
+    snapshot.claimed('dev-01', 1)
+    assert [c.used for c in pool.take([2, 0])] == [4, 2]
+
+
+def test_a_small_pool_builds_each_candidate_once(monkeypatch):
+    """A sample of a pool of at most KEEP_BUILT pairs reads the candidates
+    built for earlier samples (building 256 a placement cost 0.8 ms);
+    larger pools build them each time (their memory)."""
+    snapshot = _snapshot(ROWS)
+    pool = snapshot.candidates(LB)
+    first = pool.take([0, 2])
+    assert all(a is b for a, b in zip(first, pool.take([0, 2])))
+    monkeypatch.setattr(placement, 'KEEP_BUILT', 2)
+    again = pool.take([0, 2])
+    assert again == first and again[0] is not first[0]
 
 
 def test_claims_found_whatever_order_the_database_sorted_the_ids():
