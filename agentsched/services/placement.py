@@ -62,6 +62,10 @@ class AlreadyBound(Exception):
 # busy or more on a loaded machine.
 READ_SHARE = 10
 
+# A snapshot read of at most this many seconds is cheap enough to repeat
+# for each refusal (Snapshot.fresh); longer reads are spaced.
+CHEAP_READ = 0.1
+
 # Pools of at most this many pairs keep the Candidates they build (a 10,000
 # agent fleet's 40,000 pairs: about 10 MB when all are kept): building 256
 # for each placement's sample cost 0.8 ms of CPU a placement there
@@ -354,6 +358,31 @@ class Snapshot:
                                             self._private.values()):
                     pool.forget(device)
 
+    def fresh(self, since):
+        """Install a snapshot whose read began at or after since
+        (time.monotonic()) unless the installed one's did; True if the
+        installed one now did.
+
+        One read serves every refusal waiting for it (each waits on the
+        lock, then finds it read after it began). Where a read takes more
+        than CHEAP_READ seconds, refusals are spaced as reloads are: no new
+        read sooner than READ_SHARE times the last one's duration after it
+        began (False then: the refusal stands on a snapshot at most that
+        old). A stream of requests that nothing fits (a tenant's, a
+        failover with no room left) would otherwise keep a core reading,
+        seconds a read at 400,000 pairs.
+        """
+        with self._lock:
+            if self.read_at is not None:
+                if self.read_at >= since:
+                    return True
+                if self.read_seconds > CHEAP_READ and (
+                        time.monotonic() - self.read_at <
+                        READ_SHARE * self.read_seconds):
+                    return False
+            self._install(*self._read())
+            return True
+
     def invalidate(self):
         """The next placement waits for a fresh snapshot (after lost
         claims: this one misled us)."""
@@ -493,8 +522,10 @@ class Placer:
             # "Nothing fits" must not come from a snapshot read before this
             # request (a device linked or an agent revived since; a reload
             # installed meanwhile may have been read before it too): judge
-            # again on a fresh one. Only failures pay for this reload.
-            self._snapshot.invalidate()
+            # again on a fresh one. Only failures pay for this reload, and
+            # not always where reads are long (Snapshot.fresh).
+            if not self._snapshot.fresh(started):
+                raise
             return retrying(attempt)
 
     def _pools(self, request, judged_on):

@@ -3,6 +3,7 @@ db/placement.candidate_batches gives them (no database here)."""
 
 import json
 import random
+import time
 
 import pytest
 
@@ -184,3 +185,33 @@ def test_a_reload_keeps_the_strings_it_already_has():
     assert 'dev-01' not in gone.device_ids
     assert all(new is first.device_ids[first.device_ids.index(new)]
                for new in gone.device_ids)
+
+
+def _timed_snapshot(rows, read_seconds):
+    class Timed(placement.Snapshot):
+        reads = 0
+
+        def _read(self):
+            self.reads += 1
+            return placement._from_rows([rows]) + (time.monotonic(),
+                                                    read_seconds)
+    return Timed(None, 75, 10.0)
+
+
+@pytest.mark.parametrize('read_seconds,reads', [(0.01, 3), (3.0, 1)])
+def test_refusals_are_judged_again_only_where_reads_are_cheap(
+        parsed_conf, read_seconds, reads):
+    """Nothing fits: a refusal is judged again on a snapshot read after its
+    request began; where a read takes more than CHEAP_READ, not sooner than
+    READ_SHARE times its duration after the last began (a stream of
+    refusals would keep a core reading 400,000 pairs)."""
+    snapshot = _timed_snapshot(ROWS, read_seconds)
+    snapshot.candidates(LB)      # read before the requests
+    placer = placement.Placer(None, parsed_conf, snapshot)
+    request = algorithms.PlacementRequest(
+        'vip', LB, 1, {'capabilities': {'nothing_has_this': True}})
+    for resource_id in ('r1', 'r2'):
+        with pytest.raises(algorithms.NoValidCandidate) as info:
+            placer.place(resource_id, request)
+        assert 'among 3' in str(info.value)
+    assert snapshot.reads == reads
