@@ -18,6 +18,8 @@ import pytest
 
 from tests.conftest import unavailable
 from tests.functional.test_fault_failover import cluster  # noqa: F401
+from tests.functional.test_fault_failover import private_postgres  # noqa: F401,E501
+from tests.functional.test_fault_failover import private_rabbitmq  # noqa: F401,E501
 from tests import http_backends
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
