@@ -68,10 +68,9 @@ CHEAP_READ = 0.1
 
 # Pools of at most this many pairs keep the Candidates they build (a 10,000
 # agent fleet's 40,000 pairs: about 10 MB when all are kept): building 256
-# for each placement's sample cost 0.8 ms of CPU a placement there
-# (placement's rate at 10,000 agents fell from 411 to 241 a second on this
-# machine without it). Larger pools build their samples each time: their
-# memory is what the columns save.
+# for each placement's sample cost 0.8 ms of CPU (in-process, on a slow
+# machine), 0.16 ms once they are kept. Larger pools build their samples
+# each time: their memory is what the columns save.
 KEEP_BUILT = 65536
 
 # tuple.__new__ builds a Candidate at C speed; Candidate(...) adds a Python
