@@ -129,9 +129,10 @@ class Pool(collections.abc.Sequence):
         self._service_type = service_type
         self.agents = array.array('I')   # per pair, its agent's index
         self.devices = array.array('I')  # and its device's
-        # A pool of at most KEEP_BUILT pairs keeps what it built: pair
-        # index -> Candidate, and device index -> its pairs kept.
-        self._built = {}
+        # A pool of at most KEEP_BUILT pairs keeps what it built: by pair
+        # index (a list: a dict's lookups cost a sample more than building
+        # it), and device index -> its pairs kept.
+        self._built = None
         self._built_of_device = {}
 
     def __len__(self):
@@ -152,7 +153,9 @@ class Pool(collections.abc.Sequence):
         if len(self.agents) > KEEP_BUILT:
             return self._build(indexes)
         built = self._built
-        missing = [index for index in indexes if index not in built]
+        if built is None:
+            built = self._built = [None] * len(self.agents)
+        missing = [index for index in indexes if built[index] is None]
         if missing:
             devices, kept = self.devices, self._built_of_device
             for index, candidate in zip(missing, self._build(missing)):
@@ -163,8 +166,9 @@ class Pool(collections.abc.Sequence):
     def forget(self, device):
         """The device's used units changed (a claim): its candidates are
         built again when next read."""
+        built = self._built
         for index in self._built_of_device.pop(device, ()):
-            self._built.pop(index, None)
+            built[index] = None
 
     def _build(self, indexes):
         """The candidates at these indexes, built in one loop: about a
