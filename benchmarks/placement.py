@@ -10,7 +10,9 @@ processes at once, each sequential and each with --threads threads. After
 each run the database is checked: no device over its capacity, every
 device's used equal to the units bound to it, no resource bound twice.
 With --duration each run places for that many seconds instead of 2,000
-times, so that it includes the snapshot's background reloads. Prints one
+times, so that it includes the snapshot's background reloads; the fleet
+heartbeats during each run (every third of agent_down_time), so that a run
+longer than agent_down_time still places on live agents. Prints one
 JSON document: p50/p99 latency per placement (ms), placements/s, the
 placing processes' CPU per placement and the snapshot reloads that fell
 within the timing, with the CPU of each. Targets at 10,000 agents: p99
@@ -18,6 +20,7 @@ within the timing, with the CPU of each. Targets at 10,000 agents: p99
 """
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import os
@@ -216,6 +219,31 @@ def _place(config_file, algorithm, ids, threads, go, results,
     engine.dispose()
 
 
+@contextlib.contextmanager
+def _fleet_alive(engine, agent_down_time):
+    """Every agent heartbeats anew each third of agent_down_time while the
+    block runs, as a live fleet's do: a run longer than agent_down_time
+    would otherwise find every agent dead near its end, and time refusals
+    that examine every candidate instead of placements."""
+    from agentsched.db import models
+    from agentsched import liveness
+    stop = threading.Event()
+
+    def beat():
+        while not stop.wait(agent_down_time / 3.0):
+            with engine.begin() as connection:
+                connection.execute(sa.update(models.agents).values(
+                    heartbeat_timestamp=liveness.utcnow()))
+    beating = threading.Thread(target=beat, name='fleet-heartbeats',
+                               daemon=True)
+    beating.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        beating.join()
+
+
 def _check(engine, ids):
     """What must hold whatever the concurrency: counts of violations."""
     with engine.connect() as connection:
@@ -242,8 +270,9 @@ def _run(context, config_file, engine, algorithm, processes, threads,
         worker.start()
     time.sleep(3)  # imports and snapshot loads, outside the clock
     go.set()
-    outcomes = [results.get(timeout=600 + (duration or 0))
-                for _ in workers]
+    with _fleet_alive(engine, common.load_conf(config_file).agent_down_time):
+        outcomes = [results.get(timeout=600 + (duration or 0))
+                    for _ in workers]
     for worker in workers:
         worker.join()
     samples = sorted(sum((o['samples'] for o in outcomes), []))
