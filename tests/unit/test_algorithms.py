@@ -263,6 +263,49 @@ def test_a_sequence_is_sampled_without_a_copy():
     assert pool.read == 64
 
 
+class _Taken(collections.abc.Sequence):
+    """A sequence that builds many at once (take), as placement's pools do,
+    remembering what each take asked for."""
+
+    def __init__(self, n):
+        self.n, self.asked = n, []
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, index):
+        return self.take([index])[0]
+
+    def take(self, indexes):
+        self.asked.append(list(indexes))
+        return [candidate(device_id=str(i)) for i in indexes]
+
+
+def test_a_pool_is_sampled_in_blocks_of_neighbours_equally():
+    """From a sequence with take(), the sample is sample_size candidates in
+    blocks of SAMPLE_BLOCK neighbours (their columns are read together),
+    the blocks drawn at random: every candidate as likely as another."""
+    pool = _Taken(40 * base.SAMPLE_BLOCK + 5)   # the last block is short
+    algorithm = make(chance.Chance, sample_size=64)
+    drawn = collections.Counter()
+    for _ in range(2000):
+        algorithm.select(pool, request())
+        indexes = pool.asked[-1]
+        assert len(indexes) == len(set(indexes)) <= 64
+        starts = [i for i in indexes if i % base.SAMPLE_BLOCK == 0]
+        for start in starts:
+            block = range(start, min(start + base.SAMPLE_BLOCK, pool.n))
+            assert set(block) <= set(indexes)
+        assert len(indexes) == sum(
+            min(base.SAMPLE_BLOCK, pool.n - s) for s in starts)
+        drawn.update(indexes)
+    # 41 blocks, 4 of them a draw: each candidate in about 2000 x 4 / 41.
+    assert set(drawn) == set(range(pool.n))
+    expected = 2000 * 4 / 41
+    assert all(0.8 * expected < count < 1.2 * expected
+               for count in drawn.values())
+
+
 def test_most_selective_first():
     f = {f.name: f for f in FILTERS}
     order = base.most_selective_first(
