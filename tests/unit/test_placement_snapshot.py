@@ -66,6 +66,18 @@ def test_a_pool_is_a_sequence_built_when_read():
     assert type(pool[0]) is algorithms.Candidate
 
 
+def test_a_read_lets_other_threads_run_every_yield_rows(monkeypatch):
+    """A background reload gives up the interpreter (time.sleep(0)) before
+    each YIELD_ROWS rows, whatever the fetches' size, and reads the same."""
+    monkeypatch.setattr(placement, 'YIELD_ROWS', 3)
+    slept = []
+    monkeypatch.setattr(placement.time, 'sleep', slept.append)
+    _, shared, private = placement._from_rows([ROWS[:7], ROWS[7:]])
+    assert slept == [0] * 4     # 3 + 3 + 1 rows, then 1
+    assert list(shared[LB]) == [expected(r) for r in ROWS[:3]]
+    assert len(private) == 3
+
+
 def _snapshot(rows, max_age=10.0, read_seconds=0.1):
     class Fixed(placement.Snapshot):
         reads = 0
