@@ -267,18 +267,24 @@ class _Taken(collections.abc.Sequence):
     """A sequence that builds many at once (take), as placement's pools do,
     remembering what each take asked for."""
 
-    def __init__(self, n):
-        self.n, self.asked = n, []
+    def __init__(self, n, rare_every=None):
+        self.n, self.asked, self.rare_every = n, [], rare_every
 
     def __len__(self):
         return self.n
 
     def __getitem__(self, index):
+        if isinstance(index, slice):
+            return self.take(range(*index.indices(self.n)))
         return self.take([index])[0]
 
     def take(self, indexes):
         self.asked.append(list(indexes))
-        return [candidate(device_id=str(i)) for i in indexes]
+        if self.rare_every is None:
+            return [candidate(device_id=str(i)) for i in indexes]
+        return [candidate(device_id=str(i),
+                          capabilities={'rare': i % self.rare_every == 0})
+                for i in indexes]
 
 
 def test_a_pool_is_sampled_in_blocks_of_neighbours_equally():
@@ -304,6 +310,28 @@ def test_a_pool_is_sampled_in_blocks_of_neighbours_equally():
     expected = 2000 * 4 / 41
     assert all(0.8 * expected < count < 1.2 * expected
                for count in drawn.values())
+
+
+def test_a_sample_with_too_few_grows_before_all_are_examined():
+    """One candidate in 50 fits: a sample of 64 holds about one, so a
+    sample SAMPLE_GROWTH times larger is drawn, and enough are found
+    without building every candidate."""
+    pool = _Taken(20000, rare_every=50)
+    ordered = make(chance.Chance, sample_size=64).select(
+        pool, request(capabilities={'rare': True}))
+    assert len(ordered) >= base.MIN_FALLBACKS
+    assert all(int(c.device_id) % 50 == 0 for c in ordered)
+    assert [len(asked) for asked in pool.asked] == [
+        64 * base.SAMPLE_GROWTH ** step for step in range(len(pool.asked))]
+    assert sum(len(asked) for asked in pool.asked) < pool.n // 4
+    # Nothing fits: the grown samples, then every candidate, counted.
+    pool = _Taken(20000, rare_every=50)
+    with pytest.raises(base.NoValidCandidate) as caught:
+        make(chance.Chance, sample_size=64).select(
+            pool, request(capabilities={'none': True}))
+    assert caught.value.total == 20000
+    assert [len(asked) for asked in pool.asked[:base.SAMPLE_STEPS]] == [
+        64, 512, 4096]
 
 
 def test_most_selective_first():
