@@ -56,14 +56,16 @@ class AgentService:
                alive_since=None, dead_since=None):
         """Every agent matching filters (after marker_id), as list gives
         them without a limit, but as a generator of lists of rows read from
-        one cursor (db/agents.py stream): a fleet's list is never whole in
-        memory. The marker is looked up now, so a bad one fails before the
-        first row; the generator holds a connection from its first row
-        until it is exhausted or closed."""
+        one cursor (db/agents.py stream), read ahead of the caller
+        (paging.read_ahead): a fleet's list is never whole in memory. The
+        marker is looked up now, so a bad one fails before the first row;
+        the generator holds a connection from its first row until it is
+        exhausted or closed."""
         with self._engine.connect() as connection:
             marker = paging.marker_row(connection, agents_db.get, marker_id,
                                        'an agent')
-        return self._batches(filters, alive_since, dead_since, sort, marker)
+        return paging.read_ahead(
+            self._batches(filters, alive_since, dead_since, sort, marker))
 
     def _batches(self, *query):
         with self._engine.connect() as connection:

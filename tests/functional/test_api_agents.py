@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from agentsched import liveness
+from agentsched.api import listing
 from agentsched.db import agents as agents_db
 from agentsched.db import models
 from tests import api_fixtures
@@ -192,12 +193,15 @@ def test_paging_with_alive_filter_gives_full_pages(api):
 
 
 def test_the_full_list_is_streamed_in_batches(api, monkeypatch):
-    """Without a limit the list is written batch by batch (STREAM_BATCH
-    rows a fetch; 2 here, so 7 agents take 4): the same bytes as a page of
-    them all, filters, fields and sorting as on pages, a bad marker still a
-    400 before any row, and the connection back in the pool after."""
+    """Without a limit the list is written piece by piece (STREAM_BATCH
+    rows a fetch, 3 here, so 7 agents take 3; STREAM_PIECE rows written at
+    a time, 2, so a batch's pieces end inside it and at its end): the same
+    bytes as a page of them all, filters, fields and sorting as on pages,
+    a bad marker still a 400 before any row, and the connection back in
+    the pool after."""
     client, engine, _ = api
-    monkeypatch.setattr(agents_db, 'STREAM_BATCH', 2)
+    monkeypatch.setattr(agents_db, 'STREAM_BATCH', 3)
+    monkeypatch.setattr(listing, 'STREAM_PIECE', 2)
     for index in range(7):
         api_fixtures.add_agent(engine, 'h%d' % index,
                                age=0 if index % 2 else DOWN + 10)
@@ -223,6 +227,22 @@ def test_the_full_list_is_streamed_in_batches(api, monkeypatch):
         client.get('/v2.0/agents?marker=nope'), 400)
     assert client.get('/v2.0/agents?hosts=none').status_code == 400
     assert client.get('/v2.0/agents?host=none').json == {'agents': []}
+    if hasattr(engine.pool, 'checkedout'):
+        assert engine.pool.checkedout() == 0
+
+
+def test_a_list_closed_early_gives_its_connection_back(api, monkeypatch):
+    """A client gone mid-list: the response closed after its first rows
+    stops the read-ahead and returns its connection before close ends."""
+    client, engine, _ = api
+    monkeypatch.setattr(agents_db, 'STREAM_BATCH', 1)
+    monkeypatch.setattr(listing, 'STREAM_PIECE', 1)
+    for index in range(20):
+        api_fixtures.add_agent(engine, 'h%02d' % index)
+    response = client.get('/v2.0/agents', buffered=False)
+    chunks = response.iter_encoded()
+    assert next(chunks).startswith(b'{"agents":[')
+    response.close()
     if hasattr(engine.pool, 'checkedout'):
         assert engine.pool.checkedout() == 0
 
