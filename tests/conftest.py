@@ -303,6 +303,26 @@ def start_private_rabbitmq():
     return private_services.PrivateRabbitMQ()
 
 
+@pytest.fixture(scope='session')
+def shared_private_postgres():
+    """A PostgreSQL instance of this run's own for the modules of fault
+    tests (test_fault_failover's Cluster): started once, as initdb and its
+    start cost seconds; each test takes it with fresh_database(), running
+    and empty, and may stop and kill it."""
+    server = private_services.PrivatePostgres()
+    yield server
+    server.destroy()
+
+
+@pytest.fixture(scope='session')
+def shared_private_rabbitmq():
+    """A RabbitMQ node of this run's own for the same modules (about 5 s to
+    start); each test takes it with fresh_vhost()."""
+    node = start_private_rabbitmq()
+    yield node
+    node.destroy()
+
+
 @pytest.fixture
 def private_rabbitmq():
     """A RabbitMQ node of this test's own (about 5 s to start), which it may
