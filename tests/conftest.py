@@ -67,38 +67,43 @@ def parsed_conf():
 
 
 class Database:
-    """A database of one backend for one test, dropped after it.
+    """A database of one backend for one test, gone after it.
 
     Made at its first use: a copy of the session's migrated template
     (_Templates) when that use is engine() with migrated, else empty (the
     url handed to `agentsched-manage db upgrade`, test_migrations). The
     copy is for speed: the migrations run once per backend and session
     instead of once per test, and the copy has exactly the schema they
-    make."""
+    make. A copy only ever used through engine() goes back to _POOL at the
+    end instead (PostgreSQL and MariaDB), emptied, for the next test."""
 
-    def __init__(self, backend, url, make, drop):
+    def __init__(self, backend, make, close):
         self.backend = backend
-        self._url = url
         self._make = make
-        self._drop = drop
-        self._made = False
+        self._close = close
+        self._url = None
+        # Its url was handed out (to another process, or to be migrated):
+        # what was done with it is unknown, so it is dropped.
+        self._handed_out = False
         self._engines = []
 
     def _made_as(self, migrated):
         """Make the database if not yet; whether it was made migrated."""
-        if self._made:
+        if self._url is not None:
             return False
-        self._make(migrated)
-        self._made = True
+        self._url = self._make(migrated)
         return migrated
 
     @property
     def url(self):
         self._made_as(False)
+        self._handed_out = True
         return self._url
 
     def engine(self, migrated=True):
         copied = self._made_as(migrated)
+        if not migrated:
+            self._handed_out = True
         engine = db_engine.create_engine(agentsched_conf.CONF, url=self._url)
         self._engines.append(engine)
         if migrated and not copied:
@@ -108,8 +113,8 @@ class Database:
     def close(self):
         for engine in self._engines:
             engine.dispose()
-        if self._made:
-            self._drop()
+        if self._url is not None:
+            self._close(reusable=not self._handed_out)
 
 
 class _Templates:
@@ -144,11 +149,9 @@ class _Templates:
             admin_url = PG_ADMIN_URL if backend == 'postgresql' \
                 else MYSQL_ADMIN_URL
             admin = sa.create_engine(admin_url, isolation_level='AUTOCOMMIT')
-            force = ' WITH (FORCE)' if backend == 'postgresql' else ''
+            _POOL.drop_all(backend, admin)
             with contextlib.suppress(sa.exc.SQLAlchemyError):
-                with admin.connect() as connection:
-                    connection.execute(sa.text('DROP DATABASE %s%s' % (
-                        name, force)))
+                _drop_database(admin, backend, name)
             admin.dispose()
         self._made.clear()
 
@@ -174,8 +177,11 @@ def _copy_mariadb_tables(connection, template, name):
 
 
 def _server_database(admin_url, backend):
-    name = 'as_%s' % uuid.uuid4().hex[:12]
     admin = sa.create_engine(admin_url, isolation_level='AUTOCOMMIT')
+
+    def url_of(name):
+        url = sa.engine.make_url(admin_url).set(database=name)
+        return url.render_as_string(hide_password=False)
 
     def create(name, template=None):
         clone = ' TEMPLATE %s' % template \
@@ -188,26 +194,135 @@ def _server_database(admin_url, backend):
                     _copy_mariadb_tables(connection, template, name)
         except sa.exc.OperationalError as exc:
             unavailable('%s unreachable: %s' % (backend, exc.orig))
-        url = sa.engine.make_url(admin_url).set(database=name)
-        return url.render_as_string(hide_password=False)
+        return url_of(name)
+
+    name = None
 
     def make(migrated):
-        create(name, TEMPLATES.get(backend, create) if migrated else None)
+        nonlocal name
+        name = _POOL.take(backend) if migrated else None
+        if name is None:
+            name = 'as_%s' % uuid.uuid4().hex[:12]
+            create(name, TEMPLATES.get(backend, create) if migrated
+                   else None)
+        return url_of(name)
 
-    def drop():
-        force = ' WITH (FORCE)' if backend == 'postgresql' else ''
-        with admin.connect() as connection:
-            connection.execute(sa.text('DROP DATABASE %s%s' % (name, force)))
-
-    def close():
+    def close(reusable):
         try:
-            drop()
+            if not (reusable and _POOL.give(backend, name, admin,
+                                            url_of(name))):
+                _drop_database(admin, backend, name)
         finally:
             admin.dispose()
 
-    url = sa.engine.make_url(admin_url).set(database=name)
-    return Database(backend, url.render_as_string(hide_password=False),
-                    make, close)
+    return Database(backend, make, close)
+
+
+def _drop_database(admin, backend, name):
+    force = ' WITH (FORCE)' if backend == 'postgresql' else ''
+    with admin.connect() as connection:
+        connection.execute(sa.text('DROP DATABASE %s%s' % (name, force)))
+
+
+class _Pool:
+    """Copies of the template a test gave back, emptied, for the next test
+    of the backend: emptying the tables takes milliseconds, a copy and a
+    drop most of a second (PostgreSQL, MariaDB), and most tests make one.
+
+    A copy comes back only if its test used it through engine() alone
+    (Database): its schema is the template's, which give() checks (the
+    same tables and alembic_version), and only rows can differ. Every
+    other session on it is ended first, as DROP DATABASE WITH (FORCE)
+    would. The template's tables are empty but alembic_version (checked
+    too), so an emptied copy is a fresh one."""
+
+    def __init__(self):
+        self._free = {}
+        self._templates = {}
+
+    def take(self, backend):
+        free = self._free.get(backend)
+        return free.pop() if free else None
+
+    def give(self, backend, name, admin, url):
+        """Keep the database, emptied; False if it cannot be (then the
+        caller drops it)."""
+        tables, version = self._template(backend, admin)
+        if tables is None:
+            return False
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        try:
+            _end_other_sessions(admin, backend, name)
+            with engine.begin() as connection:
+                # A lock its test left would not wait forever.
+                connection.exec_driver_sql(
+                    "SET LOCAL lock_timeout = '5s'" if backend == 'postgresql'
+                    else 'SET SESSION innodb_lock_wait_timeout = 5')
+                if sorted(sa.inspect(connection).get_table_names()) != \
+                        sorted(tables + ['alembic_version']) or \
+                        _versions(connection) != version:
+                    return False
+                for table in tables:  # children first
+                    connection.execute(sa.text('DELETE FROM %s' % table))
+        except sa.exc.SQLAlchemyError:
+            return False
+        finally:
+            engine.dispose()
+        self._free.setdefault(backend, []).append(name)
+        return True
+
+    def _template(self, backend, admin):
+        """The template's tables but alembic_version, children first, and
+        its alembic_version; (None, None) if a table holds rows."""
+        if backend not in self._templates:
+            # Made by now: the copy given back was made from it.
+            url = admin.url.set(database=TEMPLATES.get(backend, None))
+            engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+            try:
+                metadata = sa.MetaData()
+                metadata.reflect(engine)
+                tables = [table for table in reversed(metadata.sorted_tables)
+                          if table.name != 'alembic_version']
+                with engine.connect() as connection:
+                    empty = all(connection.execute(
+                        sa.select(sa.func.count()).select_from(table)
+                    ).scalar() == 0 for table in tables)
+                    version = _versions(connection)
+            finally:
+                engine.dispose()
+            self._templates[backend] = (
+                [table.name for table in tables], version) if empty \
+                else (None, None)
+        return self._templates[backend]
+
+    def drop_all(self, backend, admin):
+        for name in self._free.pop(backend, []):
+            with contextlib.suppress(sa.exc.SQLAlchemyError):
+                _drop_database(admin, backend, name)
+
+
+_POOL = _Pool()
+
+
+def _versions(connection):
+    return sorted(connection.exec_driver_sql(
+        'SELECT version_num FROM alembic_version').scalars())
+
+
+def _end_other_sessions(admin, backend, name):
+    with admin.connect() as connection:
+        if backend == 'postgresql':
+            connection.execute(sa.text(
+                'SELECT pg_terminate_backend(pid) FROM pg_stat_activity '
+                'WHERE datname = :name AND pid <> pg_backend_pid()'),
+                {'name': name})
+            return
+        for (session,) in connection.execute(sa.text(
+                'SELECT id FROM information_schema.processlist '
+                'WHERE db = :name AND id <> CONNECTION_ID()'),
+                {'name': name}):
+            with contextlib.suppress(sa.exc.SQLAlchemyError):
+                connection.exec_driver_sql('KILL %d' % session)
 
 
 def _sqlite_database(path):
@@ -222,7 +337,11 @@ def _sqlite_database(path):
                     contextlib.closing(sqlite3.connect(path)) as target:
                 source.backup(target)
 
-    return Database('sqlite', make_empty(path), make, lambda: None)
+    def make_and_url(migrated):
+        make(migrated)
+        return make_empty(path)
+
+    return Database('sqlite', make_and_url, lambda reusable: None)
 
 
 def make_database(backend, tmp_path):
@@ -301,6 +420,26 @@ def start_private_rabbitmq():
         unavailable('no %s to start a private RabbitMQ node' %
                     private_services.RABBITMQ_SERVER)
     return private_services.PrivateRabbitMQ()
+
+
+@pytest.fixture(scope='session')
+def shared_private_postgres():
+    """A PostgreSQL instance of this run's own for the modules of fault
+    tests (test_fault_failover's Cluster): started once, as initdb and its
+    start cost seconds; each test takes it with fresh_database(), running
+    and empty, and may stop and kill it."""
+    server = private_services.PrivatePostgres()
+    yield server
+    server.destroy()
+
+
+@pytest.fixture(scope='session')
+def shared_private_rabbitmq():
+    """A RabbitMQ node of this run's own for the same modules (about 5 s to
+    start); each test takes it with fresh_vhost()."""
+    node = start_private_rabbitmq()
+    yield node
+    node.destroy()
 
 
 @pytest.fixture

@@ -129,7 +129,7 @@ def test_neutron_agent_registers_and_stays_alive_by_call(
         neutron_python, signing_server):
     service, engine, bus = signing_server
     agent = NeutronAgent(neutron_python, bus, 'compute-1', 'call',
-                         '--count', '3', '--report-interval', '2')
+                         '--count', '3', '--report-interval', '1')
     try:
         assert agent.record() == {'has_alive_neutron_server': True}
         replies = [agent.record()['reply'] for _ in range(3)]
@@ -186,7 +186,7 @@ def test_l2_agents_device_count_is_taken(neutron_python, signing_server):
     not agentsched's device list, and not a reason to refuse them."""
     service, engine, bus = signing_server
     agent = NeutronAgent(neutron_python, bus, 'compute-3', 'call',
-                         '--count', '2', '--report-interval', '2',
+                         '--count', '2', '--report-interval', '1',
                          '--device-count', '7')
     try:
         assert agent.record() == {'has_alive_neutron_server': True}

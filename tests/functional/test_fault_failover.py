@@ -6,10 +6,10 @@ health_check_interval 1 s). Throughout each scenario a watcher samples
 the bindings: a resource is never bound to two agents (one row per
 resource, by key) and a binding's generation never falls.
 
-The module's tests share the one PostgreSQL instance and RabbitMQ node
-(their start is most of a test's set-up): each test gets them running, an
-empty database and a vhost of its own, and kills, stops and restarts them
-for real.
+The tests share one PostgreSQL instance and one RabbitMQ node with the
+other modules of fault tests (conftest's shared_private_*: their start is
+most of a test's set-up): each test gets them running, an empty database
+and a vhost of its own, and kills, stops and restarts them for real.
 """
 
 import collections
@@ -37,9 +37,7 @@ from agentsched.services import agent_notifier
 from agentsched.services import resources as resources_service
 from agentsched.services import secrets
 from tests import commands
-from tests import conftest
 from tests import http_backends
-from tests import private_services
 from tests import processes
 
 DOWN_TIME = 3
@@ -168,12 +166,20 @@ class Cluster:
         return process
 
     def agent(self, host, az='nova', devices=None):
-        process = self.start('agentsched-agent', host, az,
-                             devices if devices is not None
-                             else ['dev-' + host])
-        process.wait_for_log('manages', timeout=30)
-        self.wait_alive([host])
-        return process
+        return self.agents_up([host], az, devices)[host]
+
+    def agents_up(self, hosts, az='nova', devices=None):
+        """Agents started together, then each awaited alive: {host:
+        process}. Their starts overlap (mostly imports, seconds each under
+        load). devices: each agent's, else one named dev-<host>."""
+        started = {host: self.start('agentsched-agent', host, az,
+                                    devices if devices is not None
+                                    else ['dev-' + host])
+                   for host in hosts}
+        for process in started.values():
+            process.wait_for_log('manages', timeout=30)
+        self.wait_alive(hosts)
+        return started
 
     def agents(self):
         with self.engine.connect() as connection:
@@ -253,23 +259,11 @@ class Cluster:
         return violations
 
 
-@pytest.fixture(scope='module')
-def private_postgres():
-    server = private_services.PrivatePostgres()
-    yield server
-    server.destroy()
-
-
-@pytest.fixture(scope='module')
-def private_rabbitmq():
-    node = conftest.start_private_rabbitmq()
-    yield node
-    node.destroy()
-
-
 @pytest.fixture
-def cluster(tmp_path, parsed_conf, private_postgres, private_rabbitmq):
-    made = Cluster(tmp_path, parsed_conf, private_postgres, private_rabbitmq)
+def cluster(tmp_path, parsed_conf, shared_private_postgres,
+            shared_private_rabbitmq):
+    made = Cluster(tmp_path, parsed_conf, shared_private_postgres,
+                   shared_private_rabbitmq)
     yield made
     violations = made.close()
     assert violations == []
@@ -292,8 +286,7 @@ def _steady(cluster, agents=3, vips_per_agent=3):
     cluster.configure()
     server = cluster.server()
     hosts = ['lb-%d' % index for index in range(1, agents + 1)]
-    for host in hosts:
-        cluster.agent(host)
+    cluster.agents_up(hosts)
     ids = []
     for host in hosts:
         ids += cluster.create_vips(vips_per_agent, host)
@@ -457,8 +450,7 @@ def test_server_restart_moves_nothing(cluster):
     cluster.configure()
     server = cluster.server()
     hosts = ['lb-1', 'lb-2']
-    for host in hosts:
-        cluster.agent(host)
+    cluster.agents_up(hosts)
     ids = cluster.create_vips(4, 'lb-1') + cluster.create_vips(4, 'lb-2')
     cluster.wait_statuses(ids, constants.STATUS_ACTIVE)
     before = cluster.bindings()
@@ -476,7 +468,7 @@ def test_killing_60_percent_of_a_zone_trips_the_guard(cluster):
     cluster.configure()
     server = cluster.server()
     zone = ['lb-%d' % index for index in range(1, 6)]
-    agents = {host: cluster.agent(host, az='az1') for host in zone}
+    agents = cluster.agents_up(zone, az='az1')
     cluster.agent('lb-other', az='az2')
     ids = []
     for host in zone:
@@ -522,7 +514,7 @@ def test_two_servers_kill_the_leader(cluster):
                       'namespace=%s' % (lease, namespace))
     servers = [cluster.server('server-1'), cluster.server('server-2')]
     hosts = ['lb-1', 'lb-2', 'lb-3']
-    agents = {host: cluster.agent(host) for host in hosts}
+    agents = cluster.agents_up(hosts)
     ids = cluster.create_vips(20, 'lb-1')
     cluster.wait_statuses(ids, constants.STATUS_ACTIVE)
     time.sleep(1)
@@ -590,8 +582,7 @@ def test_kill_9_the_server_during_a_create_burst(cluster):
     import threading
     cluster.configure(pending_timeout=2)
     server = cluster.server()
-    for host in ('lb-1', 'lb-2'):
-        cluster.agent(host)
+    cluster.agents_up(['lb-1', 'lb-2'])
     cluster.watch()
     port = re.search(r'REST API listening on [^ ]*:(\d+)',
                      server.log()).group(1)

@@ -44,8 +44,6 @@ from tests.functional.test_fault_failover import CHECK_INTERVAL
 from tests.functional.test_fault_failover import DOWN_TIME
 from tests.functional.test_fault_failover import REPORT_INTERVAL
 from tests.functional.test_fault_failover import cluster  # noqa: F401
-from tests.functional.test_fault_failover import private_postgres  # noqa: F401,E501
-from tests.functional.test_fault_failover import private_rabbitmq  # noqa: F401,E501
 from tests.functional.test_haproxy_ssh import PASSWORD
 from tests.functional.test_haproxy_ssh import answers
 from tests.functional.test_haproxy_ssh import appliance  # noqa: F401

@@ -82,15 +82,14 @@ def test_heartbeat_death_and_revival(deployment):
         'health': 'OK' if shutil.which('haproxy') else 'DOWN',
         'load': 0}]
     first_beat = row.heartbeat_timestamp
-    time.sleep(2.5)
-    assert _agent(engine, 'agent-1').heartbeat_timestamp > first_beat
+    assert server_fixtures.wait_for(lambda: _agent(
+        engine, 'agent-1').heartbeat_timestamp > first_beat, timeout=2.5)
 
     agent.kill()  # kill -9: no goodbye
     agent.popen.wait()
-    time.sleep(DOWN_TIME + 1.5)
-    row = _agent(engine, 'agent-1')
-    assert not liveness.heartbeat_is_fresh(row.heartbeat_timestamp,
-                                           liveness.alive_since(DOWN_TIME))
+    assert server_fixtures.wait_for(lambda: not liveness.heartbeat_is_fresh(
+        _agent(engine, 'agent-1').heartbeat_timestamp,
+        liveness.alive_since(DOWN_TIME)), timeout=DOWN_TIME + 1.5)
     listing = commands.run('agentsched-manage', '--config-file', config,
                            'agent', 'list').stdout
     assert 'agent-1' in listing and 'xxx' in listing and ':-)' not in listing

@@ -18,8 +18,6 @@ import pytest
 
 from tests.conftest import unavailable
 from tests.functional.test_fault_failover import cluster  # noqa: F401
-from tests.functional.test_fault_failover import private_postgres  # noqa: F401,E501
-from tests.functional.test_fault_failover import private_rabbitmq  # noqa: F401,E501
 from tests import http_backends
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
@@ -109,7 +107,8 @@ def test_prometheus_scrapes_and_the_guard_alert_fires(cluster, tmp_path):
         config.write('[metrics]\nport = %d\n' % metrics_port)
     server = cluster.server()
     server.wait_for_log('Prometheus metrics on')
-    agents = [cluster.agent('lb-%d' % n) for n in range(4)]
+    agents = list(cluster.agents_up(
+        ['lb-%d' % n for n in range(4)]).values())
     prometheus = Prometheus(tmp_path, '127.0.0.1:%d' % metrics_port)
     try:
         prometheus.wait(lambda: _value(prometheus.query(
