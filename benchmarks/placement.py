@@ -237,12 +237,16 @@ def _fleet_alive(engine, agent_down_time):
     from agentsched.db import models
     from agentsched import liveness
     stop = threading.Event()
+    failed = []
 
     def beat():
-        while not stop.wait(agent_down_time / 3.0):
-            with engine.begin() as connection:
-                connection.execute(sa.update(models.agents).values(
-                    heartbeat_timestamp=liveness.utcnow()))
+        try:
+            while not stop.wait(agent_down_time / 3.0):
+                with engine.begin() as connection:
+                    connection.execute(sa.update(models.agents).values(
+                        heartbeat_timestamp=liveness.utcnow()))
+        except Exception as exc:  # the run's figures would be wrong
+            failed.append(exc)
     beating = threading.Thread(target=beat, name='fleet-heartbeats',
                                daemon=True)
     beating.start()
@@ -251,6 +255,9 @@ def _fleet_alive(engine, agent_down_time):
     finally:
         stop.set()
         beating.join()
+    if failed:
+        raise RuntimeError('the fleet stopped heartbeating during the run: '
+                           '%r' % failed[0])
 
 
 def _check(engine, ids):

@@ -269,8 +269,8 @@ class Algorithm(abc.ABC):
         drawing different samples also collide less on one device. If the
         sample holds fewer than max(MIN_FALLBACKS, host_subset_size)
         feasible candidates (rare requirements), a sample SAMPLE_GROWTH
-        times larger is drawn, SAMPLE_STEPS draws at most and none of half
-        the candidates or more; then every candidate is examined,
+        times larger is drawn, SAMPLE_STEPS draws at most and none larger
+        than half the candidates; then every candidate is examined,
         EXAMINE_CHUNK at a time, and the failure message always counts
         every candidate.
 
@@ -294,6 +294,9 @@ class Algorithm(abc.ABC):
                 sample = [c for c in sample if not exclude(c)]
             feasible, counts = self.filter(sample, request)
             if len(feasible) >= max(MIN_FALLBACKS, self.host_subset_size):
+                # In random order (see below): a pool's sample comes in
+                # blocks of neighbours.
+                self.rng.shuffle(feasible)
                 return self.order(feasible, request)
         if sample is not None:
             # Too few: examine all. Each filter's pass costs about a
@@ -315,11 +318,13 @@ class Algorithm(abc.ABC):
     def _sample(self, candidates, size):
         """rng.sample(candidates, size); from a sequence that builds
         its items when read and can build many at once (take(indexes)),
-        size of them in blocks of SAMPLE_BLOCK neighbours, the
-        blocks drawn at random (services/placement.py's pools: their
-        neighbours are devices in the order of their ids, random UUIDs,
-        so a block is a random set of devices too). Every candidate is
-        equally likely to be in a sample either way."""
+        size of them rounded up to whole blocks of SAMPLE_BLOCK
+        neighbours, the blocks drawn at random (services/placement.py's
+        pools: their neighbours are devices in the order of their ids,
+        random UUIDs, so a block is a random set of devices too, 16 of
+        them where each device has one agent). Every candidate is equally
+        likely to be in a sample either way; the sample is not in random
+        order."""
         take = getattr(candidates, 'take', None)
         if take is None:
             return self.rng.sample(candidates, size)
@@ -328,7 +333,7 @@ class Algorithm(abc.ABC):
                                  -(-size // SAMPLE_BLOCK))
         return take([index for block in blocks
                      for index in range(block, min(block + SAMPLE_BLOCK,
-                                                   end))][:size])
+                                                   end))])
 
     def _examine_all(self, candidates, request, filters, exclude):
         """(how many candidates were not excluded, the feasible ones,

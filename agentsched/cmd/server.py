@@ -1,7 +1,6 @@
 """agentsched-server: heartbeat intake (and, with --local-agents, agents)."""
 
 import ctypes
-import ctypes.util
 import os
 import sys
 
@@ -33,20 +32,20 @@ _M_ARENA_MAX = -8
 
 def _one_malloc_arena():
     """One malloc arena for the process and its workers (inherited at the
-    fork), unless MALLOC_ARENA_MAX says otherwise: glibc gives each thread
-    that allocates an arena of its own, and each of the API's threads kept
-    the memory of the largest response it had served (the full agent list
-    at 100,000 agents: 305-348 MB after ten lists, 198 MB with one arena,
-    same CPU; docs/benchmarks.md). Not glibc: nothing to do."""
-    if 'MALLOC_ARENA_MAX' in os.environ:
+    fork), unless MALLOC_ARENA_MAX or GLIBC_TUNABLES says otherwise: glibc
+    gives each thread that allocates an arena of its own, and each of the
+    API's threads kept the memory of the largest response it had served
+    (the full agent list at 100,000 agents: 305-348 MB after ten lists,
+    198 MB with one arena, same CPU; docs/benchmarks.md). Not glibc:
+    nothing to do."""
+    if 'MALLOC_ARENA_MAX' in os.environ or 'glibc.malloc.arena_max' in \
+            os.environ.get('GLIBC_TUNABLES', ''):
         return
-    name = ctypes.util.find_library('c')
     try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError, TypeError):
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
         return
-    mallopt(_M_ARENA_MAX, 1)
+    mallopt(_M_ARENA_MAX, 1)   # best effort: refused, glibc's default
 
 
 def main(argv=None):

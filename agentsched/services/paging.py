@@ -43,11 +43,17 @@ def read_ahead(batches, depth=2):
                 if stopping.is_set():
                     break
                 ready.put(item)
-        except Exception as error:  # the caller's to handle
+        except BaseException as error:  # the caller's to handle
             end = _End(error)
         finally:
-            batches.close()
-            ready.put(end)
+            try:
+                batches.close()
+            except BaseException as error:
+                # A rollback on a broken connection: said to the caller,
+                # who would otherwise wait for the end forever.
+                end = end if end.error is not None else _End(error)
+            finally:
+                ready.put(end)
 
     reader = threading.Thread(target=read, name='read-ahead', daemon=True)
     reader.start()

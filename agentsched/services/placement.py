@@ -161,13 +161,19 @@ class Pool(collections.abc.Sequence):
         built = self._built
         if built is None:
             built = self._built = [None] * len(self.agents)
-        missing = [index for index in indexes if built[index] is None]
+        # Read once: a claim's forget() (another thread) may empty a slot
+        # between two reads.
+        taken = [built[index] for index in indexes]
+        missing = [at for at, candidate in enumerate(taken)
+                   if candidate is None]
         if missing:
             devices, kept = self.devices, self._built_of_device
-            for index, candidate in zip(missing, self._build(missing)):
-                built[index] = candidate
+            indexes = [indexes[at] for at in missing]
+            for at, index, candidate in zip(missing, indexes,
+                                            self._build(indexes)):
+                taken[at] = built[index] = candidate
                 kept.setdefault(devices[index], []).append(index)
-        return [built[index] for index in indexes]
+        return taken
 
     def forget(self, device):
         """The device's used units changed (a claim): its candidates are

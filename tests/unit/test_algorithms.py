@@ -312,6 +312,16 @@ def test_a_pool_is_sampled_in_blocks_of_neighbours_equally():
                for count in drawn.values())
 
 
+def test_a_pool_sample_is_chosen_from_in_random_order():
+    """The blocks come in id order within each: chance's pick and the
+    rankers' ties must not go to a block's first pair."""
+    pool = _Taken(40000)
+    algorithm = make(chance.Chance)
+    firsts = {int(algorithm.select(pool, request())[0].device_id) %
+              base.SAMPLE_BLOCK for _ in range(200)}
+    assert len(firsts) > base.SAMPLE_BLOCK // 2
+
+
 def test_a_sample_with_too_few_grows_before_all_are_examined():
     """One candidate in 50 fits: a sample of 64 holds about one, so a
     sample SAMPLE_GROWTH times larger is drawn, and enough are found

@@ -78,6 +78,21 @@ def test_a_read_lets_other_threads_run_every_yield_rows(monkeypatch):
     assert len(private) == 3
 
 
+def test_a_claim_during_a_take_never_leaves_a_hole():
+    """Another thread's claim (forget) between a take's look at what is
+    built and its answer: every candidate is still there."""
+    _, shared, _ = placement._from_rows([ROWS])
+    pool = shared[LB]
+    pool.take([0, 1])               # both built and kept
+    build = pool._build
+
+    def build_while_claimed(indexes):
+        pool.forget(0)              # device 0's pairs: indexes 0 and 1
+        return build(indexes)
+    pool._build = build_while_claimed
+    assert pool.take([0, 2]) == [expected(ROWS[0]), expected(ROWS[2])]
+
+
 def _snapshot(rows, max_age=10.0, read_seconds=0.1):
     class Fixed(placement.Snapshot):
         reads = 0

@@ -50,3 +50,33 @@ def test_an_early_close_stops_the_reader_and_closes_the_source():
     assert len(log['read']) <= 5
     assert not [thread for thread in threading.enumerate()
                 if thread.name == 'read-ahead']
+
+
+class _FailingClose:
+    """A source whose close raises, as a rollback on a broken connection
+    does."""
+
+    def __init__(self, count):
+        self._items = iter(range(count))
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._items)
+
+    def close(self):
+        raise ConnectionError('rollback failed')
+
+
+def test_a_failing_close_of_the_source_reaches_the_caller():
+    """Whether the caller stops early or reads to the end, a close that
+    raises is said, never waited for forever."""
+    items = paging.read_ahead(_FailingClose(1000), depth=2)
+    assert next(items) == 0
+    closing = threading.Thread(target=items.close, daemon=True)
+    closing.start()
+    closing.join(10)
+    assert not closing.is_alive()
+    with pytest.raises(ConnectionError, match='rollback failed'):
+        list(paging.read_ahead(_FailingClose(3)))
