@@ -1,6 +1,8 @@
 """Queries on the agents table (SQLAlchemy Core)."""
 
+import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from agentsched import liveness
 from agentsched.db import models
@@ -58,9 +60,11 @@ _UPDATE_HEARTBEAT = (
         (_agents.c.heartbeat_timestamp, _if_newer('heartbeat_timestamp',
                                                   _HEARTBEAT))))
 
-# PostgreSQL takes a whole batch in one statement, its rows passed as arrays:
-# one plan and one round trip per flush instead of one execution per row,
-# which costs several times less CPU in both the server and the database.
+# PostgreSQL takes a whole batch in one statement, its rows passed as one
+# JSON document: one plan and one round trip per flush instead of one
+# execution per row, which costs several times less CPU in both the server
+# and the database; serialized by orjson, where ten arrays bound as
+# parameters cost psycopg about a microsecond a value in Python.
 # Its SET expressions all see the row as it was: same rules as above.
 _PG_UPDATE_HEARTBEATS = sa.text("""
 UPDATE agents SET
@@ -84,15 +88,11 @@ UPDATE agents SET
                              THEN COALESCE(v.resource_versions,
                                            agents.resource_versions)
                              ELSE agents.resource_versions END
-FROM unnest(CAST(:id AS text[]), CAST(:heartbeat AS timestamp[]),
-            CAST(:load AS integer[]), CAST(:topic AS text[]),
-            CAST(:binary AS text[]), CAST(:availability_zone AS text[]),
-            CAST(:started_at AS timestamp[]),
-            CAST(:resources_synced AS boolean[]),
-            CAST(:configurations AS text[]),
-            CAST(:resource_versions AS text[]))
-    AS v(id, heartbeat, load, topic, "binary", availability_zone, started_at,
-         resources_synced, configurations, resource_versions)
+FROM json_to_recordset(CAST(:rows AS json))
+    AS v(id text, heartbeat timestamp, load integer, topic text,
+         "binary" text, availability_zone text, started_at timestamp,
+         resources_synced boolean, configurations text,
+         resource_versions text)
 WHERE agents.id = v.id
 """)
 HEARTBEAT_FIELDS = ('id', 'heartbeat', 'load', 'topic', 'binary',
@@ -110,9 +110,8 @@ def update_heartbeats(connection, rows):
     the rest; it still counts as matched.
     """
     if connection.dialect.name == 'postgresql':
-        columns = {field: [row[field] for row in rows]
-                   for field in HEARTBEAT_FIELDS}
-        return connection.execute(_PG_UPDATE_HEARTBEATS, columns).rowcount
+        return connection.execute(_PG_UPDATE_HEARTBEATS, {
+            'rows': orjson.dumps(rows).decode()}).rowcount
     return connection.execute(_UPDATE_HEARTBEAT, [
         {'b_' + key: row[key] for key in HEARTBEAT_FIELDS}
         for row in rows]).rowcount
@@ -168,6 +167,14 @@ def lock_heartbeats(connection, ids):
     locked until the transaction ends, in the order of their ids: every
     flush locks in this order, so two processes' flushes never deadlock."""
     ids = sorted(ids)
+    if connection.dialect.name == 'postgresql':
+        # One array, where an IN list binds (and SQLAlchemy renders) each
+        # id: a tenth of the server's CPU per heartbeat at 10,000 agents.
+        return dict(connection.execute(
+            sa.select(_agents.c.id, _agents.c.heartbeat_timestamp)
+            .where(_agents.c.id == sa.any_(sa.bindparam(
+                'ids', ids, type_=postgresql.ARRAY(sa.String))))
+            .order_by(_agents.c.id).with_for_update()).all())
     stored = {}
     for start in range(0, len(ids), _CHUNK):
         stored.update(connection.execute(

@@ -8,6 +8,7 @@ number of agents, each agent's reports alternate between the two.
 """
 
 import collections
+import gc
 import json
 import time
 
@@ -121,3 +122,21 @@ def test_each_agent_is_new_once_never_revived_and_ends_newest(
         assert row.started_at > row.created_at, row.host
         assert row.resources_synced is False, row.host
         assert row.heartbeat_timestamp > row.started_at, row.host
+
+
+def test_what_exists_at_start_is_out_of_the_collectors_sight(two_intakes):
+    """What exists at start (the sink, every agent's view) is not walked
+    by each full collection while the intakes run; collectable again once
+    they stopped."""
+    running, _engine, _bus = two_intakes
+
+    def tracked(thing):
+        return any(each is thing for each in gc.get_objects())
+
+    made_before = running[0].sink
+    made_after = []
+    assert not tracked(made_before)
+    assert tracked(made_after)
+    while running:
+        running.pop(0).stop()
+    assert tracked(made_before)
