@@ -21,7 +21,9 @@ def box():
 @pytest.fixture
 def api(parsed_conf, database, box):
     parsed_conf.set_override('auth_strategy', 'noauth')
-    parsed_conf.set_override('agent_down_time', 3)
+    # Long enough that an agent added at a test's start stays alive through
+    # it on a loaded machine; a dead one is made older (_agent's age).
+    parsed_conf.set_override('agent_down_time', 30)
     engine = database.engine()
     notifier = api_fixtures.RecordingNotifier()
     yield (api_fixtures.client(parsed_conf, engine, notifier, box), engine,
@@ -173,7 +175,7 @@ def test_agent_device_lists(api):
 
 def test_dissociate_keeps_resources_reachable(api):
     client, engine, notifier = api
-    first, second = _agent(engine, 'h1'), _agent(engine, 'h2', age=10)
+    first, second = _agent(engine, 'h1'), _agent(engine, 'h2', age=100)
     device = _create(client).json['device']
     for agent in (first, second):
         client.post('/v2.0/agents/%s/devices' % agent,
@@ -257,7 +259,7 @@ def test_health_is_unknown_without_a_live_agent(api):
     with engine.begin() as connection:
         connection.execute(sa.update(models.agents).values(
             heartbeat_timestamp=liveness.utcnow() -
-            datetime.timedelta(seconds=10)))
+            datetime.timedelta(seconds=100)))
     assert shown() == 'UNKNOWN'
     # The admin state is the admin's intent, not a health: it stays.
     assert client.get('/v2.0/devices/%s' % device['id']).json[
