@@ -193,11 +193,15 @@ class ServerService(service.Service):
         return self.report_stats()
 
     def report_stats(self):
-        """This process's counters; with report workers, the heartbeat
-        counters are theirs (logged by each), and only report_workers is
-        said here."""
+        """This process's counters; with report workers, their heartbeat
+        counters summed (what /metrics sums, server_metrics.
+        ReportWorkerFigures: at most a publication interval behind)."""
         if self.heartbeats is None:
             stats = {'report_workers': report_workers(self._conf)}
+            if self.report_figures is not None:
+                totals = self.report_figures.totals()
+                stats.update((field, int(totals[field])) for field in
+                             server_metrics.COUNTERS + ('pending',))
         else:
             stats = self.heartbeats.stats()
         stats.update(refused_calls=self.agent_sync.refused,

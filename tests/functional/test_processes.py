@@ -269,6 +269,17 @@ def test_report_workers_take_the_heartbeats(tmp_path, rabbit,
             'agentsched-server: ServiceWrapper worker(0)',
             'agentsched-server: report worker(0)',
             'agentsched-server: report worker(1)'], children
+        # The server's process answers with the workers' counters summed
+        # (published every second: asked until both agents' reports count).
+        answers = []
+
+        def stats_count_both():
+            answers.append(commands.run(
+                'agentsched-manage', '--config-file', config, 'server',
+                'stats').stdout)
+            return int(answers[-1].split('accepted: ')[1].split()[0]) >= 2
+        assert server_fixtures.wait_for(stats_count_both), answers[-1]
+        assert 'report_workers: 2' in answers[-1]
         for agent in agents:
             assert agent.stop() == 0
         assert server.stop() == 0
