@@ -311,8 +311,9 @@ class Algorithm(abc.ABC):
             raise NoValidCandidate(
                 request, total, counts,
                 {f.name: f.reason(request) for f in self.filters})
-        # order() gets its candidates in random order, sampled or not, so
-        # ties between equals are broken at random without more draws.
+        # order() gets its candidates in random order, sampled or not (the
+        # sampled path shuffles above), so ties between equals are broken
+        # at random.
         return self.order(self.rng.sample(feasible, len(feasible)), request)
 
     def _sample(self, candidates, size):

@@ -134,12 +134,13 @@ class Pool(collections.abc.Sequence):
         self._columns = columns
         self._service_type = service_type
         self.agents = array.array('I')   # per pair, its agent's index
-        self.devices = array.array('I')  # and its device's
-        # A pool of at most KEEP_BUILT pairs keeps what it built: by pair
+        # and its device's, ascending: a device's pairs are neighbours
+        # (_from_rows reads them one after the other).
+        self.devices = array.array('I')
+        # A pool of at most KEEP_BUILT pairs keeps what it built, by pair
         # index (a list: a dict's lookups cost a sample more than building
-        # it), and device index -> its pairs kept.
+        # it).
         self._built = None
-        self._built_of_device = {}
 
     def __len__(self):
         return len(self.agents)
@@ -167,20 +168,21 @@ class Pool(collections.abc.Sequence):
         missing = [at for at, candidate in enumerate(taken)
                    if candidate is None]
         if missing:
-            devices, kept = self.devices, self._built_of_device
             indexes = [indexes[at] for at in missing]
             for at, index, candidate in zip(missing, indexes,
                                             self._build(indexes)):
                 taken[at] = built[index] = candidate
-                kept.setdefault(devices[index], []).append(index)
         return taken
 
     def forget(self, device):
         """The device's used units changed (a claim): its candidates are
         built again when next read."""
         built = self._built
-        for index in self._built_of_device.pop(device, ()):
-            built[index] = None
+        if built is not None:
+            devices = self.devices
+            for index in range(bisect.bisect_left(devices, device),
+                               bisect.bisect_right(devices, device)):
+                built[index] = None
 
     def _build(self, indexes):
         """The candidates at these indexes, built in one loop: about a
