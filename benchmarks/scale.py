@@ -10,7 +10,9 @@ with the machine's load beside it:
 - placement: the snapshot in a process of its own (three reads, each
   installed as a background reload installs it: CPU, wall, RSS growth and
   peak; a full garbage collection; placements with an exclusion, as a
-  failover's move places), then benchmarks/placement.py's runs
+  failover's move places; then the pools' candidates built and kept up to
+  KEEP_BUILT, and one more read with them alive: the memory at the most
+  the pools keep), then benchmarks/placement.py's runs
   (sequential, and --threads threads sharing one Placer), each --duration
   seconds long so that the snapshot's background reloads fall within the
   timing, at --small agents (--small x 10 bindings) and at N, in the same
@@ -198,11 +200,28 @@ def _snapshot_child(config_file, ids, results):
     for resource_id in ids[1:]:
         move(resource_id)
     move_ms = (time.process_time() - cpu) * 1000 / (len(ids) - 1)
+    moved_peak = common.memory_mb()[1]
+    # The worst case of the candidates the pools keep (KEEP_BUILT): every
+    # pool's built and kept up to the budget, then a reload read with them
+    # alive, as the installed snapshot's are while the next one is read.
+    for pool in snapshot._by_service.values():
+        for _ in pool:
+            pass
+    kept_mb = common.memory_mb()[0] - base
+    snapshot_kept = snapshot._columns.kept
+    loaded = snapshot._read()
+    with snapshot._lock:
+        snapshot._install(*loaded)
+    del loaded
     results.put({
         'candidates': sum(len(pool) for pool in
                           snapshot._by_service.values()),
         'reads': reads, 'rss_base_mb': base,
-        'rss_peak_growth_mb': round(common.memory_mb()[1] - base, 1),
+        'rss_peak_growth_mb': round(moved_peak - base, 1),
+        'candidates_kept': snapshot_kept,
+        'rss_growth_with_kept_mb': round(kept_mb, 1),
+        'rss_peak_growth_with_kept_mb': round(common.memory_mb()[1] - base,
+                                              1),
         'full_gc_ms': round(collect_ms, 1),
         'placement_with_exclusion_cpu_ms': round(move_ms, 2),
         'snapshot_max_age_s': conf.scheduler.snapshot_max_age})

@@ -66,12 +66,14 @@ READ_SHARE = 10
 # for each refusal (Snapshot.fresh); longer reads are spaced.
 CHEAP_READ = 0.1
 
-# Pools of at most this many pairs keep the Candidates they build (a 10,000
-# agent fleet's 40,000 pairs: about 10 MB when all are kept): building 256
+# A snapshot's pools keep up to this many of the Candidates they build
+# (about 185 bytes each: 37 MB at most), the first ones built: building 256
 # for each placement's sample cost 0.8 ms of CPU (in-process, on a slow
-# machine), 0.16 ms once they are kept. Larger pools build their samples
-# each time: their memory is what the columns save.
-KEEP_BUILT = 65536
+# machine), 0.16 ms once they are kept. A 10,000-agent fleet's 40,000 pairs
+# are all kept; of a 100,000-agent fleet's 400,000, half (a sample then
+# builds half of its candidates), which the 400 MB of a server's memory
+# leaves room for.
+KEEP_BUILT = 200000
 
 # A read (a background reload, while placements run) lets other threads
 # have the interpreter every this many rows: else each of a placement's
@@ -104,6 +106,10 @@ class _Columns:
         self.loads = array.array('q')
         self.device_ids, self.names, self.device_kinds = [], [], []
         self.capacities, self.used = array.array('q'), array.array('q')
+        # How many Candidates the pools keep (KEEP_BUILT at most), counted
+        # under the lock: each placing thread keeps what it built.
+        self.kept = 0
+        self.keeping = threading.Lock()
 
     def read(self):
         """The reading is done: lists become tuples (see above)."""
@@ -137,9 +143,8 @@ class Pool(collections.abc.Sequence):
         # and its device's, ascending: a device's pairs are neighbours
         # (_from_rows reads them one after the other).
         self.devices = array.array('I')
-        # A pool of at most KEEP_BUILT pairs keeps what it built, by pair
-        # index (a list: a dict's lookups cost a sample more than building
-        # it).
+        # What it built and keeps (KEEP_BUILT), by pair index (a list: a
+        # dict's lookups cost a sample more than building it).
         self._built = None
 
     def __len__(self):
@@ -156,9 +161,8 @@ class Pool(collections.abc.Sequence):
 
     def take(self, indexes):
         """The candidates at these indexes (what Algorithm.select asks for
-        its sample); a pool of at most KEEP_BUILT pairs builds each once."""
-        if len(self.agents) > KEEP_BUILT:
-            return self._build(indexes)
+        its sample), each built once while the snapshot keeps fewer than
+        KEEP_BUILT."""
         built = self._built
         if built is None:
             built = self._built = [None] * len(self.agents)
@@ -169,9 +173,17 @@ class Pool(collections.abc.Sequence):
                    if candidate is None]
         if missing:
             indexes = [indexes[at] for at in missing]
+            columns = self._columns
+            with columns.keeping:
+                room = min(len(indexes), KEEP_BUILT - columns.kept)
+                if room > 0:
+                    columns.kept += room
             for at, index, candidate in zip(missing, indexes,
                                             self._build(indexes)):
-                taken[at] = built[index] = candidate
+                taken[at] = candidate
+                if room > 0:
+                    built[index] = candidate
+                    room -= 1
         return taken
 
     def forget(self, device):
@@ -180,9 +192,15 @@ class Pool(collections.abc.Sequence):
         built = self._built
         if built is not None:
             devices = self.devices
+            forgotten = 0
             for index in range(bisect.bisect_left(devices, device),
                                bisect.bisect_right(devices, device)):
-                built[index] = None
+                if built[index] is not None:
+                    built[index] = None
+                    forgotten += 1
+            if forgotten:
+                with self._columns.keeping:
+                    self._columns.kept -= forgotten
 
     def _build(self, indexes):
         """The candidates at these indexes, built in one loop: about a

@@ -125,17 +125,27 @@ def test_a_claim_shows_in_candidates_read_before_it(monkeypatch, keep_built):
     assert [c.used for c in pool.take([2, 0])] == [4, 2]
 
 
-def test_a_small_pool_builds_each_candidate_once(monkeypatch):
-    """A sample of a pool of at most KEEP_BUILT pairs reads the candidates
-    built for earlier samples (building 256 a placement cost 0.8 ms);
-    larger pools build them each time (their memory)."""
+def test_the_pools_keep_what_they_build_up_to_keep_built(monkeypatch):
+    """A sample reads the candidates built for earlier samples (building 256
+    a placement cost 0.8 ms), while the snapshot's pools keep fewer than
+    KEEP_BUILT (their memory); the others are built each time, and a
+    claim's forget() makes room again."""
+    monkeypatch.setattr(placement, 'KEEP_BUILT', 2)
     snapshot = _snapshot(ROWS)
     pool = snapshot.candidates(LB)
-    first = pool.take([0, 2])
-    assert all(a is b for a, b in zip(first, pool.take([0, 2])))
-    monkeypatch.setattr(placement, 'KEEP_BUILT', 2)
-    again = pool.take([0, 2])
-    assert again == first and again[0] is not first[0]
+    first = pool.take([0, 1, 2])
+    again = pool.take([2, 1, 0])
+    assert again == first[::-1]
+    assert again[1] is first[1] and again[2] is first[0]   # kept
+    assert again[0] is not first[2]                        # over the budget
+    vpn = snapshot.candidates(VPN)      # the budget is the snapshot's
+    assert vpn.take([0])[0] is not vpn.take([0])[0]
+    snapshot.claimed('dev-00', 1)       # pairs 0 and 1: forgotten
+    assert pool._columns.kept == 0
+    kept = pool.take([2])[0]
+    assert pool.take([2])[0] is kept
+    assert [c.used for c in pool.take([0, 1])] == [1, 1]
+
 
 
 def test_claims_found_whatever_order_the_database_sorted_the_ids():
