@@ -289,6 +289,22 @@ def analyze(engine):
         connection.execute(sa.text('ANALYZE'))
 
 
+def autovacuum_off(engine):
+    with engine.connect() as connection:
+        return connection.execute(sa.text('SHOW autovacuum')).scalar() == 'off'
+
+
+def vacuum(engine, table):
+    """What autovacuum does after a table's rows were all rewritten (a
+    fleet's heartbeats), where the database runs without it (this
+    machine's PostgreSQL has autovacuum off): dead row versions would
+    otherwise pile up, and what reads the table (a claim's liveness check,
+    the snapshot) read them too, more the larger the fleet."""
+    with engine.connect().execution_options(
+            isolation_level='AUTOCOMMIT') as connection:
+        connection.execute(sa.text('VACUUM %s' % table))
+
+
 def memory_mb(pid='self'):
     """(resident, peak resident) in MB, from /proc/<pid>/status."""
     values = {}

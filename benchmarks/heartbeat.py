@@ -54,6 +54,11 @@ def main(argv=None):
     parser.add_argument('--bus-devices', type=int, metavar='N',
                         help='devices per agent in the bus figure '
                              '(default 2)')
+    parser.add_argument('--bus-rounds', type=int, metavar='N',
+                        help='reports per agent in the bus figure (default '
+                             '4): a real phase counts until its last flush '
+                             '(flush_interval, then the write), a fixed '
+                             'tail that longer phases amortize')
     parser.add_argument('--skip-handler', action='store_true',
                         help='only the bus figure')
     parser.add_argument('--skip-bus', action='store_true',
@@ -74,6 +79,8 @@ def main(argv=None):
     shape = dict(QUICK if args.quick else FULL)
     if args.bus_devices is not None:
         shape['bus_devices'] = args.bus_devices
+    if args.bus_rounds is not None:
+        shape['bus_rounds'] = args.bus_rounds
     context = multiprocessing.get_context('spawn')
     from agentsched import signing
     bench = common.Run(master_key=signing.generate_master_key()

@@ -229,11 +229,13 @@ def _agent_down_time(config_file):
 
 
 @contextlib.contextmanager
-def _fleet_alive(engine, agent_down_time):
+def _fleet_alive(engine, agent_down_time, vacuum=False):
     """Every agent heartbeats anew each third of agent_down_time while the
     block runs, as a live fleet's do: a run longer than agent_down_time
     would otherwise find every agent dead near its end, and time refusals
-    that examine every candidate instead of placements."""
+    that examine every candidate instead of placements. vacuum: the agents
+    table is vacuumed after each round (common.vacuum), as autovacuum
+    would."""
     from agentsched.db import models
     from agentsched import liveness
     stop = threading.Event()
@@ -245,6 +247,8 @@ def _fleet_alive(engine, agent_down_time):
                 with engine.begin() as connection:
                     connection.execute(sa.update(models.agents).values(
                         heartbeat_timestamp=liveness.utcnow()))
+                if vacuum:
+                    common.vacuum(engine, 'agents')
         except Exception as exc:  # the run's figures would be wrong
             failed.append(exc)
     beating = threading.Thread(target=beat, name='fleet-heartbeats',
@@ -286,7 +290,8 @@ def _run(context, config_file, engine, algorithm, processes, threads,
         worker.start()
     time.sleep(3)  # imports and snapshot loads, outside the clock
     go.set()
-    with _fleet_alive(engine, _agent_down_time(config_file)):
+    with _fleet_alive(engine, _agent_down_time(config_file),
+                      vacuum=common.autovacuum_off(engine)):
         outcomes = [results.get(timeout=600 + (duration or 0))
                     for _ in workers]
     for worker in workers:
