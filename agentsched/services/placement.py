@@ -164,43 +164,55 @@ class Pool(collections.abc.Sequence):
         its sample), each built once while the snapshot keeps fewer than
         KEEP_BUILT."""
         built = self._built
-        if built is None:
-            built = self._built = [None] * len(self.agents)
         # Read once: a claim's forget() (another thread) may empty a slot
         # between two reads.
-        taken = [built[index] for index in indexes]
+        taken = ([None] * len(indexes) if built is None
+                 else [built[index] for index in indexes])
         missing = [at for at, candidate in enumerate(taken)
                    if candidate is None]
         if missing:
             indexes = [indexes[at] for at in missing]
-            columns = self._columns
-            with columns.keeping:
-                room = min(len(indexes), KEEP_BUILT - columns.kept)
-                if room > 0:
-                    columns.kept += room
-            for at, index, candidate in zip(missing, indexes,
-                                            self._build(indexes)):
+            fresh = self._build(indexes)
+            for at, candidate in zip(missing, fresh):
                 taken[at] = candidate
-                if room > 0:
-                    built[index] = candidate
-                    room -= 1
+            if self._columns.kept < KEEP_BUILT:   # a hint: checked below
+                self._keep(indexes, fresh)
         return taken
 
+    def _keep(self, indexes, candidates):
+        """Keep the candidates just built, while the snapshot keeps fewer
+        than KEEP_BUILT: each slot counted once (another thread may have
+        filled it meanwhile), and none whose device a claim changed since
+        it was built (its forget() came before: the candidate's used is
+        stale)."""
+        columns = self._columns
+        devices, used = self.devices, columns.used
+        with columns.keeping:
+            built = self._built
+            if built is None:
+                built = self._built = [None] * len(self.agents)
+            room = KEEP_BUILT - columns.kept
+            for index, candidate in zip(indexes, candidates):
+                if room <= 0:
+                    break
+                if built[index] is None and \
+                        candidate.used == used[devices[index]]:
+                    built[index] = candidate
+                    room -= 1
+            columns.kept = KEEP_BUILT - room
+
     def forget(self, device):
-        """The device's used units changed (a claim): its candidates are
-        built again when next read."""
+        """The device's used units changed (a claim, which changed the
+        column first): its candidates are built again when next read."""
         built = self._built
         if built is not None:
             devices = self.devices
-            forgotten = 0
-            for index in range(bisect.bisect_left(devices, device),
-                               bisect.bisect_right(devices, device)):
-                if built[index] is not None:
-                    built[index] = None
-                    forgotten += 1
-            if forgotten:
-                with self._columns.keeping:
-                    self._columns.kept -= forgotten
+            with self._columns.keeping:
+                for index in range(bisect.bisect_left(devices, device),
+                                   bisect.bisect_right(devices, device)):
+                    if built[index] is not None:
+                        built[index] = None
+                        self._columns.kept -= 1
 
     def _build(self, indexes):
         """The candidates at these indexes, built in one loop: about a

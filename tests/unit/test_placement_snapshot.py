@@ -114,7 +114,7 @@ def test_our_claims_count_in_every_pair_of_the_device():
 @pytest.mark.parametrize('keep_built', [placement.KEEP_BUILT, 0])
 def test_a_claim_shows_in_candidates_read_before_it(monkeypatch, keep_built):
     """Read, claim, read again: the second read sees the claim, whether the
-    pool keeps what it built (small pools) or builds each time."""
+    pool keeps what it built (within KEEP_BUILT) or builds each time."""
     monkeypatch.setattr(placement, 'KEEP_BUILT', keep_built)
     snapshot = _snapshot(ROWS)
     pool = snapshot.candidates(LB)
@@ -252,3 +252,35 @@ def test_refusals_are_judged_again_only_where_reads_are_cheap(
             placer.place(resource_id, request)
         assert 'among 3' in str(info.value)
     assert snapshot.reads == reads
+
+
+def test_the_budget_counts_each_kept_candidate_once():
+    """A slot filled twice (the same index twice in one take, or two
+    threads building it at once) is one kept candidate."""
+    snapshot = _snapshot(ROWS)
+    pool = snapshot.candidates(LB)
+    pool.take([0, 0, 2, 2])
+    assert pool._columns.kept == 2
+    assert sum(c is not None for c in pool._built) == 2
+    snapshot.claimed('dev-00', 1)
+    snapshot.claimed('dev-01', 1)
+    assert pool._columns.kept == 0
+
+
+def test_a_candidate_built_before_a_claim_is_not_kept():
+    """A claim (another thread's) between a candidate's build and its
+    keeping: the candidate's used is stale, and the next read must not get
+    it from the kept ones."""
+    snapshot = _snapshot(ROWS)
+    pool = snapshot.candidates(LB)
+    build = pool._build
+
+    def build_then_claim(indexes):
+        candidates = build(indexes)
+        snapshot.claimed('dev-00', 2)   # pairs 0 and 1
+        return candidates
+    pool._build = build_then_claim
+    assert [c.used for c in pool.take([0, 1, 2])] == [0, 0, 3]
+    pool._build = build
+    assert [c.used for c in pool.take([0, 1, 2])] == [2, 2, 3]
+    assert pool._columns.kept == 3
