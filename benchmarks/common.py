@@ -282,11 +282,16 @@ def truncate(connection, tables):
         table.name for table in tables)))
 
 
-def analyze(engine):
-    """Fresh planner statistics after a bulk load."""
+def _maintain(engine, statement):
+    """A maintenance statement, outside a transaction (VACUUM must be)."""
     with engine.connect().execution_options(
             isolation_level='AUTOCOMMIT') as connection:
-        connection.execute(sa.text('ANALYZE'))
+        connection.execute(sa.text(statement))
+
+
+def analyze(engine):
+    """Fresh planner statistics after a bulk load."""
+    _maintain(engine, 'ANALYZE')
 
 
 def autovacuum_off(engine):
@@ -300,9 +305,7 @@ def vacuum(engine, table):
     machine's PostgreSQL has autovacuum off): dead row versions would
     otherwise pile up, and what reads the table (a claim's liveness check,
     the snapshot) read them too, more the larger the fleet."""
-    with engine.connect().execution_options(
-            isolation_level='AUTOCOMMIT') as connection:
-        connection.execute(sa.text('VACUUM %s' % table))
+    _maintain(engine, 'VACUUM %s' % table)
 
 
 def memory_mb(pid='self'):
