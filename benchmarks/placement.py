@@ -162,8 +162,10 @@ def _place(config_file, algorithm, ids, threads, go, results,
     seconds allow) from `threads` threads sharing one Placer, time each
     placement."""
     from agentsched import algorithms
+    from agentsched import malloc
     from agentsched.db import engine as db_engine
     from agentsched.services import placement
+    malloc.configure()   # as the server process places
     conf = common.load_conf(config_file)
     conf.set_override('vip_algorithm', algorithm, 'scheduler')
     engine = db_engine.create_engine(conf)

@@ -11,10 +11,11 @@ with the machine's load beside it:
   installed as a background reload installs it: CPU, wall, RSS growth and
   peak; a full garbage collection; placements with an exclusion, as a
   failover's move places; then the pools' candidates built and kept up to
-  KEEP_BUILT, and one more read with them alive: the memory at the most
-  the pools keep), then benchmarks/placement.py's runs
-  (sequential, and --threads threads sharing one Placer), each --duration
-  seconds long so that the snapshot's background reloads fall within the
+  KEEP_BUILT, and one more read, which drops them first as every read
+  does: the memory at the most the pools keep; in the server's malloc
+  settings), then benchmarks/placement.py's runs (sequential, and
+  --threads threads sharing one Placer), each --duration seconds long so
+  that the snapshot's background reloads fall within the
   timing, at --small agents (--small x 10 bindings) and at N, in the same
   run: p99 and the rate at N against the rate at --small;
 - health: one HealthMonitor check in-process (built as agentsched-server
@@ -156,8 +157,10 @@ def _snapshot_child(config_file, ids, results):
     placement, without the move's own statements)."""
     import gc
     from agentsched import algorithms
+    from agentsched import malloc
     from agentsched.db import engine as db_engine
     from agentsched.services import placement as placement_service
+    malloc.configure()   # the server's malloc, whose memory this is
     conf = common.load_conf(config_file)
     engine = db_engine.create_engine(conf)
     with engine.connect():
@@ -168,11 +171,7 @@ def _snapshot_child(config_file, ids, results):
     base = common.memory_mb()[0]
     reads = []
 
-    def reload():
-        """As a background reload: read while the installed one lives."""
-        loaded = snapshot._read()
-        with snapshot._lock:
-            snapshot._install(*loaded)
+    reload = snapshot._reload   # a background reload's, in this thread
     for _ in range(3):
         cpu, wall = time.process_time(), time.perf_counter()
         reload()
@@ -205,8 +204,8 @@ def _snapshot_child(config_file, ids, results):
     move_ms = (time.process_time() - cpu) * 1000 / (len(ids) - 1)
     moved_peak = common.memory_mb()[1]
     # The worst case of the candidates the pools keep (KEEP_BUILT): every
-    # pool's built and kept up to the budget, then a reload read with them
-    # alive, as the installed snapshot's are while the next one is read.
+    # pool's built and kept up to the budget, then a reload (whose read
+    # begins once the installed snapshot dropped them).
     for pool in snapshot._by_service.values():
         for _ in pool:
             pass

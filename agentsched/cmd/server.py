@@ -1,7 +1,5 @@
 """agentsched-server: heartbeat intake (and, with --local-agents, agents)."""
 
-import ctypes
-import os
 import sys
 
 from oslo_config import cfg
@@ -14,6 +12,7 @@ from agentsched import conf as agentsched_conf
 from agentsched.api import auth as api_auth
 from agentsched.db import engine as db_engine
 from agentsched import guru
+from agentsched import malloc
 from agentsched import messaging
 from agentsched import server
 from agentsched import server_metrics
@@ -26,30 +25,8 @@ cli_opts = [
 ]
 
 
-# glibc's mallopt() parameter for the number of malloc arenas.
-_M_ARENA_MAX = -8
-
-
-def _one_malloc_arena():
-    """One malloc arena for the process and its workers (inherited at the
-    fork), unless MALLOC_ARENA_MAX or GLIBC_TUNABLES says otherwise: glibc
-    gives each thread that allocates an arena of its own, and each of the
-    API's threads kept the memory of the largest response it had served
-    (the full agent list at 100,000 agents: 305-348 MB after ten lists,
-    198 MB with one arena, same CPU; docs/benchmarks.md). Not glibc:
-    nothing to do."""
-    if 'MALLOC_ARENA_MAX' in os.environ or 'glibc.malloc.arena_max' in \
-            os.environ.get('GLIBC_TUNABLES', ''):
-        return
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return
-    mallopt(_M_ARENA_MAX, 1)   # best effort: refused, glibc's default
-
-
 def main(argv=None):
-    _one_malloc_arena()
+    malloc.configure()
     conf = agentsched_conf.CONF
     conf.register_cli_opts(cli_opts)
     agentsched_conf.parse_args(sys.argv[1:] if argv is None else argv)

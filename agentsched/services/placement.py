@@ -67,13 +67,15 @@ READ_SHARE = 10
 CHEAP_READ = 0.1
 
 # A snapshot's pools keep up to this many of the Candidates they build
-# (about 185 bytes each: 37 MB at most), the first ones built: building 256
+# (about 200 bytes each: 80 MB at most), the first ones built: building 256
 # for each placement's sample cost 0.8 ms of CPU (in-process, on a slow
-# machine), 0.16 ms once they are kept. A 10,000-agent fleet's 40,000 pairs
-# are all kept; of a 100,000-agent fleet's 400,000, half (a sample then
-# builds half of its candidates), which the 400 MB of a server's memory
-# leaves room for.
-KEEP_BUILT = 200000
+# machine), 0.16 ms once they are kept; with four placing threads, building
+# half of each sample took a third of the interpreter. Every pair of a
+# 100,000-agent fleet (400,000) is kept. A read drops what the installed
+# snapshot keeps before it begins (_Columns.drop_kept), so two snapshots'
+# candidates are never held at once: the 400 MB of a server's memory leaves
+# room for one's.
+KEEP_BUILT = 400000
 
 # A read (a background reload, while placements run) lets other threads
 # have the interpreter every this many rows: else each of a placement's
@@ -106,16 +108,28 @@ class _Columns:
         self.loads = array.array('q')
         self.device_ids, self.names, self.device_kinds = [], [], []
         self.capacities, self.used = array.array('q'), array.array('q')
-        # How many Candidates the pools keep (KEEP_BUILT at most), counted
-        # under the lock: each placing thread keeps what it built.
+        # How many Candidates the pools keep, and the most they may
+        # (KEEP_BUILT; 0 once dropped), under the lock: each placing thread
+        # keeps what it built.
         self.kept = 0
+        self.budget = KEEP_BUILT
         self.keeping = threading.Lock()
+        self.pools = []   # every Pool of these columns
 
     def read(self):
         """The reading is done: lists become tuples (see above)."""
         for name, value in vars(self).items():
             if isinstance(value, list):
                 setattr(self, name, tuple(value))
+
+    def drop_kept(self):
+        """The pools forget what they keep, and keep nothing more: a read
+        of the next snapshot is about to begin, and this one's candidates
+        must not take memory beside it (80 MB at 400,000 pairs)."""
+        with self.keeping:
+            self.budget = self.kept = 0
+            for pool in self.pools:
+                pool.drop_kept()
 
     def device_index(self, device_id):
         """The device's index, or None if the snapshot has no such device."""
@@ -146,6 +160,7 @@ class Pool(collections.abc.Sequence):
         # What it built and keeps (KEEP_BUILT), by pair index (a list: a
         # dict's lookups cost a sample more than building it).
         self._built = None
+        columns.pools.append(self)
 
     def __len__(self):
         return len(self.agents)
@@ -162,7 +177,7 @@ class Pool(collections.abc.Sequence):
     def take(self, indexes):
         """The candidates at these indexes (what Algorithm.select asks for
         its sample), each built once while the snapshot keeps fewer than
-        KEEP_BUILT."""
+        its budget (KEEP_BUILT)."""
         built = self._built
         # Read once: a claim's forget() (another thread) may empty a slot
         # between two reads.
@@ -175,23 +190,26 @@ class Pool(collections.abc.Sequence):
             fresh = self._build(indexes)
             for at, candidate in zip(missing, fresh):
                 taken[at] = candidate
-            if self._columns.kept < KEEP_BUILT:   # a hint: checked below
+            columns = self._columns
+            if columns.kept < columns.budget:   # a hint: checked below
                 self._keep(indexes, fresh)
         return taken
 
     def _keep(self, indexes, candidates):
         """Keep the candidates just built, while the snapshot keeps fewer
-        than KEEP_BUILT: each slot counted once (another thread may have
-        filled it meanwhile), and none whose device a claim changed since
-        it was built (its forget() came before: the candidate's used is
-        stale)."""
+        than its budget (KEEP_BUILT): each slot counted once (another
+        thread may have filled it meanwhile), and none whose device a claim
+        changed since it was built (its forget() came before: the
+        candidate's used is stale)."""
         columns = self._columns
         devices, used = self.devices, columns.used
         with columns.keeping:
+            room = columns.budget - columns.kept
+            if room <= 0:
+                return
             built = self._built
             if built is None:
                 built = self._built = [None] * len(self.agents)
-            room = KEEP_BUILT - columns.kept
             for index, candidate in zip(indexes, candidates):
                 if room <= 0:
                     break
@@ -199,20 +217,29 @@ class Pool(collections.abc.Sequence):
                         candidate.used == used[devices[index]]:
                     built[index] = candidate
                     room -= 1
-            columns.kept = KEEP_BUILT - room
+            columns.kept = columns.budget - room
+
+    def drop_kept(self):
+        """Forget what it keeps (the caller holds the columns' lock)."""
+        self._built = None
 
     def forget(self, device):
         """The device's used units changed (a claim, which changed the
         column first): its candidates are built again when next read."""
-        built = self._built
-        if built is not None:
-            devices = self.devices
-            with self._columns.keeping:
-                for index in range(bisect.bisect_left(devices, device),
-                                   bisect.bisect_right(devices, device)):
-                    if built[index] is not None:
-                        built[index] = None
-                        self._columns.kept -= 1
+        if self._built is None:   # a hint: read again below
+            return
+        devices = self.devices
+        with self._columns.keeping:
+            # Read under the lock: drop_kept() may have dropped it and
+            # counted nothing kept.
+            built = self._built
+            if built is None:
+                return
+            for index in range(bisect.bisect_left(devices, device),
+                               bisect.bisect_right(devices, device)):
+                if built[index] is not None:
+                    built[index] = None
+                    self._columns.kept -= 1
 
     def _build(self, indexes):
         """The candidates at these indexes, built in one loop: about a
@@ -394,7 +421,7 @@ class Snapshot:
 
     def _refresh(self):
         if self._loaded_at is None:
-            self._install(*self._read())
+            self._install(*self._read_next())
         elif time.monotonic() - self._loaded_at > self.max_age() and (
                 self._reloading is None or not self._reloading.is_alive()):
             self._loaded_at = time.monotonic()  # one reload at a time
@@ -436,7 +463,7 @@ class Snapshot:
                         time.monotonic() - self.read_at <
                         READ_SHARE * self.read_seconds):
                     return False
-            self._install(*self._read())
+            self._install(*self._read_next())
             return True
 
     def invalidate(self):
@@ -447,7 +474,7 @@ class Snapshot:
 
     def _reload(self):
         try:
-            loaded = self._read()
+            loaded = self._read_next()
         except Exception:
             LOG.exception('Reloading the placement snapshot failed; the '
                           'next placement tries again')
@@ -465,6 +492,15 @@ class Snapshot:
         self.read_at = read_at
         self.read_seconds = read_seconds
         self.loads += 1
+
+    def _read_next(self):
+        """_read(), once the installed snapshot's pools dropped what they
+        keep (KEEP_BUILT): a read then never holds two snapshots'
+        candidates. Placements meanwhile build what they read."""
+        installed = self._columns
+        if installed is not None:
+            installed.drop_kept()
+        return self._read()
 
     def _read(self):
         read_at = time.monotonic()

@@ -284,3 +284,29 @@ def test_a_candidate_built_before_a_claim_is_not_kept():
     pool._build = build
     assert [c.used for c in pool.take([0, 1, 2])] == [2, 2, 3]
     assert pool._columns.kept == 3
+
+
+def test_a_read_begins_once_the_installed_snapshot_dropped_what_it_keeps():
+    """Two snapshots' kept candidates are never held at once (80 MB each at
+    400,000 pairs): before a read, the installed snapshot's pools forget
+    what they keep and keep nothing more, placements meanwhile building
+    what they read; the new snapshot keeps what it builds."""
+    snapshot = _snapshot(ROWS)
+    pool = snapshot.candidates(LB)
+    pool.take([0, 1, 2])
+    assert pool._columns.kept == 3
+    during = []
+    read = snapshot._read
+
+    def look_then_read():
+        during.append((pool._columns.kept, pool._built))
+        built = pool.take([0])[0]
+        during.append(pool.take([0])[0] is built)
+        return read()
+    snapshot._read = look_then_read
+    snapshot.invalidate()
+    new_pool = snapshot.candidates(LB)
+    assert during == [(0, None), False]
+    assert new_pool is not pool
+    assert new_pool.take([0])[0] is new_pool.take([0])[0]
+    assert new_pool._columns.kept == 1
