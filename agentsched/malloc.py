@@ -28,10 +28,13 @@ def configure():
       every placement snapshot read (its columns, a few MB each) came from
       the heap once an earlier one was freed, and stayed there: at 100,000
       agents three reads left 145 MB where the first had 103 (103 with a
-      fixed threshold).
+      fixed threshold). Its price: such blocks are fresh pages each time
+      (the full agent list at 100,000 agents cost 0.84 s of CPU against
+      0.71, in the same time).
     docs/benchmarks.md has the figures.
     """
-    tunables = os.environ.get('GLIBC_TUNABLES', '')
+    tunables = {item.partition('=')[0] for item in
+                os.environ.get('GLIBC_TUNABLES', '').split(':')}
     settings = [(parameter, value) for parameter, value, variable, tunable in (
         (_M_ARENA_MAX, 1, 'MALLOC_ARENA_MAX', 'glibc.malloc.arena_max'),
         (_M_MMAP_THRESHOLD, MMAP_THRESHOLD, 'MALLOC_MMAP_THRESHOLD_',

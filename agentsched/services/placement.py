@@ -72,7 +72,7 @@ CHEAP_READ = 0.1
 # machine), 0.16 ms once they are kept; with four placing threads, building
 # half of each sample took a third of the interpreter. Every pair of a
 # 100,000-agent fleet (400,000) is kept. A read drops what the installed
-# snapshot keeps before it begins (_Columns.drop_kept), so two snapshots'
+# snapshot keeps before it begins (Snapshot._drop_kept), so two snapshots'
 # candidates are never held at once: the 400 MB of a server's memory leaves
 # room for one's.
 KEEP_BUILT = 400000
@@ -114,22 +114,12 @@ class _Columns:
         self.kept = 0
         self.budget = KEEP_BUILT
         self.keeping = threading.Lock()
-        self.pools = []   # every Pool of these columns
 
     def read(self):
         """The reading is done: lists become tuples (see above)."""
         for name, value in vars(self).items():
             if isinstance(value, list):
                 setattr(self, name, tuple(value))
-
-    def drop_kept(self):
-        """The pools forget what they keep, and keep nothing more: a read
-        of the next snapshot is about to begin, and this one's candidates
-        must not take memory beside it (80 MB at 400,000 pairs)."""
-        with self.keeping:
-            self.budget = self.kept = 0
-            for pool in self.pools:
-                pool.drop_kept()
 
     def device_index(self, device_id):
         """The device's index, or None if the snapshot has no such device."""
@@ -160,7 +150,6 @@ class Pool(collections.abc.Sequence):
         # What it built and keeps (KEEP_BUILT), by pair index (a list: a
         # dict's lookups cost a sample more than building it).
         self._built = None
-        columns.pools.append(self)
 
     def __len__(self):
         return len(self.agents)
@@ -421,7 +410,8 @@ class Snapshot:
 
     def _refresh(self):
         if self._loaded_at is None:
-            self._install(*self._read_next())
+            self._drop_kept()
+            self._install(*self._read())
         elif time.monotonic() - self._loaded_at > self.max_age() and (
                 self._reloading is None or not self._reloading.is_alive()):
             self._loaded_at = time.monotonic()  # one reload at a time
@@ -463,7 +453,8 @@ class Snapshot:
                         time.monotonic() - self.read_at <
                         READ_SHARE * self.read_seconds):
                     return False
-            self._install(*self._read_next())
+            self._drop_kept()
+            self._install(*self._read())
             return True
 
     def invalidate(self):
@@ -473,8 +464,10 @@ class Snapshot:
             self._loaded_at = None
 
     def _reload(self):
+        with self._lock:
+            self._drop_kept()
         try:
-            loaded = self._read_next()
+            loaded = self._read()
         except Exception:
             LOG.exception('Reloading the placement snapshot failed; the '
                           'next placement tries again')
@@ -485,6 +478,7 @@ class Snapshot:
             self._install(*loaded)
 
     def _install(self, columns, by_service, private, read_at, read_seconds):
+        self._drop_kept()   # another read may have installed one meanwhile
         self._columns = columns
         self._by_service = by_service
         self._private = private
@@ -493,14 +487,20 @@ class Snapshot:
         self.read_seconds = read_seconds
         self.loads += 1
 
-    def _read_next(self):
-        """_read(), once the installed snapshot's pools dropped what they
-        keep (KEEP_BUILT): a read then never holds two snapshots'
-        candidates. Placements meanwhile build what they read."""
-        installed = self._columns
-        if installed is not None:
-            installed.drop_kept()
-        return self._read()
+    def _drop_kept(self):
+        """The installed snapshot's pools forget what they keep, and keep
+        nothing more (the caller holds the lock): before a read, and when
+        another replaces it, so that two snapshots' candidates never take
+        memory at once (80 MB at 400,000 pairs). Placements meanwhile
+        build what they read."""
+        columns = self._columns
+        if columns is None:
+            return
+        with columns.keeping:
+            columns.budget = columns.kept = 0
+            for pool in itertools.chain(self._by_service.values(),
+                                        self._private.values()):
+                pool.drop_kept()
 
     def _read(self):
         read_at = time.monotonic()

@@ -1,9 +1,11 @@
 """The placement snapshot's columns and pools, from rows as
 db/placement.candidate_batches gives them (no database here)."""
 
+import gc
 import json
 import random
 import time
+import weakref
 
 import pytest
 
@@ -286,7 +288,21 @@ def test_a_candidate_built_before_a_claim_is_not_kept():
     assert pool._columns.kept == 3
 
 
-def test_a_read_begins_once_the_installed_snapshot_dropped_what_it_keeps():
+def _read_by(how, snapshot):
+    """Install a new snapshot the way a placement's does: a first read
+    after invalidate(), a refusal's fresh(), a background reload."""
+    if how == 'invalidate':
+        snapshot.invalidate()
+        snapshot.candidates(LB)
+    elif how == 'fresh':
+        snapshot.fresh(float('inf'))
+    else:
+        snapshot._reload()
+
+
+@pytest.mark.parametrize('how', ['invalidate', 'fresh', 'reload'])
+def test_a_read_begins_once_the_installed_snapshot_dropped_what_it_keeps(
+        how):
     """Two snapshots' kept candidates are never held at once (80 MB each at
     400,000 pairs): before a read, the installed snapshot's pools forget
     what they keep and keep nothing more, placements meanwhile building
@@ -304,9 +320,55 @@ def test_a_read_begins_once_the_installed_snapshot_dropped_what_it_keeps():
         during.append(pool.take([0])[0] is built)
         return read()
     snapshot._read = look_then_read
-    snapshot.invalidate()
+    _read_by(how, snapshot)
     new_pool = snapshot.candidates(LB)
     assert during == [(0, None), False]
     assert new_pool is not pool
     assert new_pool.take([0])[0] is new_pool.take([0])[0]
     assert new_pool._columns.kept == 1
+
+
+def test_a_snapshot_replaced_by_another_read_keeps_nothing():
+    """Two reads at once (a background reload, and a refusal's fresh()
+    read meanwhile): the snapshot the second install replaces drops what
+    it kept too."""
+    snapshot = _snapshot(ROWS)
+    snapshot.candidates(LB)
+    loaded = snapshot._read()          # the reload's read, not installed
+    snapshot.fresh(float('inf'))       # another read installs meanwhile
+    meanwhile = snapshot.candidates(LB)
+    meanwhile.take([0, 1])
+    assert meanwhile._columns.kept == 2
+    with snapshot._lock:
+        snapshot._install(*loaded)
+    assert (meanwhile._columns.kept, meanwhile._built) == (0, None)
+
+
+def test_a_claim_after_the_drop_counts_nothing_kept():
+    """forget() on a pool that dropped what it kept (a claim while a
+    reload reads) leaves the count at 0: a negative count would let a
+    dropped snapshot keep again."""
+    snapshot = _snapshot(ROWS)
+    pool = snapshot.candidates(LB)
+    pool.take([0, 1, 2])
+    with snapshot._lock:
+        snapshot._drop_kept()
+    snapshot.claimed('dev-00', 1)
+    assert pool._columns.kept == 0
+    pool.take([0, 1, 2])
+    assert (pool._columns.kept, pool._built) == (0, None)
+
+
+def test_a_replaced_snapshot_is_freed_without_the_garbage_collector():
+    """Nothing points back from a snapshot's columns to its pools: once
+    replaced, its columns (100 MB at 100,000 agents) go at once, not at
+    the next full collection."""
+    snapshot = _snapshot(ROWS)
+    snapshot.candidates(LB).take([0, 1])
+    old = weakref.ref(snapshot._columns)
+    gc.disable()
+    try:
+        snapshot.fresh(float('inf'))
+        assert old() is None
+    finally:
+        gc.enable()
