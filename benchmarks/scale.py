@@ -15,12 +15,12 @@ with the machine's load beside it:
   does: the memory at the most the pools keep; in the server's malloc
   settings), then benchmarks/placement.py's runs (sequential, and
   --threads threads sharing one Placer), each --duration seconds long so
-  that the snapshot's background reloads fall within the
-  timing, at --small agents (--small x 10 bindings, a database of its
-  own) and at N, in the same run, interleaved (per way of placing: small,
-  N, small, so that the machine's drift during a run enters the ratio as
-  little as it can): p99 and the rate at N against the mean of the two
-  rates at --small around it;
+  that the snapshot's background reloads fall within the timing, at
+  --small agents (--small x 10 bindings, a database of its own) and at N,
+  in the same run, interleaved (per way of placing: small, N, small, so
+  that the machine's drift during a run enters the ratio as little as it
+  can): p99 and the rate at N against the mean of the two rates at
+  --small around it;
 - health: one HealthMonitor check in-process (built as agentsched-server
   builds it), process CPU around it: all agents alive, and with one more
   agent dead holding 1,000 VIPs (judged while the start-up grace holds its
