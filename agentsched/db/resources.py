@@ -78,6 +78,24 @@ def set_status(connection, resource_ids, status, description, now):
                 updated_at=now))
 
 
+def set_answered_status(connection, resource_id, generation, status,
+                        description, now, unless_status):
+    """An agent's status for one generation of a resource, stored only
+    while that generation is still bound and the resource is not in
+    unless_status. Checked by the UPDATE itself: a delete or failover that
+    committed after the caller read the row is never overwritten. True if
+    stored."""
+    still_bound = sa.exists().where(_bindings.c.resource_id == resource_id,
+                                    _bindings.c.generation == generation)
+    return connection.execute(
+        sa.update(_resources).where(_resources.c.id == resource_id,
+                                    _resources.c.status != unless_status,
+                                    still_bound)
+        .values(status=status,
+                status_description=formats.shorten(description) or None,
+                updated_at=now)).rowcount == 1
+
+
 def delete(connection, resource_id):
     connection.execute(sa.delete(_resources).where(
         _resources.c.id == resource_id))

@@ -374,10 +374,15 @@ class ResourceService:
                 row.status == constants.STATUS_PENDING_DELETE:
             self._remove(resource_id)
             return True
-        if status in (constants.STATUS_ACTIVE, constants.STATUS_ERROR) and \
-                row.status != constants.STATUS_PENDING_DELETE:
-            self.set_status(resource_id, status, description)
-            return True
+        if status in (constants.STATUS_ACTIVE, constants.STATUS_ERROR):
+            # Guarded in the UPDATE, not by the row read above: a delete
+            # (PENDING_DELETE) or failover committed since then would
+            # otherwise be overwritten, and the delete never confirmed.
+            with self._engine.begin() as connection:
+                return resources_db.set_answered_status(
+                    connection, resource_id, generation, status,
+                    description, liveness.utcnow(),
+                    unless_status=constants.STATUS_PENDING_DELETE)
         return False
 
     # -- shared with failover ----------------------------------------------

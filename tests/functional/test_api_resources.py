@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from agentsched.db import models
+from agentsched.db import resources as resources_db
 from agentsched.services import secrets
 from tests import api_fixtures
 
@@ -234,6 +235,54 @@ def test_update_redeploys_and_delete_waits_for_the_agent(api):
            'VPNConnectionNotFound')
     # A VIP is not a VPN connection.
     _error(client.get('/v2.0/vpn/connections/%s' % vip['id']), 404)
+
+
+def test_an_answer_read_before_a_delete_does_not_undo_it(api, monkeypatch):
+    # The agent's ACTIVE is read while the resource is still
+    # PENDING_CREATE; the admin's delete commits before it is stored. The
+    # delete stands, and the agent's DELETED that follows removes it (CI
+    # once waited for a vip.delete.end that never came).
+    client, engine, notifier = api
+    _lb(client, engine)
+    vip = client.post('/v2.0/lb/vips', json={'vip': VIP}).json['vip']
+    path = '/v2.0/lb/vips/%s' % vip['id']
+    read = resources_db.get
+
+    def read_then_delete(connection, resource_id):
+        row = read(connection, resource_id)
+        monkeypatch.setattr(resources_db, 'get', read)
+        assert client.delete(path).status_code == 204
+        return row
+
+    monkeypatch.setattr(resources_db, 'get', read_then_delete)
+    assert api.service.update_status(vip['id'], 1, 'ACTIVE', None) is False
+    assert client.get(path).json['vip']['status'] == 'PENDING_DELETE'
+    assert api.service.update_status(vip['id'], 1, 'DELETED', None)
+    _error(client.get(path), 404, 'VipNotFound')
+
+
+def test_an_answer_read_before_a_failover_does_not_land_on_it(api,
+                                                              monkeypatch):
+    # A generation that moved on between the read and the write is not
+    # given the old generation's status.
+    client, engine, notifier = api
+    agent_id, _device = _lb(client, engine)
+    vip = client.post('/v2.0/lb/vips', json={'vip': VIP}).json['vip']
+    read = resources_db.get
+
+    def read_then_move(connection, resource_id):
+        row = read(connection, resource_id)
+        monkeypatch.setattr(resources_db, 'get', read)
+        with engine.begin() as other:
+            other.execute(sa.update(models.bindings).where(
+                models.bindings.c.resource_id == resource_id).values(
+                generation=2))
+        return row
+
+    monkeypatch.setattr(resources_db, 'get', read_then_move)
+    assert api.service.update_status(vip['id'], 1, 'ERROR', 'old') is False
+    shown = client.get('/v2.0/lb/vips/%s' % vip['id']).json['vip']
+    assert shown['status'] == 'PENDING_CREATE'
 
 
 def test_delete_on_a_forced_down_agent_removes_at_once(api):
