@@ -410,8 +410,7 @@ class Snapshot:
 
     def _refresh(self):
         if self._loaded_at is None:
-            self._drop_kept()
-            self._install(*self._read())
+            self._read_and_install()
         elif time.monotonic() - self._loaded_at > self.max_age() and (
                 self._reloading is None or not self._reloading.is_alive()):
             self._loaded_at = time.monotonic()  # one reload at a time
@@ -453,8 +452,7 @@ class Snapshot:
                         time.monotonic() - self.read_at <
                         READ_SHARE * self.read_seconds):
                     return False
-            self._drop_kept()
-            self._install(*self._read())
+            self._read_and_install()
             return True
 
     def invalidate(self):
@@ -472,10 +470,22 @@ class Snapshot:
             LOG.exception('Reloading the placement snapshot failed; the '
                           'next placement tries again')
             with self._lock:
+                self._keep_again()
                 self._loaded_at = 0.0
             return
         with self._lock:
             self._install(*loaded)
+
+    def _read_and_install(self):
+        """A read in the caller's turn (it holds the lock); if it fails,
+        the installed snapshot, still serving, keeps again."""
+        self._drop_kept()
+        try:
+            loaded = self._read()
+        except Exception:
+            self._keep_again()
+            raise
+        self._install(*loaded)
 
     def _install(self, columns, by_service, private, read_at, read_seconds):
         self._drop_kept()   # another read may have installed one meanwhile
@@ -501,6 +511,14 @@ class Snapshot:
             for pool in itertools.chain(self._by_service.values(),
                                         self._private.values()):
                 pool.drop_kept()
+
+    def _keep_again(self):
+        """A read failed: the installed snapshot serves on, and its pools
+        keep what they build again (the caller holds the lock)."""
+        columns = self._columns
+        if columns is not None:
+            with columns.keeping:
+                columns.budget = KEEP_BUILT
 
     def _read(self):
         read_at = time.monotonic()

@@ -328,6 +328,29 @@ def test_a_read_begins_once_the_installed_snapshot_dropped_what_it_keeps(
     assert new_pool._columns.kept == 1
 
 
+@pytest.mark.parametrize('how', ['invalidate', 'fresh', 'reload'])
+def test_a_failed_read_leaves_the_installed_snapshot_keeping(how):
+    """A read that fails (the database away) leaves the installed
+    snapshot serving, and keeping what it builds again: else every
+    placement would build its whole sample until a read succeeds."""
+    snapshot = _snapshot(ROWS)
+    pool = snapshot.candidates(LB)
+    pool.take([0, 1])
+
+    def fail():
+        raise RuntimeError('database away')
+    snapshot._read = fail
+    if how == 'reload':
+        snapshot._reload()
+    else:
+        with pytest.raises(RuntimeError):
+            _read_by(how, snapshot)
+    assert pool._columns.kept == 0      # dropped before the read
+    pool.take([0, 1])
+    assert pool._columns.kept == 2
+    assert pool.take([0])[0] is pool.take([0])[0]
+
+
 def test_a_snapshot_replaced_by_another_read_keeps_nothing():
     """Two reads at once (a background reload, and a refusal's fresh()
     read meanwhile): the snapshot the second install replaces drops what
