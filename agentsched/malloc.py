@@ -13,8 +13,9 @@ _M_TRIM_THRESHOLD = -1
 
 # Fixed: glibc raises its moving one after a large block is freed, up to
 # 32 MB. Above a streamed list's pieces (api/listing.STREAM_PIECE agents,
-# about 130 KB, up to 500 KB where agents report 5 KB each): at glibc's
-# initial 128 KiB each piece was a mapping of its own, 32 fresh pages.
+# about 130 KB; up to about 400 KB, agents of 4 KB, since the serializer's
+# buffer grows past what it holds): at glibc's initial 128 KiB each piece
+# was a mapping of its own, 32 fresh pages.
 # Below the placement snapshot's columns (800 KB and more at 100,000
 # agents).
 MMAP_THRESHOLD = 512 * 1024

@@ -78,19 +78,25 @@ def set_status(connection, resource_ids, status, description, now):
                 updated_at=now))
 
 
-def set_answered_status(connection, resource_id, generation, status,
-                        description, now, unless_status):
+def set_answered_status(connection, resource_id, generation, agent_id,
+                        status, description, now, unless_status):
     """An agent's status for one generation of a resource, stored only
-    while that generation is still bound and the resource is not in
-    unless_status. Checked by the UPDATE itself: a delete or failover that
-    committed after the caller read the row is never overwritten. True if
-    stored."""
-    still_bound = sa.exists().where(_bindings.c.resource_id == resource_id,
-                                    _bindings.c.generation == generation)
+    while that generation is bound (to agent_id, unless None) and the
+    resource is not in unless_status; True if stored. The binding is read
+    with a shared lock, then the status written with its condition in the
+    UPDATE: a failover (which locks the binding first, as this does) or a
+    delete that commits after the caller read the rows is never
+    overwritten. One transaction (the caller's)."""
+    binding = sa.select(_bindings.c.resource_id).where(
+        _bindings.c.resource_id == resource_id,
+        _bindings.c.generation == generation)
+    if agent_id is not None:
+        binding = binding.where(_bindings.c.agent_id == agent_id)
+    if connection.execute(binding.with_for_update(read=True)).first() is None:
+        return False
     return connection.execute(
         sa.update(_resources).where(_resources.c.id == resource_id,
-                                    _resources.c.status != unless_status,
-                                    still_bound)
+                                    _resources.c.status != unless_status)
         .values(status=status,
                 status_description=formats.shorten(description) or None,
                 updated_at=now)).rowcount == 1

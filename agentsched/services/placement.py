@@ -514,7 +514,12 @@ class Snapshot:
 
     def _keep_again(self):
         """A read failed: the installed snapshot serves on, and its pools
-        keep what they build again (the caller holds the lock)."""
+        keep what they build again (the caller holds the lock), unless a
+        background reload is still reading (it installs or calls this)."""
+        reloading = self._reloading
+        if reloading is not None and reloading.is_alive() and \
+                reloading is not threading.current_thread():
+            return
         columns = self._columns
         if columns is not None:
             with columns.keeping:

@@ -375,12 +375,12 @@ class ResourceService:
             self._remove(resource_id)
             return True
         if status in (constants.STATUS_ACTIVE, constants.STATUS_ERROR):
-            # Guarded in the UPDATE, not by the row read above: a delete
-            # (PENDING_DELETE) or failover committed since then would
-            # otherwise be overwritten, and the delete never confirmed.
+            # Checked again where it is written: a delete (PENDING_DELETE)
+            # or a failover committed since the reads above would otherwise
+            # be overwritten, and the delete never confirmed.
             with self._engine.begin() as connection:
                 return resources_db.set_answered_status(
-                    connection, resource_id, generation, status,
+                    connection, resource_id, generation, agent_id, status,
                     description, liveness.utcnow(),
                     unless_status=constants.STATUS_PENDING_DELETE)
         return False

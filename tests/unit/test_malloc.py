@@ -3,6 +3,7 @@ arena, fixed mmap and trim thresholds), each setting unless the
 environment chose it (agentsched/malloc.py)."""
 
 import ctypes
+import platform
 import subprocess
 import sys
 
@@ -61,6 +62,12 @@ def test_the_environment_chooses_what_it_sets(monkeypatch, clean_environment,
     assert _calls(monkeypatch) == left
 
 
+# What glibc does; another C library (or an allocator preloaded) has its own.
+glibc_only = pytest.mark.skipif(platform.libc_ver()[0] != 'glibc',
+                                reason='glibc\'s malloc only')
+
+
+@glibc_only
 def test_the_real_libc_takes_them():
     """On this (glibc) machine mallopt accepts every parameter (in a
     process of its own: the settings are the process's)."""
@@ -94,6 +101,7 @@ print(*faults)
 """
 
 
+@glibc_only
 def test_a_streamed_lists_pieces_reuse_the_heap(clean_environment):
     """Each piece of a streamed list (130-260 KB) comes from the heap and
     goes back to it: neither a mapping of its own nor the heap's top given

@@ -4,6 +4,7 @@ db/placement.candidate_batches gives them (no database here)."""
 import gc
 import json
 import random
+import threading
 import time
 import weakref
 
@@ -349,6 +350,32 @@ def test_a_failed_read_leaves_the_installed_snapshot_keeping(how):
     pool.take([0, 1])
     assert pool._columns.kept == 2
     assert pool.take([0])[0] is pool.take([0])[0]
+
+
+def test_a_failed_read_keeps_nothing_while_a_reload_reads():
+    """A refusal's read fails while a background reload is still reading:
+    the installed snapshot keeps nothing yet (two snapshots' candidates
+    would be held at once); the reload installs, or keeps again if it
+    fails too."""
+    snapshot = _snapshot(ROWS)
+    pool = snapshot.candidates(LB)
+    reading = threading.Event()
+    snapshot._reloading = threading.Thread(target=reading.wait)
+    snapshot._reloading.start()
+    try:
+        def fail():
+            raise RuntimeError('database away')
+        snapshot._read = fail
+        with pytest.raises(RuntimeError):
+            snapshot.fresh(float('inf'))
+        pool.take([0, 1])
+        assert (pool._columns.kept, pool._built) == (0, None)
+    finally:
+        reading.set()
+        snapshot._reloading.join()
+    snapshot._reload()      # fails too: keeps again
+    pool.take([0, 1])
+    assert pool._columns.kept == 2
 
 
 def test_a_snapshot_replaced_by_another_read_keeps_nothing():
