@@ -246,6 +246,14 @@ def register_agents(engine, hosts, device_count=0, signed=False):
         if devices_rows:
             connection.execute(sa.insert(models.devices), devices_rows)
             connection.execute(sa.insert(models.agent_devices), links)
+    # Each phase on tables as the first one finds them: what an earlier
+    # phase updated and deleted stays as dead rows until a vacuum runs
+    # (PostgreSQL's autovacuum, when on, at a time of its own), and slowed
+    # the later phases' flushes.
+    with engine.connect().execution_options(
+            isolation_level='AUTOCOMMIT') as connection:
+        for table in (models.agents, models.devices, models.agent_devices):
+            connection.execute(sa.text('VACUUM ANALYZE %s' % table.name))
     return now
 
 

@@ -56,8 +56,9 @@ opts = [
              'threads 0.76-0.86). A new or revived agent costs a few '
              'milliseconds of database work, which one thread waits '
              'for alone: when 10,000 agents revived at once, their '
-             'reports were all taken in 62-75 s with 1 thread, 46-58 s '
-             'with 2. Set 2 where recovering from an outage matters more '
+             'reports were all taken in 60-63 s with 1 thread, 57-59 s '
+             'with 2, but half of them had waited 54-57 s against 35-38 '
+             's. Set 2 where recovering from an outage matters more '
              'than the steady rate; more processes ([reports] workers) '
              'give both.'),
     cfg.IntOpt(
