@@ -87,7 +87,7 @@ def _paths(segment, collection_path, singular, plural, schema_name,
                        'parameters': [agent, ident],
                        'responses': {'204': {'description': 'Unbound'},
                                      **openapi.error_responses(
-                                         401, 403, 404)}},
+                                         401, 403, 404, 409)}},
         },
         collection_path + '/{resource_id}/agent': {
             'get': {'operationId': 'show%sAgent' % op,

@@ -320,8 +320,13 @@ class ResourceService:
 
     def unbind(self, resource_id):
         """Take a resource off its agent and device (an admin's move);
-        NotFound if it is not bound."""
+        NotFound if it is not bound, Conflict if it is being deleted (its
+        agent is undeploying it: unbound, it would be placed again)."""
         with self._engine.begin() as connection:
+            row = resources_db.get(connection, resource_id)
+            if row is not None and \
+                    row.status == constants.STATUS_PENDING_DELETE:
+                raise _being_deleted(row)
             binding = placement_db.unbind(connection, resource_id)
             if binding is None:
                 raise exceptions.NotFound('Resource %s is not bound to an '

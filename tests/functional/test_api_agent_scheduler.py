@@ -100,6 +100,20 @@ def test_place_by_hand_list_show_agent_and_unbind(api):
     assert _binding(engine, vip['id']).device_id == dev_1
 
 
+def test_a_resource_being_deleted_is_not_unbound(api):
+    # Its agent is undeploying it; unbound, it would be PENDING_CREATE and
+    # placed again, the delete undone.
+    client, engine, notifier = api
+    lb_1, _dev = resources_tests._lb(client, engine, 'lb-1')
+    vip = client.post('/v2.0/lb/vips', json={'vip': VIP}).json['vip']
+    assert client.delete('/v2.0/lb/vips/%s' % vip['id']).status_code == 204
+    _error(client.delete('/v2.0/agents/%s/vips/%s' % (lb_1, vip['id'])),
+           409, 'ResourceBeingDeleted')
+    assert _binding(engine, vip['id']).agent_id == lb_1
+    shown = client.get('/v2.0/lb/vips/%s' % vip['id']).json['vip']
+    assert shown['status'] == 'PENDING_DELETE'
+
+
 def test_placing_on_an_agent_without_a_fit_is_409_with_the_reason(api):
     client, engine, _ = api
     vip = _unplaced_vip(client)
