@@ -380,9 +380,10 @@ class ResourceService:
             self._remove(resource_id)
             return True
         if status in (constants.STATUS_ACTIVE, constants.STATUS_ERROR):
-            # Checked again where it is written: a delete (PENDING_DELETE)
-            # or a failover committed since the reads above would otherwise
-            # be overwritten, and the delete never confirmed.
+            # Checked again where it is written, not by locking the reads
+            # above (SQLite has no row locks): a delete (PENDING_DELETE) or
+            # a failover committed since them would otherwise be
+            # overwritten, and the delete never confirmed.
             with self._engine.begin() as connection:
                 return resources_db.set_answered_status(
                     connection, resource_id, generation, agent_id, status,
