@@ -17,6 +17,7 @@ from agentsched import formats
 from agentsched import liveness
 from agentsched.db import models
 from agentsched.db import placement as placement_db
+from agentsched.db import resources as resources_db
 
 _agents = models.agents
 _devices = models.devices
@@ -30,8 +31,8 @@ _HEALTH_ROW = 1
 
 
 class BindingChanged(Exception):
-    """The binding is not what the failover saw, or another server holds
-    its row: someone else is handling it."""
+    """The binding is not what the failover saw, another server holds its
+    row, or the resource is being deleted: someone else is handling it."""
 
 
 def _lock(statement, connection):
@@ -233,12 +234,13 @@ def live_agents_of_devices(connection, device_ids, alive_since):
 
 
 def rebind(connection, resource_ids, old_agent_id, device_id, new_agent_id,
-           now):
-    """Give resources on a device from one agent to another (generation+1).
+           now, description):
+    """Give resources on a device from one agent to another (generation+1),
+    PENDING_UPDATE with description.
 
     Returns the (resource_id, new generation) pairs actually rebound: rows
-    locked by another server, or no longer on that agent and device, are
-    left alone.
+    locked by another server, no longer on that agent and device, or being
+    deleted (PENDING_DELETE: its delete acts, not this) are left alone.
     """
     held_by_old = (_bindings.c.agent_id.is_(None) if old_agent_id is None
                    else _bindings.c.agent_id == old_agent_id)
@@ -248,10 +250,18 @@ def rebind(connection, resource_ids, old_agent_id, device_id, new_agent_id,
                _bindings.c.device_id == device_id), connection)).all()
     if not locked:
         return []
-    ids = [row.resource_id for row in locked]
+    # The bindings first, then the resources, as an agent's answer locks
+    # them (resources_db.set_answered_status): no deadlock between the two.
+    kept = set(resources_db.set_status(
+        connection, [row.resource_id for row in locked],
+        constants.STATUS_PENDING_UPDATE, description, now,
+        unless_status=constants.STATUS_PENDING_DELETE))
+    locked = [row for row in locked if row.resource_id in kept]
+    if not locked:
+        return []
     connection.execute(
         sa.update(_bindings)
-        .where(_bindings.c.resource_id.in_(ids), held_by_old,
+        .where(_bindings.c.resource_id.in_(list(kept)), held_by_old,
                _bindings.c.device_id == device_id)
         .values(agent_id=new_agent_id, generation=_bindings.c.generation + 1,
                 updated_at=now))

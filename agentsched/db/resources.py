@@ -63,19 +63,41 @@ def insert(connection, values):
     connection.execute(sa.insert(_resources).values(**values))
 
 
-def update(connection, resource_id, values):
-    connection.execute(sa.update(_resources).where(
-        _resources.c.id == resource_id).values(**values))
+def update(connection, resource_id, values, unless_status=None):
+    """True if the resource was updated: it exists and is not in
+    unless_status."""
+    statement = sa.update(_resources).where(_resources.c.id == resource_id)
+    if unless_status is not None:
+        statement = statement.where(_resources.c.status != unless_status)
+    return connection.execute(statement.values(**values)).rowcount == 1
 
 
-def set_status(connection, resource_ids, status, description, now):
+def set_status(connection, resource_ids, status, description, now,
+               unless_status=None):
     """One status for resources; description: None (or '') stores none,
-    cut to the column's size."""
-    connection.execute(
-        sa.update(_resources).where(_resources.c.id.in_(list(resource_ids)))
-        .values(status=status,
-                status_description=formats.shorten(description) or None,
-                updated_at=now))
+    cut to the column's size. Those in unless_status keep it, the
+    condition written in the UPDATE itself: a delete (PENDING_DELETE)
+    committed after the caller read the rows, or while it waited for one
+    of them, is never overwritten. Returns the ids given the status (with
+    unless_status None: all those given)."""
+    resource_ids = list(resource_ids)
+    statement = sa.update(_resources).where(
+        _resources.c.id.in_(resource_ids))
+    if unless_status is not None:
+        statement = statement.where(_resources.c.status != unless_status)
+    written = connection.execute(statement.values(
+        status=status,
+        status_description=formats.shorten(description) or None,
+        updated_at=now)).rowcount
+    if unless_status is None or written == len(resource_ids):
+        return resource_ids
+    # The rows written are this transaction's, and no one takes a resource
+    # out of unless_status but to remove it. A locking read: it sees the
+    # newest rows, not the snapshot of an earlier read (MariaDB).
+    return connection.execute(sa.select(_resources.c.id).where(
+        _resources.c.id.in_(resource_ids),
+        _resources.c.status != unless_status)
+        .with_for_update(read=True)).scalars().all()
 
 
 def set_answered_status(connection, resource_id, generation, agent_id,

@@ -207,13 +207,8 @@ class FailoverService:
         with self._engine.begin() as connection:
             rebound = failover_db.rebind(
                 connection, [item.resource_id for item in items],
-                old_agent_id, device_id, new_agent_id, now)
-            if rebound:
-                resources_db.set_status(
-                    connection, [resource_id for resource_id, _ in rebound],
-                    constants.STATUS_PENDING_UPDATE,
-                    'failover: %s; rebound to agent %s' % (
-                        reason, new_agent_id), now)
+                old_agent_id, device_id, new_agent_id, now,
+                'failover: %s; rebound to agent %s' % (reason, new_agent_id))
             old_agent = (agents_db.get(connection, old_agent_id)
                          if old_agent_id else None)
         kinds = {item.resource_id: item.resource_type for item in items}
@@ -239,7 +234,7 @@ class FailoverService:
 
     def move(self, item, reason, healthy_where_it_is=False):
         """Place a bound resource on another device; MOVED, SKIPPED (its
-        binding changed meanwhile) or FAILED (nothing fits: ERROR, bound
+        binding changed meanwhile, or it is being deleted) or FAILED (nothing fits: ERROR, bound
         where it was, so its agent's return brings it back).
 
         healthy_where_it_is: an admin's move of a resource that is fine
@@ -260,14 +255,17 @@ class FailoverService:
                 connection, item.resource_id, item.generation,
                 item.device_id, item.units, candidate.device_id,
                 candidate.agent_id, alive_since, now, resource.project_id)
-            if moved:
-                # In the same transaction: the status never tells of a
-                # move that was undone, nor misses one that happened.
-                resources_db.set_status(
+            # In the same transaction: the status never tells of a move
+            # that was undone, nor misses one that happened. A delete
+            # committed since the item was read undoes the move (raised,
+            # the transaction rolls back): the delete acts, not this.
+            if moved and not resources_db.set_status(
                     connection, [item.resource_id],
                     constants.STATUS_PENDING_UPDATE,
                     'failover: %s; moved to device %s' % (
-                        reason, candidate.device_name), now)
+                        reason, candidate.device_name), now,
+                    unless_status=constants.STATUS_PENDING_DELETE):
+                raise failover_db.BindingChanged(item.resource_id)
             return moved
 
         def elsewhere(candidate):
@@ -284,9 +282,11 @@ class FailoverService:
                     '%s %s stays where it is, serving: no other device can '
                     'take it: %s' % (item.resource_type, item.resource_id,
                                      exc))
-            self._resources.set_status(
-                item.resource_id, constants.STATUS_ERROR,
-                'failover (%s) found no other device: %s' % (reason, exc))
+            if not self._resources.set_status(
+                    item.resource_id, constants.STATUS_ERROR,
+                    'failover (%s) found no other device: %s' % (reason, exc),
+                    unless_status=constants.STATUS_PENDING_DELETE):
+                return SKIPPED   # deleted since it was read
             LOG.warning('Failover (%s) of %s %s found no other device: %s',
                         reason, item.resource_type, item.resource_id, exc)
             return FAILED

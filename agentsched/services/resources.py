@@ -221,7 +221,8 @@ class ResourceService:
         try:
             candidate = self.placer.place(resource_id, request, only)
         except algorithms.NoValidCandidate as exc:
-            self.set_status(resource_id, constants.STATUS_ERROR, str(exc))
+            self.set_status(resource_id, constants.STATUS_ERROR, str(exc),
+                            unless_status=constants.STATUS_PENDING_DELETE)
             LOG.warning('Cannot place %s %s: %s', request.resource_type,
                         resource_id, exc)
             if only_agent is not None:
@@ -292,7 +293,11 @@ class ResourceService:
                 values['secrets'] = self._encrypt(dict(secret, **new_secret))
             values['status'] = constants.STATUS_PENDING_UPDATE
         with self._engine.begin() as connection:
-            resources_db.update(connection, resource_id, values)
+            if not resources_db.update(
+                    connection, resource_id, values,
+                    unless_status=constants.STATUS_PENDING_DELETE):
+                # Deleted (or being deleted) since it was read.
+                raise _being_deleted(row)
         if spec_changes:
             if not self.deploy(resource_id) and \
                     self.hosting(resource_id) is None:
@@ -332,9 +337,12 @@ class ResourceService:
                 raise exceptions.NotFound('Resource %s is not bound to an '
                                           'agent' % resource_id)
             agent = agents_db.get(connection, binding.agent_id)
-            resources_db.set_status(
-                connection, [resource_id], constants.STATUS_PENDING_CREATE,
-                'unbound by an admin', liveness.utcnow())
+            if not resources_db.set_status(
+                    connection, [resource_id], constants.STATUS_PENDING_CREATE,
+                    'unbound by an admin', liveness.utcnow(),
+                    unless_status=constants.STATUS_PENDING_DELETE):
+                # Deleted since it was read: the unbind is rolled back.
+                raise _being_deleted(row)
         if agent is not None:
             self._notifier.undeploy(agent, {
                 'id': resource_id, 'generation': binding.generation,
@@ -405,10 +413,13 @@ class ResourceService:
             notifications.emit(row.resource_type + '.delete.end',
                                {row.resource_type + '_id': resource_id})
 
-    def set_status(self, resource_id, status, description=None):
+    def set_status(self, resource_id, status, description=None,
+                   unless_status=None):
+        """False if it was in unless_status (kept) or is gone."""
         with self._engine.begin() as connection:
-            resources_db.set_status(connection, [resource_id], status,
-                                    description, liveness.utcnow())
+            return bool(resources_db.set_status(
+                connection, [resource_id], status, description,
+                liveness.utcnow(), unless_status))
 
     def message(self, hosting, with_secrets=False):
         """What an agent is told about a resource, from its Hosting.
@@ -449,7 +460,8 @@ class ResourceService:
         reason (never the secret). Nothing is cast, so its agent keeps what
         it has: it may be a working tunnel."""
         description = 'not deployed: %s' % exc
-        self.set_status(resource_id, constants.STATUS_ERROR, description)
+        self.set_status(resource_id, constants.STATUS_ERROR, description,
+                        unless_status=constants.STATUS_PENDING_DELETE)
         LOG.error('Resource %s %s', resource_id, description)
 
     def deploy(self, resource_id):

@@ -3,17 +3,18 @@ and MariaDB: placement on create, deploy casts, status from agents, secrets,
 listing and project scoping."""
 
 import threading
-import time
 import uuid
 
 from keystonemiddleware import fixture as ksm_fixture
 import pytest
 import sqlalchemy as sa
 
+from agentsched import exceptions
 from agentsched.db import models
 from agentsched.db import resources as resources_db
 from agentsched.services import secrets
 from tests import api_fixtures
+from tests import lock_waits
 
 PSK = 'psk-%s' % uuid.uuid4().hex
 VIP = {'name': 'web', 'address': '198.51.100.7', 'protocol': 'HTTP',
@@ -273,6 +274,37 @@ def test_an_answer_read_before_a_delete_does_not_undo_it(api, monkeypatch):
     _error(client.get(path), 404, 'VipNotFound')
 
 
+@pytest.mark.parametrize('change', ['unbind', 'spec'])
+def test_a_change_read_before_a_delete_does_not_undo_it(api, monkeypatch,
+                                                        change):
+    # An admin's unbind (PENDING_CREATE, placed again) or spec change
+    # (PENDING_UPDATE, deployed again) read the resource before another
+    # admin's delete committed: it is refused, and the delete stands.
+    client, engine, notifier = api
+    _lb(client, engine)
+    vip = client.post('/v2.0/lb/vips', json={'vip': VIP}).json['vip']
+    path = '/v2.0/lb/vips/%s' % vip['id']
+    binding = _binding(engine, vip['id'])
+    read = resources_db.get
+
+    def read_then_delete(connection, resource_id, *args, **kwargs):
+        row = read(connection, resource_id, *args, **kwargs)
+        monkeypatch.setattr(resources_db, 'get', read)
+        assert client.delete(path).status_code == 204
+        return row
+
+    monkeypatch.setattr(resources_db, 'get', read_then_delete)
+    deploys = len(notifier.deployed)
+    with pytest.raises(exceptions.Conflict, match='being deleted'):
+        if change == 'unbind':
+            api.service.unbind(vip['id'])
+        else:
+            api.service.update(vip['id'], spec_changes={'protocol_port': 81})
+    assert client.get(path).json['vip']['status'] == 'PENDING_DELETE'
+    assert _binding(engine, vip['id']) == binding
+    assert len(notifier.deployed) == deploys
+
+
 @pytest.mark.parametrize('moved', ['generation', 'agent_id'])
 def test_an_answer_read_before_a_failover_does_not_land_on_it(
         api, monkeypatch, moved):
@@ -304,17 +336,6 @@ def test_an_answer_read_before_a_failover_does_not_land_on_it(
     assert shown['status'] == 'PENDING_CREATE'
 
 
-# A statement waiting on a lock. MariaDB may not say so (its optimizer
-# reads a row by primary key and waits there, "Statistics"): one running
-# for over 200 ms, with nothing else on the database, is waiting.
-_LOCK_WAITERS = {
-    'postgresql': "SELECT count(*) FROM pg_stat_activity "
-                  "WHERE wait_event_type = 'Lock'",
-    'mysql': "SELECT count(*) FROM information_schema.processlist "
-             "WHERE command = 'Query' AND time_ms > 200 "
-             "AND info NOT LIKE '%processlist%'"}
-
-
 def test_an_answer_waits_for_a_failover_in_flight(server_api):
     # A failover's transaction (the binding locked, a new generation, the
     # resource PENDING_UPDATE) is open when the old generation's answer
@@ -339,16 +360,7 @@ def test_an_answer_waits_for_a_failover_in_flight(server_api):
                 server_api.service.update_status(
                     vip['id'], 1, 'ACTIVE', None, agent_id=bound.agent_id)))
             answer.start()
-            deadline = time.monotonic() + 10
-            # Apart from the pool, which the answer may need whole.
-            looker = sa.create_engine(engine.url,
-                                      poolclass=sa.pool.NullPool)
-            with looker.connect() as looking:
-                while looking.execute(sa.text(
-                        _LOCK_WAITERS[engine.dialect.name])).scalar() < 1:
-                    assert time.monotonic() < deadline, 'no lock wait'
-                    time.sleep(0.05)
-            looker.dispose()
+            lock_waits.wait_for_a_lock_wait(engine)
     answer.join(10)
     assert answers == [False]
     shown = client.get('/v2.0/lb/vips/%s' % vip['id']).json['vip']

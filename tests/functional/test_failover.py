@@ -27,6 +27,7 @@ from agentsched.services import failover as failover_service
 from agentsched.services import placement
 from agentsched.services import resources as resources_service
 from agentsched.services import secrets
+from tests import lock_waits
 
 DOWN_TIME = 3
 REPORT_INTERVAL = 1
@@ -727,3 +728,88 @@ def test_a_long_status_description_is_cut_at_a_word_with_an_ellipsis(
     kept = stored[:-len('...')]
     # A whole-word prefix of the text: what follows the cut is a space.
     assert text.startswith(kept) and text[len(kept)] == ' ', stored
+
+
+def _statuses(engine):
+    with engine.connect() as connection:
+        return {row.id: row.status for row in connection.execute(
+            sa.select(models.resources.c.id, models.resources.c.status))}
+
+
+def _fleet_for(engine, how):
+    """Agent a's resource, and what its failover will do: rebind to b
+    (their shared device), move to b's device, or fail (no room there)."""
+    fleet = Fleet(engine)
+    a, b = fleet.agent('a'), fleet.agent('b')
+    if how == 'rebind':
+        fleet.device('dev-a', [a, b])
+    else:
+        fleet.device('dev-a', [a])
+        fleet.device('dev-b', [b], capacity=0 if how == 'no room' else 200)
+    return fleet, fleet.bound(1, 'dev-a', a)
+
+
+def _left_to_its_delete(engine, before, notifier, resource_id):
+    """Still PENDING_DELETE, bound where it was, nothing deployed."""
+    assert _statuses(engine) == {
+        resource_id: constants.STATUS_PENDING_DELETE}
+    after = check_invariants(engine, before)
+    assert (after[resource_id].agent_id, after[resource_id].device_id,
+            after[resource_id].generation) == ('a', 'dev-a', 1)
+    assert notifier.of('deploy') == []
+
+
+@pytest.mark.parametrize('how', ['rebind', 'move', 'no room'])
+def test_a_delete_after_the_failover_read_its_work_stands(database, conf,
+                                                          how):
+    # The check reads its work (the resource ACTIVE on dead agent a), then
+    # an admin's delete commits (PENDING_DELETE, undeploy sent) before the
+    # failover writes: the delete stands, nothing is rebound, moved or
+    # deployed, and the status is not overwritten (PENDING_UPDATE, ERROR).
+    engine = database.engine()
+    fleet, [resource_id] = _fleet_for(engine, how)
+    monitor, notifier, clock = _running_monitor(engine, conf)
+    failover = monitor._failover
+    read = failover.work
+
+    def read_then_delete(*args, **kwargs):
+        work = read(*args, **kwargs)
+        with engine.begin() as connection:
+            resources_db.set_status(connection, [resource_id],
+                                    constants.STATUS_PENDING_DELETE, None,
+                                    liveness.utcnow())
+        return work
+
+    failover.work = read_then_delete
+    before = fleet.bindings()
+    fleet.kill('a')
+    outcome = monitor.check()
+    assert outcome['rebound'] == outcome['moved'] == outcome['failed'] == 0
+    _left_to_its_delete(engine, before, notifier, resource_id)
+
+
+@pytest.mark.parametrize('how', ['rebind', 'move'])
+def test_a_failover_waits_for_a_delete_in_flight(server_database, conf,
+                                                 how):
+    # The delete's transaction holds the resource's row (PENDING_DELETE,
+    # not committed) when the failover writes: the failover waits for it,
+    # then finds the resource being deleted and leaves it to its delete.
+    engine = server_database.engine()
+    fleet, [resource_id] = _fleet_for(engine, how)
+    monitor, notifier, clock = _running_monitor(engine, conf)
+    before = fleet.bindings()
+    fleet.kill('a')
+    outcomes = []
+    with engine.connect() as delete:
+        with delete.begin():
+            resources_db.set_status(delete, [resource_id],
+                                    constants.STATUS_PENDING_DELETE, None,
+                                    liveness.utcnow())
+            check = threading.Thread(
+                target=lambda: outcomes.append(monitor.check()))
+            check.start()
+            lock_waits.wait_for_a_lock_wait(engine)
+    check.join(20)
+    [outcome] = outcomes
+    assert outcome['rebound'] == outcome['moved'] == 0
+    _left_to_its_delete(engine, before, notifier, resource_id)
