@@ -241,6 +241,8 @@ def rebind(connection, resource_ids, old_agent_id, device_id, new_agent_id,
     Returns the (resource_id, new generation) pairs actually rebound: rows
     locked by another server, no longer on that agent and device, or being
     deleted (PENDING_DELETE: its delete acts, not this) are left alone.
+    BindingChanged if a binding changed after it was read (SQLite only:
+    elsewhere the rows are locked first); nothing is kept then.
     """
     held_by_old = (_bindings.c.agent_id.is_(None) if old_agent_id is None
                    else _bindings.c.agent_id == old_agent_id)
@@ -259,12 +261,16 @@ def rebind(connection, resource_ids, old_agent_id, device_id, new_agent_id,
     locked = [row for row in locked if row.resource_id in kept]
     if not locked:
         return []
-    connection.execute(
-        sa.update(_bindings)
-        .where(_bindings.c.resource_id.in_(list(kept)), held_by_old,
-               _bindings.c.device_id == device_id)
-        .values(agent_id=new_agent_id, generation=_bindings.c.generation + 1,
-                updated_at=now))
+    if connection.execute(
+            sa.update(_bindings)
+            .where(_bindings.c.resource_id.in_(list(kept)), held_by_old,
+                   _bindings.c.device_id == device_id)
+            .values(agent_id=new_agent_id,
+                    generation=_bindings.c.generation + 1,
+                    updated_at=now)).rowcount != len(locked):
+        # Changed since the unlocked read (SQLite has no row locks): the
+        # caller's transaction, statuses included, is undone.
+        raise BindingChanged(old_agent_id)
     return [(row.resource_id, row.generation + 1) for row in locked]
 
 
@@ -285,12 +291,17 @@ def move(connection, resource_id, generation, old_device_id, units,
     if not placement_db.claim(connection, new_device_id, new_agent_id, units,
                               alive_since, project_id):
         return False
-    connection.execute(
-        sa.update(_bindings)
-        .where(_bindings.c.resource_id == resource_id,
-               _bindings.c.generation == generation)
-        .values(device_id=new_device_id, agent_id=new_agent_id,
-                generation=generation + 1, updated_at=now))
+    if connection.execute(
+            sa.update(_bindings)
+            .where(_bindings.c.resource_id == resource_id,
+                   _bindings.c.generation == generation,
+                   _bindings.c.device_id == old_device_id)
+            .values(device_id=new_device_id, agent_id=new_agent_id,
+                    generation=generation + 1,
+                    updated_at=now)).rowcount != 1:
+        # Changed since the unlocked read (SQLite has no row locks): the
+        # claim is undone with the caller's transaction.
+        raise BindingChanged(resource_id)
     placement_db.release(connection, old_device_id, units)
     return True
 

@@ -204,13 +204,17 @@ class FailoverService:
         """Rebind bindings (rows of db/failover.py) of one old agent and
         device to a new agent; return the ids rebound."""
         now = liveness.utcnow()
-        with self._engine.begin() as connection:
-            rebound = failover_db.rebind(
-                connection, [item.resource_id for item in items],
-                old_agent_id, device_id, new_agent_id, now,
-                'failover: %s; rebound to agent %s' % (reason, new_agent_id))
-            old_agent = (agents_db.get(connection, old_agent_id)
-                         if old_agent_id else None)
+        try:
+            with self._engine.begin() as connection:
+                rebound = failover_db.rebind(
+                    connection, [item.resource_id for item in items],
+                    old_agent_id, device_id, new_agent_id, now,
+                    'failover: %s; rebound to agent %s' % (
+                        reason, new_agent_id))
+                old_agent = (agents_db.get(connection, old_agent_id)
+                             if old_agent_id else None)
+        except failover_db.BindingChanged:
+            return []   # the next check sees what changed
         kinds = {item.resource_id: item.resource_type for item in items}
         for resource_id, generation in rebound:
             self._resources.deploy(resource_id)

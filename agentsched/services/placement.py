@@ -77,6 +77,11 @@ CHEAP_READ = 0.1
 # room for one's.
 KEEP_BUILT = 400000
 
+# After a background reload failed, the next one waits this long, doubled
+# at each failure in a row up to the snapshot's max_age: a database outage
+# costs one read (and its log line) per back-off, not one per placement.
+RELOAD_RETRY = 0.5
+
 # A read (a background reload, while placements run) lets other threads
 # have the interpreter every this many rows: else each of a placement's
 # waits for the database costs it up to the switch interval (5 ms) to get
@@ -373,6 +378,7 @@ class Snapshot:
         self._by_service = {}  # service type -> shared devices' Pool
         self._private = {}     # (service type, project) -> its devices'
         self._reloading = None
+        self._failed_reloads = 0   # in a row, for the back-off
         self.loads = 0         # how many snapshots were installed
         self.read_at = None    # when the installed one's read began
         self.read_seconds = 0.0  # how long the installed one's read took
@@ -467,11 +473,16 @@ class Snapshot:
         try:
             loaded = self._read()
         except Exception:
-            LOG.exception('Reloading the placement snapshot failed; the '
-                          'next placement tries again')
             with self._lock:
                 self._keep_again()
-                self._loaded_at = 0.0
+                self._failed_reloads += 1
+                retry = min(self.max_age(), RELOAD_RETRY * 2 ** (
+                    self._failed_reloads - 1))
+                # Due again retry seconds from now.
+                self._loaded_at = time.monotonic() - self.max_age() + retry
+            LOG.exception('Reloading the placement snapshot failed; the '
+                          'installed one serves on, a placement tries '
+                          'again in %.1f s', retry)
             return
         with self._lock:
             self._install(*loaded)
@@ -493,6 +504,7 @@ class Snapshot:
         self._by_service = by_service
         self._private = private
         self._loaded_at = time.monotonic()
+        self._failed_reloads = 0
         self.read_at = read_at
         self.read_seconds = read_seconds
         self.loads += 1

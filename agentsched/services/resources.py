@@ -296,7 +296,9 @@ class ResourceService:
             if not resources_db.update(
                     connection, resource_id, values,
                     unless_status=constants.STATUS_PENDING_DELETE):
-                # Deleted (or being deleted) since it was read.
+                # Being deleted, or gone, since it was read.
+                if resources_db.get(connection, resource_id) is None:
+                    raise self.not_found(row.resource_type, resource_id)
                 raise _being_deleted(row)
         if spec_changes:
             if not self.deploy(resource_id) and \
@@ -415,7 +417,7 @@ class ResourceService:
 
     def set_status(self, resource_id, status, description=None,
                    unless_status=None):
-        """False if it was in unless_status (kept) or is gone."""
+        """With unless_status: False if it was in it (kept) or is gone."""
         with self._engine.begin() as connection:
             return bool(resources_db.set_status(
                 connection, [resource_id], status, description,
@@ -472,6 +474,10 @@ class ResourceService:
 
     def _deploy(self, hosting):
         if hosting.agent is None:
+            return False
+        if hosting.resource.status == constants.STATUS_PENDING_DELETE:
+            # Deleted after the caller's change committed (a failover's,
+            # a spec change's): its agent is undeploying it.
             return False
         try:
             message = self.message(hosting, with_secrets=True)

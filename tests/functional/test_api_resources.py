@@ -305,6 +305,18 @@ def test_a_change_read_before_a_delete_does_not_undo_it(api, monkeypatch,
     assert len(notifier.deployed) == deploys
 
 
+def test_no_deploy_is_cast_for_a_resource_being_deleted(api):
+    # A failover or a spec change commits, then a delete does before the
+    # change's deploy is cast: the deploy is not sent after the undeploy.
+    client, engine, notifier = api
+    _lb(client, engine)
+    vip = client.post('/v2.0/lb/vips', json={'vip': VIP}).json['vip']
+    assert client.delete('/v2.0/lb/vips/%s' % vip['id']).status_code == 204
+    deploys = len(notifier.deployed)
+    assert api.service.deploy(vip['id']) is False
+    assert len(notifier.deployed) == deploys
+
+
 @pytest.mark.parametrize('moved', ['generation', 'agent_id'])
 def test_an_answer_read_before_a_failover_does_not_land_on_it(
         api, monkeypatch, moved):

@@ -20,6 +20,7 @@ from agentsched import constants
 from agentsched import liveness
 from agentsched.db import failover as failover_db
 from agentsched.db import models
+from agentsched.db import placement as placement_db
 from agentsched.db import resources as resources_db
 from agentsched.health import leader
 from agentsched.health import monitor as health_monitor
@@ -27,6 +28,7 @@ from agentsched.services import failover as failover_service
 from agentsched.services import placement
 from agentsched.services import resources as resources_service
 from agentsched.services import secrets
+from tests import conftest
 from tests import lock_waits
 
 DOWN_TIME = 3
@@ -774,6 +776,7 @@ def test_a_delete_after_the_failover_read_its_work_stands(database, conf,
 
     def read_then_delete(*args, **kwargs):
         work = read(*args, **kwargs)
+        assert [item.resource_id for item in work] == [resource_id]
         with engine.begin() as connection:
             resources_db.set_status(connection, [resource_id],
                                     constants.STATUS_PENDING_DELETE, None,
@@ -813,3 +816,36 @@ def test_a_failover_waits_for_a_delete_in_flight(server_database, conf,
     [outcome] = outcomes
     assert outcome['rebound'] == outcome['moved'] == 0
     _left_to_its_delete(engine, before, notifier, resource_id)
+
+
+def test_a_binding_changed_under_a_move_on_sqlite_undoes_it(tmp_path,
+                                                            conf,
+                                                            monkeypatch):
+    # SQLite has no row locks: the move's read of the binding holds
+    # nothing, and an admin's unbind can commit before the move's claim.
+    # The move is undone, its claim with it (the old device was once
+    # released twice and the new one claimed for nothing).
+    database = conftest.make_database('sqlite', tmp_path)
+    engine = database.engine()
+    fleet, [resource_id] = _fleet_for(engine, 'move')
+    monitor, notifier, clock = _running_monitor(engine, conf)
+    claim = placement_db.claim
+
+    def unbound_then_claim(connection, *args, **kwargs):
+        monkeypatch.setattr(placement_db, 'claim', claim)
+        with engine.begin() as other:
+            other.execute(sa.delete(models.bindings))
+            other.execute(sa.update(models.devices).values(used=0))
+        return claim(connection, *args, **kwargs)
+
+    monkeypatch.setattr(placement_db, 'claim', unbound_then_claim)
+    fleet.kill('a')
+    assert monitor.check()['moved'] == 0
+    assert check_invariants(engine) == {}
+    with engine.connect() as connection:
+        used = dict(connection.execute(sa.select(
+            models.devices.c.id, models.devices.c.used)).all())
+    assert used == {'dev-a': 0, 'dev-b': 0}
+    assert _statuses(engine) == {resource_id: constants.STATUS_ACTIVE}
+    assert notifier.of('deploy') == []
+    database.close()

@@ -422,3 +422,42 @@ def test_a_replaced_snapshot_is_freed_without_the_garbage_collector():
         assert old() is None
     finally:
         gc.enable()
+
+
+def test_failed_reloads_back_off():
+    """A background reload that fails is tried again after RELOAD_RETRY,
+    doubled at each failure in a row, not at the next placement: a
+    database outage would otherwise start a read (and log a traceback)
+    for every placement. A read that succeeds ends the back-off."""
+    snapshot = _snapshot(ROWS, max_age=10.0)
+    snapshot.candidates(LB)
+    read = snapshot._read
+    failures = []
+
+    def fail():
+        failures.append(1)
+        raise RuntimeError('database away')
+
+    def placement_now():
+        snapshot.candidates(LB)
+        if snapshot._reloading is not None:
+            snapshot._reloading.join()
+
+    snapshot._read = fail
+    snapshot._loaded_at -= 11
+    placement_now()
+    assert len(failures) == 1
+    placement_now()     # at once: waits for its back-off
+    assert len(failures) == 1
+    for failed, wait in ((1, placement.RELOAD_RETRY),
+                         (2, 2 * placement.RELOAD_RETRY)):
+        snapshot._loaded_at -= wait * 0.9
+        placement_now()
+        assert len(failures) == failed
+        snapshot._loaded_at -= wait * 0.2
+        placement_now()
+        assert len(failures) == failed + 1
+    snapshot._read = read
+    snapshot._loaded_at -= 4 * placement.RELOAD_RETRY + 0.1
+    placement_now()
+    assert snapshot.loads == 2 and snapshot._failed_reloads == 0
