@@ -25,6 +25,7 @@ import contextlib
 import json
 import multiprocessing
 import os
+import random
 import sys
 import threading
 import time
@@ -157,10 +158,18 @@ def _timed_snapshot(engine, conf):
 
 
 def _place(config_file, algorithm, ids, threads, go, results,
-           duration=None):
+           duration=None, rate=None):
     """One scheduler process: place every id (or as many as duration
     seconds allow) from `threads` threads sharing one Placer, time each
-    placement."""
+    placement.
+
+    rate: open loop, placements a second for the process: each thread's
+    requests arrive at random (exponential gaps, rate / threads each), as
+    API requests do, whether or not the last one is done; a placement's
+    time runs from its arrival, so time spent waiting behind a late one
+    counts. None: closed loop, each thread's next placement starts when
+    its last one ends (at saturation, a placement's time then includes
+    waiting for the other threads' turns at the interpreter)."""
     from agentsched import algorithms
     from agentsched import malloc
     from agentsched.db import engine as db_engine
@@ -180,15 +189,21 @@ def _place(config_file, algorithm, ids, threads, go, results,
     connections = [engine.connect() for _ in range(threads)]
     for connection in connections:
         connection.close()
-    samples, failures, errors = [], [], []
+    samples, failures, errors, ran_out = [], [], [], []
     deadline = [None]
 
-    def place_all(share):
+    def place_all(share, arrivals):
         own, failed = [], 0
+        due = began[0]
         for resource_id in share:
-            if deadline[0] is not None and time.perf_counter() > deadline[0]:
+            if arrivals is not None:
+                due += arrivals.expovariate(rate / threads)
+            if deadline[0] is not None and max(
+                    due, time.perf_counter()) > deadline[0]:
                 break
-            start = time.perf_counter()
+            if arrivals is not None:
+                time.sleep(max(0.0, due - time.perf_counter()))
+            start = time.perf_counter() if arrivals is None else due
             try:
                 placer.place(resource_id, request)
             except algorithms.NoValidCandidate:
@@ -196,27 +211,31 @@ def _place(config_file, algorithm, ids, threads, go, results,
             except Exception as exc:  # reported, not hidden
                 errors.append(repr(exc))
             own.append(time.perf_counter() - start)
+        else:
+            ran_out.append(True)
         samples.extend(own)
         failures.append(failed)
 
-    workers = [threading.Thread(target=place_all, args=(ids[i::threads],))
-               for i in range(threads)]
+    workers = [threading.Thread(target=place_all, args=(
+        ids[i::threads], random.Random(i) if rate else None))
+        for i in range(threads)]
     go.wait()
-    began, cpu = time.perf_counter(), time.process_time()
+    began = [time.perf_counter()]
+    cpu = time.process_time()
     if duration:
-        deadline[0] = began + duration
+        deadline[0] = began[0] + duration
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
-    elapsed = time.perf_counter() - began
+    elapsed = time.perf_counter() - began[0]
     reloads = [read_cpu for ended, read_cpu in snapshot.reads
-               if ended >= began]
+               if ended >= began[0]]
     results.put({'samples': samples, 'failures': sum(failures),
                  'errors': errors[:5], 'error_count': len(errors),
                  'elapsed': elapsed,
                  'cpu_s': time.process_time() - cpu,
-                 'ran_out': duration is not None and elapsed < duration,
+                 'ran_out': duration is not None and bool(ran_out),
                  'reloads': len(reloads),
                  'reload_cpu_s': [round(c, 3) for c in reloads]})
     engine.dispose()
@@ -235,20 +254,30 @@ def _fleet_alive(engine, agent_down_time, vacuum=False):
     """Every agent heartbeats anew each third of agent_down_time while the
     block runs, as a live fleet's do: a run longer than agent_down_time
     would otherwise find every agent dead near its end, and time refusals
-    that examine every candidate instead of placements. vacuum: the agents
-    table is vacuumed after each round (common.vacuum), as autovacuum
-    would."""
+    that examine every candidate instead of placements. Spread over that
+    time a sixteenth of the fleet at once (by its ids' first hex digit),
+    as a server flushes a fleet's reports: one statement rewriting 100,000
+    agents every 25 s stalled the placements for the next second, which
+    an open-loop run's p99 counts. vacuum: the agents table is vacuumed
+    after each round (common.vacuum), as autovacuum would."""
     from agentsched.db import models
     from agentsched import liveness
     stop = threading.Event()
     failed = []
+    slices = '0123456789abcdef'
 
     def beat():
         try:
-            while not stop.wait(agent_down_time / 3.0):
-                with engine.begin() as connection:
-                    connection.execute(sa.update(models.agents).values(
-                        heartbeat_timestamp=liveness.utcnow()))
+            while True:
+                for low, high in zip(slices, slices[1:] + '~'):
+                    if stop.wait(agent_down_time / 3.0 / len(slices)):
+                        return
+                    # A range, which the primary key's index serves.
+                    with engine.begin() as connection:
+                        connection.execute(sa.update(models.agents).where(
+                            models.agents.c.id >= low,
+                            models.agents.c.id < high).values(
+                            heartbeat_timestamp=liveness.utcnow()))
                 if vacuum:
                     common.vacuum(engine, 'agents')
         except Exception as exc:  # the run's figures would be wrong
@@ -279,14 +308,15 @@ def _check(engine, ids):
 
 
 def _run(context, config_file, engine, algorithm, processes, threads,
-         count, duration=None):
+         count, duration=None, rate=None):
     """count placements per process; with duration, as many as duration
-    seconds allow (count resources per process at most)."""
+    seconds allow (count resources per process at most). rate: open loop
+    (_place), placements a second in all."""
     ids = _new_resources(engine, count * processes)
     go, results = context.Event(), context.Queue()
     workers = [context.Process(target=_place, args=(
         config_file, algorithm, ids[i::processes], threads, go, results,
-        duration))
+        duration, rate and rate / processes))
         for i in range(processes)]
     for worker in workers:
         worker.start()
@@ -305,6 +335,7 @@ def _run(context, config_file, engine, algorithm, processes, threads,
                                  int(share * len(samples)))] * 1000, 3)
     elapsed = max(o['elapsed'] for o in outcomes)
     run = {'processes': processes, 'threads': threads,
+           'offered_per_s': rate,
            'placements': len(samples),
            'failures': sum(o['failures'] for o in outcomes),
            'errors': sum(o['error_count'] for o in outcomes),

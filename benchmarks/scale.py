@@ -14,7 +14,10 @@ with the machine's load beside it:
   KEEP_BUILT, and one more read, which drops them first as every read
   does: the memory at the most the pools keep; in the server's malloc
   settings), then benchmarks/placement.py's runs (sequential, and
-  --threads threads sharing one Placer), each --duration seconds long so
+  --threads threads sharing one Placer, back to back: saturation; then
+  those threads in open loop, offered --open-loop times the big fleet's
+  sequential rate, requests arriving at random as API requests do, each
+  timed from its arrival), each --duration seconds long so
   that the snapshot's background reloads fall within the timing, at
   --small agents (--small x 10 bindings, a database of its own) and at N,
   in the same run, interleaved (per way of placing: small, N, small, so
@@ -141,12 +144,17 @@ def _populate(engine, agents, devices_configured=False):
 
 
 def _heartbeat_now(engine):
-    """Every agent alive: the fleet's reports are not what is measured."""
+    """Every agent alive: the fleet's reports are not what is measured.
+    Vacuumed after, as autovacuum would, where it is off (common.vacuum):
+    a full list read 0.84-0.94 s with two such rounds' dead rows in the
+    table against 0.52-0.56 s vacuumed (docs/benchmarks.md)."""
     from agentsched import liveness
     with engine.begin() as connection:
         connection.execute(sa.text(
             'UPDATE agents SET heartbeat_timestamp = :now'),
             {'now': liveness.utcnow()})
+    if common.autovacuum_off(engine):
+        common.vacuum(engine, 'agents')
 
 
 # -- placement --------------------------------------------------------------
@@ -244,15 +252,17 @@ def _snapshot_read(context, bench, engine, moves=300):
     return result
 
 
-def _placement(context, fleets, modes, count, algorithm, duration=None):
+def _placement(context, fleets, modes, count, algorithm, duration=None,
+               rate=None):
     """Per mode, a run on each fleet in turn: fleets is [(agents, bench,
-    engine)], small, big, small."""
+    engine)], small, big, small. rate: open loop (benchmarks/placement.py),
+    placements a second offered to each fleet alike."""
     runs = []
     for processes, threads in modes:
         for agents, bench, engine in fleets:
             run = placement._run(context, bench.config_file('scale'), engine,
                                  algorithm, processes, threads, count,
-                                 duration)
+                                 duration, rate)
             run.update(agents=agents, algorithm=algorithm)
             runs.append(run)
     return runs
@@ -643,15 +653,20 @@ def _verdicts(report, agents):
             worst <= TARGETS['health_check_cpu_ms'])
     runs = report.get('placement')
     if runs:
-        for mode in {(r['processes'], r['threads']) for r in runs}:
-            of_mode = [r for r in runs
-                       if (r['processes'], r['threads']) == mode]
+        def mode_of(run):
+            return run['processes'], run['threads'], run['offered_per_s']
+        for mode in {mode_of(r) for r in runs}:
+            of_mode = [r for r in runs if mode_of(r) == mode]
             big = next(r for r in of_mode if r['agents'] == agents)
             small = [r for r in of_mode if r['agents'] != agents]
             # The small fleet's runs before and after the big one's.
             small_rate = sum(r['per_s'] for r in small) / len(small)
             ratio = round(big['per_s'] / small_rate, 2)
-            found['placement_%dp_%dt' % mode] = _verdict(
+            # Open loop (offered): the rates are the offered one's if
+            # every fleet kept up; the p99 is the figure.
+            name = 'placement_%dp_%dt' % mode[:2] + (
+                '_open_%d_per_s' % mode[2] if mode[2] else '')
+            found[name] = _verdict(
                 {'p99_ms': big['p99_ms'], 'rate_ratio': ratio,
                  'rate_ratios_each': [round(big['per_s'] / r['per_s'], 2)
                                       for r in small],
@@ -676,6 +691,10 @@ def main(argv=None):
     parser.add_argument('--phases', default=','.join(PHASES),
                         help='comma-separated, of %s' % ', '.join(PHASES))
     parser.add_argument('--threads', type=int, default=4)
+    parser.add_argument('--open-loop', type=float, default=0.5,
+                        help='then the --threads threads in open loop, '
+                             'offered this fraction of the big fleet\'s '
+                             'sequential rate (0: not run)')
     parser.add_argument('--duration', type=float,
                         help='seconds each timed placement run places for '
                              '(default 40, so that it includes the '
@@ -753,9 +772,20 @@ def main(argv=None):
                 report['snapshot'] = _snapshot_read(context, bench, engine)
             small = (args.small, small_bench, small_engine)
             with timing.phase('placement'):
-                report['placement'] = _placement(
-                    context, [small, (args.agents, bench, engine), small],
-                    modes, count, args.algorithm, duration)
+                fleets = [small, (args.agents, bench, engine), small]
+                runs = _placement(context, fleets, modes, count,
+                                  args.algorithm, duration)
+                if args.open_loop:
+                    # A load below saturation: a fraction of the big
+                    # fleet's sequential rate, from --threads threads.
+                    sequential = next(
+                        r['per_s'] for r in runs if r['threads'] == 1 and
+                        r['agents'] == args.agents)
+                    runs += _placement(
+                        context, fleets, [(1, args.threads)], count,
+                        args.algorithm, duration,
+                        rate=round(args.open_loop * sequential))
+                report['placement'] = runs
         if 'health' in phases:
             with timing.phase('health'):
                 report['health'] = _health(bench, conf,
