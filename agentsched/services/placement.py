@@ -26,6 +26,7 @@ only; absent, its private ones first when one of them fits, else shared.
 import array
 import bisect
 import collections.abc
+import ctypes
 import inspect
 import itertools
 import json
@@ -74,13 +75,13 @@ CHEAP_READ = 0.1
 # 100,000-agent fleet (400,000) is kept. A read drops what the installed
 # snapshot keeps before it begins (Snapshot._drop_kept), so two snapshots'
 # candidates are never held at once: the 400 MB of a server's memory leaves
-# room for one's. They are kept as plain tuples of strings and numbers,
-# without the capabilities (a dict, found again by device), made
-# Candidates when taken (about 0.3 us each): the garbage collector stops
-# tracking such a tuple, never a Candidate (a tuple's subclass) nor a tuple
-# holding a dict, and a full collection traversed 385,000 kept Candidates
-# in 100-260 ms, stopping every placing thread, several times as the pools
-# filled after each reload (docs/benchmarks.md, open loop).
+# room for one's. Kept Candidates are untracked by the garbage collector
+# (_untrack): a full collection traversed 385,000 of them in 100-260 ms,
+# stopping every placing thread, several times as the pools filled after
+# each reload (docs/benchmarks.md, open loop). The collector never stops
+# tracking a Candidate by itself (a tuple's subclass, holding a dict);
+# keeping plain tuples instead, made Candidates when taken, cost 0.1 ms a
+# placement.
 KEEP_BUILT = 400000
 
 # After a background reload failed, the next one waits this long, doubled
@@ -98,8 +99,22 @@ YIELD_ROWS = 256
 # call per candidate.
 _new_tuple = tuple.__new__
 Candidate = algorithms.Candidate
-_USED = Candidate._fields.index('used')
-_CAPABILITIES = Candidate._fields.index('capabilities')
+
+
+def _untracker():
+    """CPython's PyObject_GC_UnTrack (the garbage collector no longer looks
+    at an object; safe for one in no reference cycle), or a no-op."""
+    try:
+        untrack = ctypes.pythonapi.PyObject_GC_UnTrack
+    except AttributeError:   # not CPython
+        return lambda candidate: None
+    untrack.argtypes, untrack.restype = (ctypes.py_object,), None
+    return untrack
+
+
+# A kept Candidate refers to strings, numbers and its device kind's
+# capabilities, never back to anything that refers to it: no cycle.
+_untrack = _untracker()
 
 
 class _Columns:
@@ -179,35 +194,31 @@ class Pool(collections.abc.Sequence):
     def take(self, indexes):
         """The candidates at these indexes (what Algorithm.select asks for
         its sample), each built once while the snapshot keeps fewer than
-        its budget (KEEP_BUILT): new Candidates, of kept values."""
+        its budget (KEEP_BUILT)."""
         built = self._built
         # Read once: a claim's forget() (another thread) may empty a slot
         # between two reads.
-        kept = ([None] * len(indexes) if built is None
-                else [built[index] for index in indexes])
-        kinds, devices = self._columns.device_kinds, self.devices
-        taken = [None if values is None else _new_tuple(
-            Candidate, values[:_CAPABILITIES] +
-            (kinds[devices[index]][1],) + values[_CAPABILITIES:])
-            for values, index in zip(kept, indexes)]
-        missing = [at for at, values in enumerate(kept) if values is None]
+        taken = ([None] * len(indexes) if built is None
+                 else [built[index] for index in indexes])
+        missing = [at for at, candidate in enumerate(taken)
+                   if candidate is None]
         if missing:
             indexes = [indexes[at] for at in missing]
             fresh = self._build(indexes)
-            for at, values in zip(missing, fresh):
-                taken[at] = _new_tuple(Candidate, values)
+            for at, candidate in zip(missing, fresh):
+                taken[at] = candidate
             columns = self._columns
             if columns.kept < columns.budget:   # a hint: checked below
                 self._keep(indexes, fresh)
         return taken
 
     def _keep(self, indexes, candidates):
-        """Keep the candidates just built (their values: _build, without
-        the capabilities, which take() finds by device), while the
-        snapshot keeps fewer than its budget (KEEP_BUILT): each slot
-        counted once (another thread may have filled it meanwhile), and
-        none whose device a claim changed since it was built (its forget()
-        came before: the candidate's used is stale)."""
+        """Keep the candidates just built, while the snapshot keeps fewer
+        than its budget (KEEP_BUILT): each slot counted once (another
+        thread may have filled it meanwhile), and none whose device a claim
+        changed since it was built (its forget() came before: the
+        candidate's used is stale). Kept, out of the garbage collector's
+        sight (_untrack)."""
         columns = self._columns
         devices, used = self.devices, columns.used
         with columns.keeping:
@@ -217,13 +228,13 @@ class Pool(collections.abc.Sequence):
             built = self._built
             if built is None:
                 built = self._built = [None] * len(self.agents)
-            for index, values in zip(indexes, candidates):
+            for index, candidate in zip(indexes, candidates):
                 if room <= 0:
                     break
                 if built[index] is None and \
-                        values[_USED] == used[devices[index]]:
-                    built[index] = (values[:_CAPABILITIES] +
-                                    values[_CAPABILITIES + 1:])
+                        candidate.used == used[devices[index]]:
+                    _untrack(candidate)
+                    built[index] = candidate
                     room -= 1
             columns.kept = columns.budget - room
 
@@ -250,9 +261,8 @@ class Pool(collections.abc.Sequence):
                     self._columns.kept -= 1
 
     def _build(self, indexes):
-        """The values of the candidates at these indexes (plain tuples, in
-        Candidate's order), built in one loop: about a microsecond each (3
-        on a slow machine)."""
+        """The candidates at these indexes, built in one loop: about a
+        microsecond each (3 on a slow machine)."""
         c = self._columns
         agents, devices, service_type = (self.agents, self.devices,
                                          self._service_type)
@@ -268,12 +278,12 @@ class Pool(collections.abc.Sequence):
                 agent_kinds[agent]
             (device_type, capabilities, health, device_up,
              device_zone) = device_kinds[device]
-            built.append((
+            built.append(_new_tuple(Candidate, (
                 agent_ids[agent], hosts[agent], agent_type, agent_up,
                 agent_alive, loads[agent], agent_zone,
                 device_ids[device], names[device], device_type,
                 service_type, capabilities, capacities[device],
-                used[device], health, device_up, device_zone))
+                used[device], health, device_up, device_zone)))
         return built
 
 
