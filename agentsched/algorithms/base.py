@@ -53,7 +53,10 @@ class Candidate(typing.NamedTuple):
     """One (agent, device) pair the agent reaches; the caller builds them.
 
     A tuple: cheap to build by the tens of thousands, immutable, and its
-    fields are read at C speed in the filters' comprehensions.
+    fields are read at C speed in the filters' comprehensions. Read
+    capabilities, never change it: one dict is shared by every candidate
+    of a device kind (and what refers to a kept candidate is not seen by
+    the garbage collector: services/placement.py).
     """
     agent_id: str
     host: str

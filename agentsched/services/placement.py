@@ -103,7 +103,8 @@ Candidate = algorithms.Candidate
 
 def _untracker():
     """CPython's PyObject_GC_UnTrack (the garbage collector no longer looks
-    at an object; safe for one in no reference cycle), or a no-op."""
+    at an object: always memory-safe, but a reference cycle through it
+    would never be collected), or, elsewhere, a no-op."""
     try:
         untrack = ctypes.pythonapi.PyObject_GC_UnTrack
     except AttributeError:   # not CPython

@@ -166,10 +166,17 @@ def test_kept_candidates_cost_the_garbage_collector_nothing():
     taken = pool.take([0, 1, 2])
     assert all(type(c) is algorithms.Candidate for c in taken)
     assert taken == [expected(values) for values in ROWS[:3]]
-    gc.collect()
     assert _kept(pool) == [0, 1, 2]
     assert not any(gc.is_tracked(pool._built[i]) for i in _kept(pool))
-    assert all(type(c) is algorithms.Candidate for c in pool.take([0, 1]))
+    assert pool.take([0])[0] is pool._built[0]
+    # Untracked, they are freed as any other: forgotten after a claim,
+    # dropped before a read.
+    snapshot.claimed('dev-00', 1)
+    assert _kept(pool) == [2]
+    snapshot.invalidate()
+    snapshot.candidates(LB)
+    assert pool._built is None
+    gc.collect()
 
 
 
