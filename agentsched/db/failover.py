@@ -256,8 +256,7 @@ def rebind(connection, resource_ids, old_agent_id, device_id, new_agent_id,
     # them (resources_db.set_answered_status): no deadlock between the two.
     kept = set(resources_db.set_status(
         connection, [row.resource_id for row in locked],
-        constants.STATUS_PENDING_UPDATE, description, now,
-        unless_status=constants.STATUS_PENDING_DELETE))
+        constants.STATUS_PENDING_UPDATE, description, now))
     locked = [row for row in locked if row.resource_id in kept]
     if not locked:
         return []

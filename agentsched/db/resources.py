@@ -6,6 +6,7 @@ services/resources.py; this module holds its statements.
 
 import sqlalchemy as sa
 
+from agentsched import constants
 from agentsched import formats
 from agentsched.db import models
 from agentsched.db import paging
@@ -63,48 +64,54 @@ def insert(connection, values):
     connection.execute(sa.insert(_resources).values(**values))
 
 
-def update(connection, resource_id, values, unless_status=None):
-    """True if the resource was updated: it exists and is not in
-    unless_status."""
-    statement = sa.update(_resources).where(_resources.c.id == resource_id)
-    if unless_status is not None:
-        statement = statement.where(_resources.c.status != unless_status)
-    return connection.execute(statement.values(**values)).rowcount == 1
+def _not_deleting(statement):
+    """statement (an UPDATE of resources) for those not being deleted: a
+    delete's PENDING_DELETE is replaced by nothing but the delete's own
+    end. The condition is in the UPDATE itself, so a delete committed
+    after the caller read the rows, or while it waited for one of them, is
+    never overwritten."""
+    return statement.where(
+        _resources.c.status != constants.STATUS_PENDING_DELETE)
 
 
-def set_status(connection, resource_ids, status, description, now,
-               unless_status=None):
+def update(connection, resource_id, values):
+    """True if the resource was updated: it exists and is not being
+    deleted."""
+    return connection.execute(_not_deleting(
+        sa.update(_resources).where(_resources.c.id == resource_id))
+        .values(**values)).rowcount == 1
+
+
+def set_status(connection, resource_ids, status, description, now):
     """One status for resources; description: None (or '') stores none,
-    cut to the column's size. Those in unless_status keep it, the
-    condition written in the UPDATE itself: a delete (PENDING_DELETE)
-    committed after the caller read the rows, or while it waited for one
-    of them, is never overwritten. Returns the ids given the status (with
-    unless_status None: all those given)."""
+    cut to the column's size. Resources being deleted keep PENDING_DELETE
+    (_not_deleting) unless status is that. Returns the ids given the
+    status."""
     resource_ids = list(resource_ids)
     statement = sa.update(_resources).where(
         _resources.c.id.in_(resource_ids))
-    if unless_status is not None:
-        statement = statement.where(_resources.c.status != unless_status)
+    if status != constants.STATUS_PENDING_DELETE:
+        statement = _not_deleting(statement)
     written = connection.execute(statement.values(
         status=status,
         status_description=formats.shorten(description) or None,
         updated_at=now)).rowcount
-    if unless_status is None or written == len(resource_ids):
+    if written == len(resource_ids):
         return resource_ids
     # The rows written are this transaction's, and no one takes a resource
-    # out of unless_status but to remove it. A locking read: it sees the
+    # out of PENDING_DELETE but to remove it. A locking read: it sees the
     # newest rows, not the snapshot of an earlier read (MariaDB).
     return connection.execute(sa.select(_resources.c.id).where(
         _resources.c.id.in_(resource_ids),
-        _resources.c.status != unless_status)
+        _resources.c.status == status)
         .with_for_update(read=True)).scalars().all()
 
 
 def set_answered_status(connection, resource_id, generation, agent_id,
-                        status, description, now, unless_status):
+                        status, description, now):
     """An agent's status for one generation of a resource, stored only
     while that generation is bound (to agent_id, unless None) and the
-    resource is not in unless_status; True if stored. The binding is read
+    resource is not being deleted; True if stored. The binding is read
     with a shared lock, then the status written with its condition in the
     UPDATE: a failover (which locks the binding first, as this does) or a
     delete that commits after the caller read the rows is never
@@ -116,9 +123,8 @@ def set_answered_status(connection, resource_id, generation, agent_id,
         binding = binding.where(_bindings.c.agent_id == agent_id)
     if connection.execute(binding.with_for_update(read=True)).first() is None:
         return False
-    return connection.execute(
-        sa.update(_resources).where(_resources.c.id == resource_id,
-                                    _resources.c.status != unless_status)
+    return connection.execute(_not_deleting(
+        sa.update(_resources).where(_resources.c.id == resource_id))
         .values(status=status,
                 status_description=formats.shorten(description) or None,
                 updated_at=now)).rowcount == 1

@@ -267,8 +267,7 @@ class FailoverService:
                     connection, [item.resource_id],
                     constants.STATUS_PENDING_UPDATE,
                     'failover: %s; moved to device %s' % (
-                        reason, candidate.device_name), now,
-                    unless_status=constants.STATUS_PENDING_DELETE):
+                        reason, candidate.device_name), now):
                 raise failover_db.BindingChanged(item.resource_id)
             return moved
 
@@ -288,8 +287,7 @@ class FailoverService:
                                      exc))
             if not self._resources.set_status(
                     item.resource_id, constants.STATUS_ERROR,
-                    'failover (%s) found no other device: %s' % (reason, exc),
-                    unless_status=constants.STATUS_PENDING_DELETE):
+                    'failover (%s) found no other device: %s' % (reason, exc)):
                 return SKIPPED   # deleted since it was read
             LOG.warning('Failover (%s) of %s %s found no other device: %s',
                         reason, item.resource_type, item.resource_id, exc)

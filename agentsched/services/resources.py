@@ -221,8 +221,7 @@ class ResourceService:
         try:
             candidate = self.placer.place(resource_id, request, only)
         except algorithms.NoValidCandidate as exc:
-            self.set_status(resource_id, constants.STATUS_ERROR, str(exc),
-                            unless_status=constants.STATUS_PENDING_DELETE)
+            self.set_status(resource_id, constants.STATUS_ERROR, str(exc))
             LOG.warning('Cannot place %s %s: %s', request.resource_type,
                         resource_id, exc)
             if only_agent is not None:
@@ -294,8 +293,7 @@ class ResourceService:
             values['status'] = constants.STATUS_PENDING_UPDATE
         with self._engine.begin() as connection:
             if not resources_db.update(
-                    connection, resource_id, values,
-                    unless_status=constants.STATUS_PENDING_DELETE):
+                    connection, resource_id, values):
                 # Being deleted, or gone, since it was read.
                 if resources_db.get(connection, resource_id) is None:
                     raise self.not_found(row.resource_type, resource_id)
@@ -341,8 +339,7 @@ class ResourceService:
             agent = agents_db.get(connection, binding.agent_id)
             if not resources_db.set_status(
                     connection, [resource_id], constants.STATUS_PENDING_CREATE,
-                    'unbound by an admin', liveness.utcnow(),
-                    unless_status=constants.STATUS_PENDING_DELETE):
+                    'unbound by an admin', liveness.utcnow()):
                 # Deleted since it was read: the unbind is rolled back.
                 raise _being_deleted(row)
         if agent is not None:
@@ -397,8 +394,7 @@ class ResourceService:
             with self._engine.begin() as connection:
                 return resources_db.set_answered_status(
                     connection, resource_id, generation, agent_id, status,
-                    description, liveness.utcnow(),
-                    unless_status=constants.STATUS_PENDING_DELETE)
+                    description, liveness.utcnow())
         return False
 
     # -- shared with failover ----------------------------------------------
@@ -415,13 +411,13 @@ class ResourceService:
             notifications.emit(row.resource_type + '.delete.end',
                                {row.resource_type + '_id': resource_id})
 
-    def set_status(self, resource_id, status, description=None,
-                   unless_status=None):
-        """With unless_status: False if it was in it (kept) or is gone."""
+    def set_status(self, resource_id, status, description=None):
+        """False if it is being deleted (kept: resources_db.set_status) or
+        is gone."""
         with self._engine.begin() as connection:
             return bool(resources_db.set_status(
                 connection, [resource_id], status, description,
-                liveness.utcnow(), unless_status))
+                liveness.utcnow()))
 
     def message(self, hosting, with_secrets=False):
         """What an agent is told about a resource, from its Hosting.
@@ -462,8 +458,7 @@ class ResourceService:
         reason (never the secret). Nothing is cast, so its agent keeps what
         it has: it may be a working tunnel."""
         description = 'not deployed: %s' % exc
-        self.set_status(resource_id, constants.STATUS_ERROR, description,
-                        unless_status=constants.STATUS_PENDING_DELETE)
+        self.set_status(resource_id, constants.STATUS_ERROR, description)
         LOG.error('Resource %s %s', resource_id, description)
 
     def deploy(self, resource_id):
