@@ -33,6 +33,7 @@ from agentsched.reports import sink as reports_sink
 from agentsched.reports import trust as report_trust
 from agentsched.services import agent_notifier
 from agentsched.services import agent_sync
+from agentsched.services import resource_types
 from agentsched.services import secrets
 from agentsched.services import wiring
 
@@ -104,6 +105,7 @@ class ServerService(service.Service):
         self.services = wiring.build(conf, self.engine, notifier,
                                      self.secret_box)
         self.resources = self.services.resources
+        self.resources.warm()
         self.failover = self.services.failover
         self.agent_sync = agent_sync.AgentSyncEndpoint(
             self.engine, self.secret_box, self.resources, self.keyring,
@@ -365,8 +367,11 @@ def preflight(conf):
     Raises SchemaNotCurrent, PortInUse, UnsafeNoAuth or
     algorithms.UnknownPlugin with a message for the operator.
     """
-    # A misspelt plugin name would fail the worker at every start.
+    # A misspelt plugin name would fail the worker at every start, or
+    # every placement.
     algorithms.load_device_assigner(conf)
+    for resource_type in resource_types.Registry().names():
+        algorithms.load(conf, resource_type)
     if conf.api.enabled and conf.auth_strategy == 'noauth':
         api_auth.check_noauth(conf)
     if conf.api.enabled and conf.bind_port:

@@ -86,6 +86,11 @@ class ResourceService:
         self.types = registry or resource_types.Registry()
         self.flavors = flavors or flavors_service.FlavorService(engine)
 
+    def warm(self):
+        """Before serving: what the first placement of each resource type
+        would otherwise load (Placer.warm)."""
+        self.placer.warm(self.types.names())
+
     # -- reading ---------------------------------------------------------
 
     def not_found(self, resource_type, resource_id):

@@ -8,6 +8,7 @@ overcommitted and no resource is ever bound twice.
 import datetime
 import multiprocessing
 import threading
+import time
 import uuid
 
 import pytest
@@ -169,6 +170,29 @@ def test_dead_agents_and_stale_snapshots(database, parsed_conf):
     placer._snapshot.invalidate()
     assert placer.place(ids[-1], _request()).agent_id == 'agent-1'
     assert _check_invariants(engine) == CAPACITY + 1
+
+
+def test_warm_loads_what_the_first_placement_would(database, parsed_conf):
+    engine = database.engine()
+    _setup(engine, agents=2, devices_per_agent=1)
+    placer = _placer(parsed_conf, engine)
+    reads = []
+    read = placer._snapshot._read
+
+    def counted():
+        reads.append(threading.current_thread().name)
+        return read()
+    placer._snapshot._read = counted
+    placer.warm(['vip', 'vpn_connection'])
+    assert sorted(placer._algorithms) == ['vip', 'vpn_connection']
+    deadline = time.monotonic() + 10
+    while placer._snapshot.loads == 0:
+        assert time.monotonic() < deadline, 'the snapshot was never read'
+        time.sleep(0.01)
+    assert reads == ['placement-snapshot']
+    # The first placement places on it, reading nothing more.
+    placer.place(_resources(engine, 1)[0], _request())
+    assert reads == ['placement-snapshot']
 
 
 def test_a_resource_is_bound_once(database, parsed_conf):

@@ -88,6 +88,18 @@ def test_an_unknown_assigner_fails_clearly_at_start(parsed_conf):
         parsed_conf.clear_override('device_assigner', 'scheduler')
 
 
+def test_an_unknown_algorithm_fails_clearly_at_start(parsed_conf):
+    # Before, the first placement of a VPN connection found out.
+    parsed_conf.set_override('vpn_connection_algorithm', 'best_fit',
+                             'scheduler')
+    try:
+        with pytest.raises(algorithms.UnknownPlugin,
+                           match="'best_fit'.*vpn_connection_algorithm"):
+            server.preflight(parsed_conf)
+    finally:
+        parsed_conf.clear_override('vpn_connection_algorithm', 'scheduler')
+
+
 def test_agents_per_device_is_at_least_one(parsed_conf):
     with pytest.raises(ValueError):
         parsed_conf.set_override('agents_per_device', 0, 'scheduler')
