@@ -105,7 +105,8 @@ class ServerService(service.Service):
         self.services = wiring.build(conf, self.engine, notifier,
                                      self.secret_box)
         self.resources = self.services.resources
-        self.resources.warm()
+        if conf.api.enabled or conf.health.enabled:   # what places
+            self.resources.warm()
         self.failover = self.services.failover
         self.agent_sync = agent_sync.AgentSyncEndpoint(
             self.engine, self.secret_box, self.resources, self.keyring,
