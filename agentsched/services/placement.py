@@ -444,11 +444,18 @@ class Snapshot:
                 with self._lock:
                     if self._loaded_at is None:
                         self._read_and_install()
+                        LOG.info('Placement snapshot read: %d candidates '
+                                 'in %.1f s', self._size(),
+                                 self.read_seconds)
             except Exception:
                 LOG.exception('Reading the placement snapshot failed; the '
                               'first placement reads it again')
         threading.Thread(target=load, name='placement-snapshot',
                          daemon=True).start()
+
+    def _size(self):
+        return sum(len(pool) for pool in itertools.chain(
+            self._by_service.values(), self._private.values()))
 
     def max_age(self):
         """Seconds the installed snapshot serves before a reload."""

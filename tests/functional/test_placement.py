@@ -172,7 +172,8 @@ def test_dead_agents_and_stale_snapshots(database, parsed_conf):
     assert _check_invariants(engine) == CAPACITY + 1
 
 
-def test_warm_loads_what_the_first_placement_would(database, parsed_conf):
+def test_warm_loads_what_the_first_placement_would(database, parsed_conf,
+                                                  caplog):
     engine = database.engine()
     _setup(engine, agents=2, devices_per_agent=1)
     placer = _placer(parsed_conf, engine)
@@ -190,6 +191,10 @@ def test_warm_loads_what_the_first_placement_would(database, parsed_conf):
         assert time.monotonic() < deadline, 'the snapshot was never read'
         time.sleep(0.01)
     assert reads == ['placement-snapshot']
+    deadline = time.monotonic() + 10
+    while 'Placement snapshot read: 2 candidates' not in caplog.text:
+        assert time.monotonic() < deadline, caplog.text
+        time.sleep(0.01)
     # The first placement places on it, reading nothing more.
     placer.place(_resources(engine, 1)[0], _request())
     assert reads == ['placement-snapshot']
