@@ -29,7 +29,7 @@ monitor's own thread drives them: a check, then a wait of the interval.
 Measured from the start of the first check (the first to see the agents
 dead) to the end of the check after which no binding is left on a dead
 agent: wall time, number of checks, time and process CPU inside checks, SQL
-statements and pool checkouts (each a pre-ping round trip) inside checks,
+statements and pool checkouts (a ping round trip each where idle) inside checks,
 time per FailoverService.move and per rebound resource, time in casts.
 Every HEARTBEAT_REFRESH seconds a thread refreshes the live agents'
 heartbeats in the database (the intake; also during a long check, which at

@@ -659,7 +659,7 @@ def _verdicts(report, agents):
         placing = round(worker + max(
             snapshot['rss_peak_growth_mb'],
             snapshot['rss_peak_growth_with_kept_mb']) -
-            snapshot['reads'][-1]['rss_growth_mb'], 1)
+            snapshot['reads'][0]['rss_growth_mb'], 1)
         found['placing_server_rss'] = _verdict(
             placing, '<= %d MB (the worker with its snapshot, plus the '
             'candidates kept and a reload\'s peak)'

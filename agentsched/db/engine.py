@@ -2,6 +2,7 @@
 
 import os
 import select
+import time
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -36,9 +37,23 @@ def create_engine(conf, url=None):
         max_overflow=conf.database.max_overflow,
         pool_timeout=conf.database.pool_timeout,
         pool_recycle=conf.database.connection_recycle_time,
+        # The connection used last goes out first: at a low rate the same
+        # one serves on (its idle time stays short, PING_IDLE), and the
+        # others idle until the database's or a proxy's timeout closes them.
+        pool_use_lifo=True,
     )
+    event.listen(engine, 'connect', _mark_used)
+    event.listen(engine, 'checkin', _mark_used)
     event.listen(engine, 'checkout', _replace_if_closed(engine.dialect))
     return engine
+
+
+# A pooled connection idle for longer than this is pinged at checkout.
+PING_IDLE = 1.0
+
+
+def _mark_used(dbapi_connection, record):
+    record.info['used_at'] = time.monotonic()
 
 
 def _replace_if_closed(dialect):
@@ -47,17 +62,21 @@ def _replace_if_closed(dialect):
     first statement fails.
 
     SQLAlchemy's pool_pre_ping asks with a round trip at every checkout:
-    an isolated placement's claim paid two round trips instead of one,
-    0.6-0.9 ms on an idle virtual machine (docs/benchmarks.md). A server
-    that closes a connection says so on its socket (an error message, or
-    the end of the stream), and an idle connection is otherwise silent:
-    one poll() tells, and only a connection with something to read (or a
-    driver whose socket is unknown) is pinged for real. A connection whose
-    server vanished without a word is no worse off than with a ping,
-    which would wait as long as the statement does.
+    an isolated placement's claim paid two round trips instead of one
+    (docs/benchmarks.md). A database that closes a connection says so on
+    its socket (an error message, or the end of the stream), and an idle
+    connection is otherwise silent: one poll() tells. A database that
+    vanished without a word, and resets the connection at the next packet
+    (a crashed host, a virtual IP moved to another node), shows nothing
+    there: a connection idle for more than PING_IDLE seconds is pinged
+    all the same, and only one used within the last second goes out on
+    the poll alone. If its first statement then fails, SQLAlchemy
+    replaces every connection of the pool: one error per event, where a
+    ping at every checkout would have spared that one.
     """
     def checkout(dbapi_connection, record, proxy):
-        if not _has_spoken(dbapi_connection):
+        idle = time.monotonic() - record.info.get('used_at', 0.0)
+        if idle <= PING_IDLE and not _has_spoken(dbapi_connection):
             return
         try:
             dialect.do_ping(dbapi_connection)

@@ -408,6 +408,8 @@ class Snapshot:
         self.loads = 0         # how many snapshots were installed
         self.read_at = None    # when the installed one's read began
         self.read_seconds = 0.0  # how long the installed one's read took
+        # The installed one was read as the server started: see fresh().
+        self._read_at_start = False
 
     def candidates(self, service_type, project_id=None):
         """The snapshot's Pool itself (candidates built as they are read,
@@ -444,6 +446,7 @@ class Snapshot:
                 with self._lock:
                     if self._loaded_at is None:
                         self._read_and_install()
+                        self._read_at_start = True
                         LOG.info('Placement snapshot read: %d candidates '
                                  'in %.1f s', self._size(),
                                  self.read_seconds)
@@ -495,13 +498,17 @@ class Snapshot:
         began (False then: the refusal stands on a snapshot at most that
         old). A stream of requests that nothing fits (a tenant's, a
         failover with no room left) would otherwise keep a core reading,
-        seconds a read at 400,000 pairs.
+        seconds a read at 400,000 pairs. Not after the read made as the
+        server started (load_in_background): that one may have found every
+        agent dead (their heartbeats stale after an outage of the servers),
+        and the first refusal reads again.
         """
         with self._lock:
             if self.read_at is not None:
                 if self.read_at >= since:
                     return True
                 if self.read_seconds > CHEAP_READ and (
+                        not self._read_at_start) and (
                         time.monotonic() - self.read_at <
                         READ_SHARE * self.read_seconds):
                     return False
@@ -554,6 +561,7 @@ class Snapshot:
         self._failed_reloads = 0
         self.read_at = read_at
         self.read_seconds = read_seconds
+        self._read_at_start = False
         self.loads += 1
 
     def _drop_kept(self):

@@ -1,11 +1,14 @@
 """The engine's pool on PostgreSQL and MariaDB: a connection the database
-closed is replaced before a statement fails on it, and a healthy one costs
-no round trip at checkout (db/engine.py, _replace_if_closed)."""
+closed is replaced before a statement fails on it, a connection idle for
+long is pinged, and a healthy one just used costs no round trip at checkout
+(db/engine.py, _replace_if_closed)."""
 
 import time
 
 import pytest
 import sqlalchemy as sa
+
+from agentsched.db import engine as db_engine
 
 _SESSION_ID = {'postgresql': 'SELECT pg_backend_pid()',
                'mariadb': 'SELECT CONNECTION_ID()'}
@@ -36,7 +39,9 @@ def pings(server_database):
 
 
 def test_a_connection_the_database_closed_is_replaced_on_checkout(
-        server_database, pings):
+        server_database, pings, monkeypatch):
+    # However long the kill takes, the poll (not the idle time) tells.
+    monkeypatch.setattr(db_engine, 'PING_IDLE', 3600.0)
     engine, pinged = pings
     backend = server_database.backend
     with engine.connect() as connection:
@@ -72,3 +77,20 @@ def test_a_healthy_pooled_connection_is_checked_out_without_a_round_trip(
             sessions.add(_session(connection, backend))
     assert len(sessions) == 1
     assert pinged == []
+
+
+def test_a_connection_idle_for_long_is_pinged(server_database, pings,
+                                              monkeypatch):
+    # A database that resets the connection only at the next packet (a
+    # crashed host, a moved virtual IP) leaves nothing on the socket.
+    monkeypatch.setattr(db_engine, 'PING_IDLE', 0.2)
+    engine, pinged = pings
+    with engine.connect():
+        pass
+    with engine.connect():
+        pass
+    assert pinged == []
+    time.sleep(0.3)
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql('SELECT 1').scalar() == 1
+    assert len(pinged) == 1

@@ -339,6 +339,29 @@ def test_nothing_fits_only_on_a_snapshot_read_after_the_request(
         'agent-0'
 
 
+def test_a_refusal_on_the_read_at_start_is_judged_again(
+        database, parsed_conf, monkeypatch):
+    """The read made as the server started may find every agent dead
+    (their heartbeats stale after the servers were away): the first
+    refusal reads again, however long reads take."""
+    monkeypatch.setattr(placement, 'CHEAP_READ', 0.0)
+    monkeypatch.setattr(placement, 'READ_SHARE', 10 ** 6)
+    engine = database.engine()
+    _setup(engine, agents=1, devices_per_agent=1, dead=(0,))
+    placer = _placer(parsed_conf, engine)
+    placer.warm(['vip'])
+    deadline = time.monotonic() + 10
+    while placer._snapshot.loads == 0:
+        assert time.monotonic() < deadline, 'the snapshot was never read'
+        time.sleep(0.01)
+    with engine.begin() as connection:   # the agent reports again
+        connection.execute(sa.update(models.agents).values(
+            heartbeat_timestamp=liveness.utcnow()))
+    assert placer.place(_resources(engine, 1)[0], _request()).agent_id == \
+        'agent-0'
+    assert placer._snapshot.loads == 2
+
+
 def _fleet(engine, agents, devices_per_agent=4):
     """agents x devices_per_agent devices, each listed by its agent, in
     three statements (uuid ids, as the server makes them)."""
