@@ -456,9 +456,13 @@ class Snapshot:
         threading.Thread(target=load, name='placement-snapshot',
                          daemon=True).start()
 
+    def _every_pool(self):
+        """Every pool of the installed snapshot, shared and private."""
+        return itertools.chain(self._by_service.values(),
+                               self._private.values())
+
     def _size(self):
-        return sum(len(pool) for pool in itertools.chain(
-            self._by_service.values(), self._private.values()))
+        return sum(len(pool) for pool in self._every_pool())
 
     def max_age(self):
         """Seconds the installed snapshot serves before a reload."""
@@ -482,8 +486,7 @@ class Snapshot:
             device = self._columns.device_index(device_id)
             if device is not None:
                 self._columns.used[device] += units
-                for pool in itertools.chain(self._by_service.values(),
-                                            self._private.values()):
+                for pool in self._every_pool():
                     pool.forget(device)
 
     def fresh(self, since):
@@ -575,8 +578,7 @@ class Snapshot:
             return
         with columns.keeping:
             columns.budget = columns.kept = 0
-            for pool in itertools.chain(self._by_service.values(),
-                                        self._private.values()):
+            for pool in self._every_pool():
                 pool.drop_kept()
 
     def _keep_again(self):
