@@ -20,6 +20,16 @@ _ALIVE = {'postgresql': 'SELECT count(*) FROM pg_stat_activity '
                      'WHERE id = %d'}
 
 
+def _alive(connection, backend, session):
+    try:
+        return connection.exec_driver_sql(_ALIVE[backend] % session).scalar()
+    finally:
+        # PostgreSQL keeps a transaction's first view of pg_stat_activity:
+        # without a new transaction each look, a session seen alive once
+        # stays alive.
+        connection.rollback()
+
+
 def _session(connection, backend):
     return connection.exec_driver_sql(_SESSION_ID[backend]).scalar()
 
@@ -53,7 +63,7 @@ def test_a_connection_the_database_closed_is_replaced_on_checkout(
         with killer.connect() as admin:
             admin.exec_driver_sql(_KILL[backend] % before)
             deadline = time.monotonic() + 10
-            while admin.exec_driver_sql(_ALIVE[backend] % before).scalar():
+            while _alive(admin, backend, before):
                 assert time.monotonic() < deadline, 'the session lives on'
                 time.sleep(0.05)
     finally:
