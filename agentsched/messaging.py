@@ -48,6 +48,20 @@ def get_transport(conf):
         return _transport
 
 
+def reconnect_time(conf):
+    """The longest wait between two attempts of a client of the bus to
+    reconnect (oslo.messaging's [oslo_messaging_rabbit]
+    rabbit_interval_max): once the broker is back, every client reaches it
+    within this, if the fleet shares the setting. 0 in-process."""
+    if is_in_process(conf):
+        return 0
+    get_transport(conf)   # the driver registers its options
+    try:
+        return conf.oslo_messaging_rabbit.rabbit_interval_max
+    except (cfg.NoSuchOptError, cfg.NoSuchGroupError):
+        return 0
+
+
 def cleanup():
     global _transport
     with _lock:

@@ -66,6 +66,18 @@ def parsed_conf():
     return agentsched_conf.CONF
 
 
+@pytest.fixture(autouse=True)
+def _transport_url_unset_after(parsed_conf):
+    """oslo.config's clear_override leaves the option's location at
+    set_override: messaging.transport_url would take the default left
+    (rabbit://) for one set on purpose, and the tests after one of a
+    broker would reach the local RabbitMQ instead of the in-process bus."""
+    yield
+    info = parsed_conf._get_opt_info('transport_url')
+    if 'override' not in info:
+        info.pop('location', None)
+
+
 class Database:
     """A database of one backend for one test, gone after it.
 

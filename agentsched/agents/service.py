@@ -321,7 +321,11 @@ class AgentService(service.Service):
     def _send_report(self):
         """One heartbeat attempt: (when it was sent, the server's answer).
         The fence clock starts at the sending: the server's clock for this
-        heartbeat starts later, so the agent never fences after it.
+        heartbeat starts later, so the agent never fences after it. A send
+        can wait for the broker (oslo.messaging retries it until it
+        reconnects), and the answer then comes at most report_timeout
+        after the message left: the later of the two bounds, or an agent
+        that waited out a broker outage would fence again at once.
 
         Past the fence time, it fences first: an agent whose process was
         frozen wakes with all its threads at once, and must stop serving
@@ -330,7 +334,8 @@ class AgentService(service.Service):
         if self._fencing and self._fence_left() <= 0:
             self.fence()
         sent = time.monotonic()
-        return sent, self._reporter.report_state(self.agent_state())
+        status = self._reporter.report_state(self.agent_state())
+        return max(sent, time.monotonic() - self._timeout), status
 
     # -- fencing -------------------------------------------------------------
 

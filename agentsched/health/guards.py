@@ -49,8 +49,12 @@ class TokenBucket:
 class Guards:
 
     def __init__(self, agent_down_time, report_interval, max_dead_ratio,
-                 min_dead, move_rate, move_burst, clock=time.monotonic):
+                 min_dead, move_rate, move_burst, reconnect_time=0,
+                 clock=time.monotonic):
+        """reconnect_time: the longest a client of the bus waits between
+        two attempts to reconnect (messaging.reconnect_time)."""
         self._down_time = agent_down_time
+        self._reconnect_time = reconnect_time
         self._report_interval = report_interval
         self._max_dead_ratio = max_dead_ratio
         self._min_dead = min_dead
@@ -59,6 +63,7 @@ class Guards:
         self._grace_until = None
         self._outage_reason = None
         self._recovered_at = None
+        self._recovery_wait = agent_down_time
         self._tripped = {}     # (agent_type, az) -> (dead, total)
 
     # -- a. start-up grace -------------------------------------------------
@@ -71,27 +76,35 @@ class Guards:
 
     # -- b. outage guard ---------------------------------------------------
 
-    def outage(self, reason):
-        """The DB or broker is unreachable, or the intake stalled."""
+    def outage(self, reason, bus=False):
+        """The DB or broker is unreachable, or the intake stalled (bus:
+        the agents may have lost the broker too)."""
         if self._outage_reason is None:
             LOG.warning('Failover on hold: %s', reason)
+            self._recovery_wait = self._down_time
+        if bus:
+            # The broker is back when this server hears from it; each
+            # agent retries on its own back-off, and may be that much
+            # later than the first to report.
+            self._recovery_wait = self._down_time + self._reconnect_time
         self._outage_reason = reason
         self._recovered_at = None
 
     def healthy(self):
-        """The intake and the DB work (again): wait agent_down_time more,
-        so agents cut off by the outage can report before being judged."""
+        """The intake and the DB work (again): wait agent_down_time more
+        (and the bus's reconnect time after a bus outage), so agents cut
+        off by the outage can report before being judged."""
         if self._outage_reason is not None and self._recovered_at is None:
             self._recovered_at = self._clock()
             LOG.warning('Recovered from "%s"; judging agents again in %d s',
-                        self._outage_reason, self._down_time)
+                        self._outage_reason, self._recovery_wait)
 
     def _outage_holds(self):
         if self._outage_reason is None:
             return False
         if self._recovered_at is None:
             return True
-        if self._clock() - self._recovered_at < self._down_time:
+        if self._clock() - self._recovered_at < self._recovery_wait:
             return True
         LOG.info('Outage guard released after "%s"', self._outage_reason)
         self._outage_reason = None
@@ -140,7 +153,7 @@ class Guards:
                   'recovering': self._recovered_at is not None}
         if self._recovered_at is not None:
             outage['seconds_left'] = round(max(
-                0.0, self._recovered_at + self._down_time - now), 1)
+                0.0, self._recovered_at + self._recovery_wait - now), 1)
         return {
             'startup_grace': {'active': grace_left > 0,
                               'seconds_left': round(grace_left, 1)},

@@ -29,6 +29,7 @@ import orjson
 
 from agentsched import constants
 from agentsched import liveness
+from agentsched import messaging
 from agentsched.db import engine as db_engine
 from agentsched.db import failover as failover_db
 from agentsched.health import guards as guards_mod
@@ -67,7 +68,8 @@ class HealthMonitor:
         self.guards = guards_mod.Guards(
             conf.agent_down_time, conf.agent.report_interval,
             health.failover_max_dead_ratio, health.failover_min_dead,
-            health.move_rate, health.move_burst, clock)
+            health.move_rate, health.move_burst,
+            reconnect_time=messaging.reconnect_time(conf), clock=clock)
         self.leading = False
         self.leader_since = None
         self._started = clock()
@@ -257,7 +259,8 @@ class HealthMonitor:
             stored_stalled = (now - newest).total_seconds() > slack
             if own_stalled and stored_stalled:
                 self.guards.outage('no heartbeat for %.0f s (broker or '
-                                   'network down?)' % (self._clock() - last))
+                                   'network down?)' % (self._clock() - last),
+                                   bus=True)
                 return
         self.guards.healthy()
 

@@ -43,6 +43,9 @@ from tests import processes
 DOWN_TIME = 3
 REPORT_INTERVAL = 1
 CHECK_INTERVAL = 1
+# rabbit_interval_max: the longest wait between two attempts to reconnect
+# to the broker (30 s by default, against agent_down_time's 75 s).
+RECONNECT_TIME = 5
 
 Bus = collections.namedtuple('Bus', 'url exchange reports_topic')
 
@@ -125,7 +128,9 @@ class Cluster:
             reports={'flush_interval': 0.2},
             agent={'report_interval': REPORT_INTERVAL, 'services': 'lbaas',
                    'resync_interval': 3},
-            secrets={'encryption_keys': self.key}, **sections)
+            secrets={'encryption_keys': self.key},
+            oslo_messaging_rabbit={'rabbit_interval_max': RECONNECT_TIME},
+            **sections)
         commands.run('agentsched-manage', '--config-file', self.config,
                      'db', 'upgrade')
         for name, value in (('transport_url', self.bus.url),
@@ -368,6 +373,40 @@ def test_broker_outage_moves_nothing_and_raises_the_alarm(cluster):
     cluster.wait_alive(hosts, timeout=60)
     _unchanged(cluster, before, DOWN_TIME + 2 * CHECK_INTERVAL)
     assert 'moved from device' not in server.log()
+    _fenced_once_at_most(cluster, hosts)
+
+
+def test_an_agent_late_back_on_the_bus_keeps_its_resources(cluster):
+    # The server hears the first agents after a broker outage while
+    # another still waits out its reconnect back-off (up to
+    # rabbit_interval_max); here, that agent is frozen meanwhile.
+    server, hosts, before = _steady(cluster)
+    late = [p for p in cluster.processes if p.host == hosts[-1]][0]
+    cluster.rabbit.stop()
+    late.kill(signal.SIGSTOP)
+    _unchanged(cluster, before, 2 * DOWN_TIME)
+    cluster.rabbit.start()
+    server.wait_for_log('Recovered from', timeout=60)
+    recovered = time.monotonic()
+    cluster.wait_alive(hosts[:-1], timeout=RECONNECT_TIME + DOWN_TIME)
+    # Past agent_down_time after the recovery, before the reconnect time
+    # is also over: the monitor has checked at least once since.
+    time.sleep(max(0.0, recovered + DOWN_TIME + CHECK_INTERVAL -
+                   time.monotonic()))
+    late.kill(signal.SIGCONT)
+    cluster.wait_alive(hosts, timeout=RECONNECT_TIME + DOWN_TIME)
+    _unchanged(cluster, before, DOWN_TIME + 2 * CHECK_INTERVAL)
+    assert 'moved from device' not in server.log()
+    _fenced_once_at_most(cluster, hosts)
+
+
+def _fenced_once_at_most(cluster, hosts):
+    """Cut off once, each agent fenced once at most: a heartbeat whose
+    send waited for the broker, answered once it was back, does not fence
+    its agent again."""
+    for process in cluster.processes:
+        if process.host in hosts:
+            assert process.log().count('fenced itself') <= 1, process.host
 
 
 def test_postgres_restart_under_heartbeat_load(cluster):

@@ -17,8 +17,10 @@ class Recorder:
 
     def __init__(self):
         self.events = []
+        self.send_takes = 0.0
 
     def report_state(self, state):
+        time.sleep(self.send_takes)
         self.events.append('heartbeat')
         return constants.AGENT_REVIVED
 
@@ -70,6 +72,22 @@ def test_a_heartbeat_within_the_fence_time_does_not_fence(parsed_conf):
     agent._last_accepted = time.monotonic()
     agent.report_once()
     assert recorder.events == ['heartbeat', 'sync']
+
+
+def test_a_heartbeat_held_until_the_broker_returned_counts_from_then(
+        parsed_conf, agent_conf):
+    # oslo.messaging retries a send until the broker is back; the answer
+    # comes within report_timeout of the message leaving. Counted from
+    # the attempt's start, the answer to a send held past fence_time
+    # would leave the agent to fence again as soon as it was heard.
+    agent_conf('report_timeout', 0.2)
+    agent_conf('fence_time', 1)
+    agent, recorder = _woken_agent(parsed_conf)
+    recorder.send_takes = 1.2
+    agent.report_once()
+    assert recorder.events == ['fence', 'heartbeat', 'sync']
+    assert not agent.fenced
+    assert agent._fence_left() > 0.7
 
 
 def test_fence_on_isolation_off_never_fences(parsed_conf, agent_conf):

@@ -66,6 +66,33 @@ def test_outage_holds_until_down_time_after_recovery():
     assert guard.hold_reason() == 'outage: and again'
 
 
+def test_after_a_bus_outage_agents_get_the_reconnect_time_more():
+    # Each agent retries the broker on its own back-off: one may be
+    # reconnect_time later than the first heard after the outage.
+    clock = Clock()
+    guard = _guards(clock, reconnect_time=30)
+    guard.outage('no heartbeat for 5 s', bus=True)
+    clock.now += 60
+    guard.healthy()
+    clock.now += 39.9
+    assert guard.hold_reason() == 'outage: no heartbeat for 5 s'
+    assert guard.state()['outage']['seconds_left'] == 0.1
+    clock.now += 0.2
+    assert guard.hold_reason() is None
+    # A database outage leaves the agents' connections alone.
+    guard.outage('database unreachable')
+    guard.healthy()
+    clock.now += 10.1
+    assert guard.hold_reason() is None
+    # An outage that was both waits for the longer.
+    guard.outage('database unreachable')
+    guard.outage('no heartbeat for 5 s', bus=True)
+    guard.outage('database unreachable')
+    guard.healthy()
+    clock.now += 10.1
+    assert guard.hold_reason() is not None
+
+
 def test_mass_failure_needs_more_than_min_dead_and_the_ratio(caplog):
     clock = Clock()
     guard = _guards(clock)
