@@ -54,7 +54,8 @@ PLACEMENT_SECONDS = prometheus_client.Histogram(
     buckets=LATENCY_BUCKETS)
 PLACEMENTS = prometheus_client.Counter(
     PREFIX + 'placements',
-    'Placements by outcome (placed, no_valid_candidate) and, when nothing '
+    'Placements by outcome (placed, no_valid_candidate, already_bound, '
+    'skipped, error) and, when nothing '
     'fits, the filter that refused the most candidates.',
     ['outcome', 'reason'])
 CLAIM_RETRIES = prometheus_client.Counter(

@@ -40,6 +40,7 @@ import tenacity
 from agentsched import algorithms
 from agentsched import liveness
 from agentsched import metrics
+from agentsched.db import failover as failover_db
 from agentsched.db import placement as placement_db
 
 LOG = logging.getLogger(__name__)
@@ -664,6 +665,11 @@ class Placer:
             raise
         except AlreadyBound:
             outcome = 'already_bound'
+            raise
+        except failover_db.BindingChanged:
+            # A move's claim found the resource rebound or being deleted
+            # since its failover read it: someone else handles it.
+            outcome = 'skipped'
             raise
         except Exception:
             outcome = 'error'

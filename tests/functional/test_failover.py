@@ -7,12 +7,14 @@ RabbitMQ). After every scenario: no resource bound twice, no device
 overcommitted, generations only grow.
 """
 
+import collections
 import contextlib
 import datetime
 import logging
 import threading
 import uuid
 
+import prometheus_client
 import pytest
 import sqlalchemy as sa
 
@@ -786,9 +788,25 @@ def test_a_delete_after_the_failover_read_its_work_stands(database, conf,
     failover.work = read_then_delete
     before = fleet.bindings()
     fleet.kill('a')
+    placements = _placements()
     outcome = monitor.check()
     assert outcome['rebound'] == outcome['moved'] == outcome['failed'] == 0
     _left_to_its_delete(engine, before, notifier, resource_id)
+    # A move given up is counted as such, not as an error of placement.
+    assert _placements() - placements == {
+        'rebind': collections.Counter(),
+        'move': collections.Counter(skipped=1),
+        'no room': collections.Counter(no_valid_candidate=1)}[how]
+
+
+def _placements():
+    """agentsched_placements_total by outcome, as a scrape reads it."""
+    counted = collections.Counter()
+    for metric in prometheus_client.REGISTRY.collect():
+        for sample in metric.samples:
+            if sample.name == 'agentsched_placements_total':
+                counted[sample.labels['outcome']] += sample.value
+    return counted
 
 
 @pytest.mark.parametrize('how', ['rebind', 'move'])
