@@ -49,15 +49,17 @@ def get_transport(conf):
 
 
 def reconnect_time(conf):
-    """The longest wait between two attempts of a client of the bus to
-    reconnect (oslo.messaging's [oslo_messaging_rabbit]
-    rabbit_interval_max): once the broker is back, every client reaches it
-    within this, if the fleet shares the setting. 0 in-process."""
+    """How much later than another a client of the bus may reach the
+    broker once it is back: oslo.messaging's longest wait between two
+    attempts ([oslo_messaging_rabbit] rabbit_interval_max) and the delay
+    it adds before each (kombu_reconnect_delay), if the fleet shares the
+    settings. 0 in-process."""
     if is_in_process(conf):
         return 0
     get_transport(conf)   # the driver registers its options
     try:
-        return conf.oslo_messaging_rabbit.rabbit_interval_max
+        rabbit = conf.oslo_messaging_rabbit
+        return rabbit.rabbit_interval_max + rabbit.kombu_reconnect_delay
     except (cfg.NoSuchOptError, cfg.NoSuchGroupError):
         return 0
 

@@ -269,9 +269,11 @@ class AgentService(service.Service):
     def report_once(self):
         """Send one heartbeat, retrying with capped back-off until it lands.
 
-        The timeout of each attempt is fixed (report_timeout) and the wait
-        between attempts grows to retry_max_wait at most, so an agent
-        reconnects within one interval of the bus coming back.
+        The timeout of each attempt's answer is fixed (report_timeout) and
+        the wait between attempts grows to retry_max_wait at most. Without
+        a broker, an attempt's send waits while oslo.messaging reconnects
+        (its own back-off, up to [oslo_messaging_rabbit]
+        rabbit_interval_max), and leaves once the broker is back.
         """
         retrying = tenacity.Retrying(
             wait=tenacity.wait_exponential_jitter(
@@ -284,6 +286,16 @@ class AgentService(service.Service):
             reraise=True)
         try:
             sent, status = retrying(self._send_report)
+            answers = {status}
+            while self._fencing and self._fence_left(sent) <= 0:
+                if self._stop.is_set():
+                    return None
+                # Answered, but sent longer than fence_time ago (its send
+                # waited for the broker): the server may have judged this
+                # agent since. Heard on this one, it would fence again at
+                # once; the bus is back, so a new one is answered now.
+                sent, status = retrying(self._send_report)
+                answers.add(status)
         except oslo_messaging.RemoteError as exc:
             # The server refused this report (InvalidReport names why);
             # sending it again at once would be refused again.
@@ -309,7 +321,7 @@ class AgentService(service.Service):
             LOG.info('Server answered %s to agent %s on %s', status,
                      self.agent_type, self.host)
         self.last_status = status
-        if status == constants.AGENT_REVIVED:
+        if constants.AGENT_REVIVED in answers:
             for hook in self.resync_hooks:
                 hook()
         elif unfenced:
@@ -321,11 +333,7 @@ class AgentService(service.Service):
     def _send_report(self):
         """One heartbeat attempt: (when it was sent, the server's answer).
         The fence clock starts at the sending: the server's clock for this
-        heartbeat starts later, so the agent never fences after it. A send
-        can wait for the broker (oslo.messaging retries it until it
-        reconnects), and the answer then comes at most report_timeout
-        after the message left: the later of the two bounds, or an agent
-        that waited out a broker outage would fence again at once.
+        heartbeat starts later, so the agent never fences after it.
 
         Past the fence time, it fences first: an agent whose process was
         frozen wakes with all its threads at once, and must stop serving
@@ -334,8 +342,7 @@ class AgentService(service.Service):
         if self._fencing and self._fence_left() <= 0:
             self.fence()
         sent = time.monotonic()
-        status = self._reporter.report_state(self.agent_state())
-        return max(sent, time.monotonic() - self._timeout), status
+        return sent, self._reporter.report_state(self.agent_state())
 
     # -- fencing -------------------------------------------------------------
 
@@ -348,8 +355,12 @@ class AgentService(service.Service):
                 self.fence()
             self._stop.wait(left if left > 0 else self._interval)
 
-    def _fence_left(self):
-        return self._last_accepted + self._fence_time - time.monotonic()
+    def _fence_left(self, accepted=None):
+        """Seconds until the fence, counted from the sending of the last
+        accepted heartbeat (or of the one accepted at accepted)."""
+        if accepted is None:
+            accepted = self._last_accepted
+        return accepted + self._fence_time - time.monotonic()
 
     def fence(self):
         """Stop serving on this host's devices: past fence_time without an

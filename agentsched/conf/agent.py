@@ -64,8 +64,9 @@ opts = [
              'server forgives would still cut traffic; longer, a moved '
              'address is answered in two places meanwhile. Counted from the '
              'sending of the last accepted heartbeat, which is never later '
-             'than the server\'s clock for it. 0: deprecated, the same as '
-             'fence_on_isolation = false.'),
+             'than the server\'s clock for it (an answer to one sent longer '
+             'than fence_time ago does not count: another is sent at once). '
+             '0: deprecated, the same as fence_on_isolation = false.'),
     cfg.FloatOpt(
         'status_interval', default=10, min=0.1,
         help='Seconds between two readings of the operating status of what '
