@@ -85,7 +85,8 @@ DEPLOY_SECONDS = prometheus_client.Histogram(
     '(active, error).', ['driver', 'outcome'], buckets=DEPLOY_BUCKETS)
 HEARTBEATS_SENT = prometheus_client.Counter(
     PREFIX + 'agent_heartbeats_sent',
-    'Heartbeats this agent sent, by outcome (accepted, failed, refused).',
+    'Heartbeats this agent sent, by outcome (accepted, failed, refused, '
+    'late: answered past fence_time after its sending, not counted).',
     ['outcome'])
 
 

@@ -119,6 +119,11 @@ class AgentService(service.Service):
         if fence_time == 0:
             LOG.warning('[agent] fence_time = 0 is deprecated: set [agent] '
                         'fence_on_isolation = false (the same: never fence)')
+        elif self._fencing and self._timeout >= self._fence_time:
+            # An answer past fence_time is not counted (report_once).
+            LOG.warning('[agent] report_timeout (%s s) is not below '
+                        'fence_time (%s s): a slow answer leaves the agent '
+                        'fenced', self._timeout, self._fence_time)
         # When the last heartbeat the server accepted was sent (monotonic);
         # the start counts as one: how long a previous incarnation was away
         # is unknown, and an agent that never reaches the server fences
@@ -129,6 +134,9 @@ class AgentService(service.Service):
         self.fenced = False
         self._rpc_server = None
         self.resync_hooks = [self._log_resync, self.fetch_and_converge]
+        # A 'revived' answered to a heartbeat not counted (sent longer than
+        # fence_time before it was answered): the resync is still owed.
+        self._revival_pending = False
         self.last_status = None
         self.last_devices = []
         # What the server says this agent manages (sync), credentials
@@ -272,7 +280,7 @@ class AgentService(service.Service):
         The timeout of each attempt's answer is fixed (report_timeout) and
         the wait between attempts grows to retry_max_wait at most. Without
         a broker, an attempt's send waits while oslo.messaging reconnects
-        (its own back-off, up to [oslo_messaging_rabbit]
+        (its own back-off: kombu_reconnect_delay and a wait growing to
         rabbit_interval_max), and leaves once the broker is back.
         """
         retrying = tenacity.Retrying(
@@ -286,16 +294,20 @@ class AgentService(service.Service):
             reraise=True)
         try:
             sent, status = retrying(self._send_report)
-            answers = {status}
             while self._fencing and self._fence_left(sent) <= 0:
+                # Answered, but sent longer than fence_time ago (its send
+                # waited for the broker, or the agent was frozen): the
+                # server may have judged this agent since. Heard on this
+                # one, it would fence again at once: another goes now.
+                self._revival_pending |= status == constants.AGENT_REVIVED
+                metrics.heartbeat_sent('late')
+                LOG.warning('Heartbeat of %s answered %.1f s after its '
+                            'sending, past fence_time: not counted; '
+                            'sending another', self.host,
+                            time.monotonic() - sent)
                 if self._stop.is_set():
                     return None
-                # Answered, but sent longer than fence_time ago (its send
-                # waited for the broker): the server may have judged this
-                # agent since. Heard on this one, it would fence again at
-                # once; the bus is back, so a new one is answered now.
                 sent, status = retrying(self._send_report)
-                answers.add(status)
         except oslo_messaging.RemoteError as exc:
             # The server refused this report (InvalidReport names why);
             # sending it again at once would be refused again.
@@ -321,7 +333,8 @@ class AgentService(service.Service):
             LOG.info('Server answered %s to agent %s on %s', status,
                      self.agent_type, self.host)
         self.last_status = status
-        if constants.AGENT_REVIVED in answers:
+        if status == constants.AGENT_REVIVED or self._revival_pending:
+            self._revival_pending = False
             for hook in self.resync_hooks:
                 hook()
         elif unfenced:
@@ -341,8 +354,9 @@ class AgentService(service.Service):
         did), whichever thread runs first."""
         if self._fencing and self._fence_left() <= 0:
             self.fence()
+        state = self.agent_state()   # device checks: seconds, at times
         sent = time.monotonic()
-        return sent, self._reporter.report_state(self.agent_state())
+        return sent, self._reporter.report_state(state)
 
     # -- fencing -------------------------------------------------------------
 
@@ -442,12 +456,20 @@ class AgentService(service.Service):
                     withheld.append(resource['id'])
                 else:
                     resources.append(opened)
-            # Devices it no longer manages (a remote one the server
-            # reassigned while it was away) are dropped, never touched.
-            self.deployments.converge(
-                resources, answer.get('elsewhere', ()), withheld,
-                devices={device['name'] for device in
-                         self.devices + self.managed_devices})
+            past_fence_time = self._fencing and self._fence_left() <= 0
+            if not past_fence_time:
+                # Devices it no longer manages (a remote one the server
+                # reassigned while it was away) are dropped, never touched.
+                self.deployments.converge(
+                    resources, answer.get('elsewhere', ()), withheld,
+                    devices={device['name'] for device in
+                             self.devices + self.managed_devices})
+        if past_fence_time:
+            # Frozen since its last heartbeat was accepted: what it would
+            # deploy may have moved. It fences instead; the next heartbeat
+            # accepted syncs again.
+            self.fence()
+            return False
         LOG.info('Agent %s on %s manages %d devices: %s', self.agent_type,
                  self.host, len(self.managed_devices),
                  ', '.join(d['name'] for d in self.managed_devices))

@@ -51,8 +51,9 @@ class Guards:
     def __init__(self, agent_down_time, report_interval, max_dead_ratio,
                  min_dead, move_rate, move_burst, reconnect_time=0,
                  clock=time.monotonic):
-        """reconnect_time: the longest a client of the bus waits between
-        two attempts to reconnect (messaging.reconnect_time)."""
+        """reconnect_time: how much later than another a client of the
+        bus may reach the broker once it is back
+        (messaging.reconnect_time)."""
         self._down_time = agent_down_time
         self._reconnect_time = reconnect_time
         self._report_interval = report_interval

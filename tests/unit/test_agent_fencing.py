@@ -5,6 +5,7 @@ serving before it is heard, whichever of its threads runs first)."""
 import logging
 import time
 
+import oslo_messaging
 import pytest
 
 from agentsched import constants
@@ -24,6 +25,8 @@ class Recorder:
                          else (0, constants.AGENT_REVIVED))
         time.sleep(takes)
         self.events.append('heartbeat')
+        if isinstance(status, Exception):
+            raise status
         return status
 
     def assigned_resources(self, agent_type, host):
@@ -77,7 +80,7 @@ def test_a_heartbeat_within_the_fence_time_does_not_fence(parsed_conf):
 
 
 def test_an_answer_to_a_heartbeat_sent_before_the_fence_time_is_not_trusted(
-        parsed_conf, agent_conf):
+        parsed_conf, agent_conf, caplog):
     # oslo.messaging holds a send until the broker is back: the answer
     # comes after fence_time, and the server may have judged the agent
     # since its sending. Unfenced on it, the agent would fence again at
@@ -87,11 +90,44 @@ def test_an_answer_to_a_heartbeat_sent_before_the_fence_time_is_not_trusted(
     agent._last_accepted = time.monotonic()
     recorder.answers = [(1.2, constants.AGENT_REVIVED),
                         (0, constants.AGENT_ALIVE)]
-    assert agent.report_once() == constants.AGENT_ALIVE
-    # Fenced before the second is sent; its revival is not forgotten.
+    with caplog.at_level(logging.INFO):
+        assert agent.report_once() == constants.AGENT_ALIVE
+    # Fenced before the second is sent, unfenced on its answer.
     assert recorder.events == ['heartbeat', 'fence', 'heartbeat', 'sync']
     assert not agent.fenced
-    assert agent._fence_left() > 0.9
+    assert agent._fence_left() > 0.5
+    assert 'past fence_time: not counted' in caplog.text
+    # The revival answered to the first is not forgotten.
+    assert 'revived: resyncing' in caplog.text
+
+
+def test_a_revival_answered_too_late_is_owed_past_a_refusal(
+        parsed_conf, agent_conf, caplog):
+    agent_conf('fence_time', 1)
+    agent, recorder = _woken_agent(parsed_conf)
+    agent._last_accepted = time.monotonic()
+    refusal = oslo_messaging.RemoteError('InvalidReport', 'too big')
+    recorder.answers = [(1.2, constants.AGENT_REVIVED), (0, refusal),
+                        (0, constants.AGENT_ALIVE)]
+    assert agent.report_once() is None
+    with caplog.at_level(logging.INFO):
+        assert agent.report_once() == constants.AGENT_ALIVE
+    assert 'revived: resyncing' in caplog.text
+
+
+def test_a_sync_past_the_fence_time_fences_instead_of_deploying(
+        parsed_conf):
+    # Frozen between its accepted heartbeat and its sync's converge: what
+    # the answer says may have moved since.
+    agent, recorder = _woken_agent(parsed_conf)
+    agent.deployments.converge = lambda *args, **kwargs: \
+        recorder.events.append('converge')
+    assert agent.fetch_and_converge() is False
+    assert recorder.events == ['sync', 'fence']
+    assert agent.fenced
+    agent._last_accepted = time.monotonic()
+    assert agent.fetch_and_converge() is True
+    assert recorder.events[2:] == ['sync', 'converge']
 
 
 def test_fence_on_isolation_off_never_fences(parsed_conf, agent_conf):
