@@ -193,8 +193,11 @@ class HealthMonitor:
                 # A bug, not an outage: holding failover back for it would
                 # hide it. Counted, and logged with its traceback by _run.
                 raise
+            # The broker may be out too: agents then need its reconnect
+            # time after both are back.
             self.guards.outage('database unreachable (%s)' %
-                               type(exc).__name__)
+                               type(exc).__name__,
+                               bus=self._own_intake_stalled())
             return None
 
     def _judge_agents(self, overview, now):
@@ -246,23 +249,30 @@ class HealthMonitor:
         failures = self._sink.flush_failures if self._sink else 0
         if failures > self._flush_failures:
             self._flush_failures = failures
-            self.guards.outage('heartbeat writes to the database failing')
+            self.guards.outage('heartbeat writes to the database failing',
+                               bus=self._own_intake_stalled())
             return
-        if overview.newest is not None:
-            last = (self._report_stats.last_accepted
-                    if self._report_stats else None) or self._started
-            own_stalled = self._clock() - last > report_interval
+        if overview.newest is not None and self._own_intake_stalled():
             newest = overview.newest
             # Other servers take reports too (competing consumers): the
             # intake stalls only if nobody's heartbeats reach the database.
             slack = report_interval + self._conf.reports.flush_interval + 1
-            stored_stalled = (now - newest).total_seconds() > slack
-            if own_stalled and stored_stalled:
+            if (now - newest).total_seconds() > slack:
                 self.guards.outage('no heartbeat for %.0f s (broker or '
-                                   'network down?)' % (self._clock() - last),
+                                   'network down?)' % self._since_own_report(),
                                    bus=True)
                 return
         self.guards.healthy()
+
+    def _since_own_report(self):
+        """Seconds since this server's intake last took a report (or since
+        the monitor started)."""
+        last = (self._report_stats.last_accepted
+                if self._report_stats else None) or self._started
+        return self._clock() - last
+
+    def _own_intake_stalled(self):
+        return self._since_own_report() > self._conf.agent.report_interval
 
     def _reassign_devices(self, agents, now, hold, tripped):
         """Give devices short of managers new ones: a dead manager's

@@ -24,6 +24,7 @@ from agentsched.db import failover as failover_db
 from agentsched.db import models
 from agentsched.db import placement as placement_db
 from agentsched.db import resources as resources_db
+from agentsched.health import guards as guards_mod
 from agentsched.health import leader
 from agentsched.health import monitor as health_monitor
 from agentsched.services import failover as failover_service
@@ -451,6 +452,38 @@ def test_outage_guard_holds_until_agent_down_time_after_recovery(
     _heartbeats(monitor, clock)
     fleet.touch(b)
     assert monitor.check()['moved'] == 2
+    check_invariants(engine)
+
+
+def test_a_database_outage_during_a_broker_outage_waits_the_reconnect_time(
+        database, conf):
+    # The database and the broker fail together: the monitor cannot read
+    # the agents, and this server's intake has stalled. Once both are back,
+    # agents reach the broker on their own back-off (reconnect_time).
+    engine, fleet, _, clock, monitor, _ = _two_agents(database, conf, 2)
+    monitor.guards = guards_mod.Guards(
+        DOWN_TIME, REPORT_INTERVAL, max_dead_ratio=0.5, min_dead=2,
+        move_rate=1000.0, move_burst=1000, reconnect_time=20, clock=clock)
+    fleet.kill('a', 'b')
+    # Nothing listens on port 1: connections are refused, as by a
+    # database that is down.
+    monitor._engine = sa.create_engine(
+        'postgresql+psycopg://postgres@127.0.0.1:1/test',
+        poolclass=sa.pool.NullPool)
+    assert monitor.check() is None
+    assert 'database unreachable' in \
+        monitor.state()['guards']['outage']['reason']
+    monitor._engine = engine
+    moved = []
+    for step in (0, DOWN_TIME + 0.1, 20):
+        clock.now += step
+        _heartbeats(monitor, clock)
+        fleet.touch('b')
+        moved.append(monitor.check()['moved'])
+        if step == 0:
+            assert monitor.state()['guards']['outage']['seconds_left'] == \
+                DOWN_TIME + 20
+    assert moved == [0, 0, 2]
     check_invariants(engine)
 
 
