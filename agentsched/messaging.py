@@ -8,6 +8,7 @@ import logging
 import threading
 
 from oslo_config import cfg
+from oslo_config import types as cfg_types
 import oslo_messaging
 
 from agentsched import constants
@@ -48,17 +49,38 @@ def get_transport(conf):
         return _transport
 
 
+class RabbitOptions:
+    """[oslo_messaging_rabbit] as oslo.messaging's driver reads it: a
+    value in the transport URL's query wins over the file's."""
+
+    def __init__(self, conf, url):
+        self._group = conf.oslo_messaging_rabbit
+        self._query = url.query
+
+    def __getattr__(self, name):
+        value = getattr(self._group, name)
+        if name not in self._query:
+            return value
+        raw = self._query[name]
+        if isinstance(value, bool):
+            return cfg_types.Boolean()(raw)
+        if isinstance(value, (int, float)):
+            return type(value)(raw)
+        return raw
+
+
 def reconnect_time(conf):
     """How much later than another a client of the bus may reach the
     broker once it is back: oslo.messaging's longest wait between two
-    attempts ([oslo_messaging_rabbit] rabbit_interval_max) and the delay
-    it adds before each (kombu_reconnect_delay), if the fleet shares the
-    settings. 0 in-process."""
+    attempts (rabbit_interval_max) and the delay it adds before each
+    (kombu_reconnect_delay), if the fleet shares the settings. 0
+    in-process."""
     if is_in_process(conf):
         return 0
     get_transport(conf)   # the driver registers its options
+    url = oslo_messaging.TransportURL.parse(conf, transport_url(conf))
     try:
-        rabbit = conf.oslo_messaging_rabbit
+        rabbit = RabbitOptions(conf, url)
         return rabbit.rabbit_interval_max + rabbit.kombu_reconnect_delay
     except (cfg.NoSuchOptError, cfg.NoSuchGroupError):
         return 0

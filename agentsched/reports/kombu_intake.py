@@ -82,7 +82,6 @@ import amqp
 import kombu
 import kombu.compression
 import orjson
-from oslo_config import types as cfg_types
 from oslo_log import log as logging
 import oslo_messaging
 from oslo_messaging.rpc import dispatcher as rpc_dispatcher
@@ -253,26 +252,6 @@ class Dispatcher:
 
 # -- the broker -------------------------------------------------------------
 
-class RabbitOptions:
-    """[oslo_messaging_rabbit] as oslo.messaging's driver reads it: a
-    value in the transport URL's query wins over the file's."""
-
-    def __init__(self, conf, url):
-        self._group = conf.oslo_messaging_rabbit
-        self._query = url.query
-
-    def __getattr__(self, name):
-        value = getattr(self._group, name)
-        if name not in self._query:
-            return value
-        raw = self._query[name]
-        if isinstance(value, bool):
-            return cfg_types.Boolean()(raw)
-        if isinstance(value, (int, float)):
-            return type(value)(raw)
-        return raw
-
-
 def queue_arguments(rabbit, ha, quorum, ttl):
     """The x-arguments oslo.messaging declares a queue with (its
     _get_queue_arguments; no stream queues)."""
@@ -382,7 +361,7 @@ class KombuIntake:
         messaging.get_transport(conf)
         url = oslo_messaging.TransportURL.parse(
             conf, messaging.transport_url(conf))
-        self._rabbit = RabbitOptions(conf, url)
+        self._rabbit = messaging.RabbitOptions(conf, url)
         if self._rabbit.rabbit_stream_fanout:
             raise RuntimeError('[reports] intake = kombu does not take '
                                '[oslo_messaging_rabbit] rabbit_stream_fanout:'
